@@ -1,0 +1,11 @@
+//! Runs every fuzz harness body over seeded random and mutated inputs. A failure prints
+//! the harness and the seed; rerun it with the same seed to reproduce.
+
+use meshcast_fuzz::{primitives_targets, smoke};
+
+#[test]
+fn primitives_decoders_never_panic() {
+    let seeds = primitives_targets::seeds();
+    assert!(smoke(primitives_targets::signature, &seeds, 3_000, 1) > 3_000);
+    assert!(smoke(primitives_targets::frame, &seeds, 3_000, 2) > 3_000);
+}

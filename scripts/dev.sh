@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The newcomer's entry point (README, first lines) and CI's test command.
+#   bash scripts/dev.sh demo   install what is needed, then run the main job
+#   bash scripts/dev.sh test   install what is needed, then run the whole test suite
+#   bash scripts/dev.sh setup  only install
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the workspace builds against: bindgen (clang) and FFmpeg for
+# gpu-encode, the ffmpeg CLI that its tests use to generate clips, fonts for plots.
+APT_PACKAGES=(
+  build-essential pkg-config clang libclang-dev
+  libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev ffmpeg
+  libfontconfig1-dev fonts-dejavu-core
+)
+
+setup() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -f "$HOME/.cargo/env" ] || curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+  fi
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  demo)
+    setup
+    shift
+    cargo run --release -p netsim --example broadcast_demo -- "$@"
+    ;;
+  test)
+    setup
+    cargo test --workspace --locked
+    ;;
+  *)
+    echo "usage: bash scripts/dev.sh demo|test|setup" >&2
+    exit 2
+    ;;
+esac
