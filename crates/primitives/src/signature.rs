@@ -220,7 +220,8 @@ pub fn eip191_hash(message: &[u8]) -> H256 {
 
 impl rlp::Encodable for Signature {
     fn rlp_append(&self, s: &mut rlp::RlpStream) {
-        s.append(&self.to_bytes().as_slice());
+        // `encode_value`, not `append`: the caller's `append` already counts this item.
+        s.encoder().encode_value(&self.to_bytes());
     }
 }
 
@@ -328,6 +329,15 @@ mod tests {
         let sig = SecretKey::from_bytes([3u8; 32]).unwrap().sign_prehash(&keccak256(b"c"));
         let rlp_bytes = rlp::encode(&sig);
         assert_eq!(crate::codec::rlp_decode::<Signature>(&rlp_bytes, 100).unwrap(), sig);
+        // Inside a list, the signature is one item (a regression test: it used to be
+        // counted twice, making the list malformed).
+        let mut list = rlp::RlpStream::new_list(2);
+        list.append(&sig).append(&7u8);
+        let bytes = list.out();
+        let rlp = rlp::Rlp::new(&bytes);
+        assert_eq!(rlp.item_count().unwrap(), 2);
+        assert_eq!(rlp.val_at::<Signature>(0).unwrap(), sig);
+        assert_eq!(rlp.val_at::<u8>(1).unwrap(), 7);
         let scale = sig.encode();
         assert_eq!(scale.len(), 65);
         assert_eq!(Signature::decode(&mut &scale[..]).unwrap(), sig);
