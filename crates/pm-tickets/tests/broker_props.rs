@@ -170,7 +170,11 @@ proptest! {
 #[test]
 fn unlocked_sender_is_refused_and_withdraw_pays_everything() {
     let pool = pool();
-    let mut b = Broker::new(BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement: Settlement::AllOrNothing });
+    let mut b = Broker::new(BrokerConfig {
+        unlock_period: 1,
+        ticket_validity_period: 2,
+        settlement: Settlement::AllOrNothing,
+    });
     b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
     let s = pool.senders[0];
     b.fund_deposit_and_reserve(s, 10_000.into(), 4_000.into(), 6_000.into()).unwrap();
@@ -190,20 +194,32 @@ fn unlocked_sender_is_refused_and_withdraw_pays_everything() {
 #[test]
 fn reserve_split_over_the_active_set() {
     let pool = pool();
-    let mut b = Broker::new(BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement: Settlement::AllOrNothing });
+    let mut b = Broker::new(BrokerConfig {
+        unlock_period: 1,
+        ticket_validity_period: 2,
+        settlement: Settlement::AllOrNothing,
+    });
     b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
     let s = pool.senders[0];
     b.fund_reserve(s, 500.into()).unwrap();
     let (r0, r1) = (pool.recipients[0], pool.recipients[1]);
     assert_eq!(b.claimable_reserve(&s, &r0), U256::from(250));
     // Ticket of face 150 to r0: paid from its reserve share; the other share is intact.
-    let t = pool.tickets.iter().find(|t| t.ticket.recipient == r0 && t.ticket.sender == s && t.ticket.face_value == 150.into()).unwrap();
+    let t = pool
+        .tickets
+        .iter()
+        .find(|t| t.ticket.recipient == r0 && t.ticket.sender == s && t.ticket.face_value == 150.into())
+        .unwrap();
     assert_eq!(b.redeem_winning_ticket(t).unwrap(), U256::from(150));
     assert_eq!(b.claimable_reserve(&s, &r0), U256::from(100));
     assert_eq!(b.claimable_reserve(&s, &r1), U256::from(250));
     assert_eq!(b.claimable_reserve(&s, &Address::repeat_byte(0xee)), U256::zero(), "not active");
     // All-or-nothing: a 300 ticket exceeds r0's remaining 100 and is refused, unused.
-    let big = pool.tickets.iter().find(|t| t.ticket.recipient == r0 && t.ticket.sender == s && t.ticket.face_value == 300.into()).unwrap();
+    let big = pool
+        .tickets
+        .iter()
+        .find(|t| t.ticket.recipient == r0 && t.ticket.sender == s && t.ticket.face_value == 300.into())
+        .unwrap();
     assert!(matches!(b.redeem_winning_ticket(big), Err(Error::InsufficientFunds { .. })));
     assert!(!b.is_used(&big.ticket.hash()));
     // Under the contract's partial rule the same ticket pays 100 and is burnt.

@@ -54,7 +54,8 @@ fn zero_ticket() -> Ticket {
 /// 168 bytes must hash to the same values.
 #[test]
 fn go_livepeer_hash_vectors_pin_the_layout() {
-    let rand_hash: [u8; 32] = from_hex_array("41b1a0649752af1b28b3dc29a1556eee781e4a4c3a1f7f53f90fa834de098c4d").unwrap();
+    let rand_hash: [u8; 32] =
+        from_hex_array("41b1a0649752af1b28b3dc29a1556eee781e4a4c3a1f7f53f90fa834de098c4d").unwrap();
     let cases: Vec<(Ticket, &str)> = vec![
         (
             Ticket { sender_nonce: 1, ..zero_ticket() },
@@ -70,7 +71,9 @@ fn go_livepeer_hash_vectors_pin_the_layout() {
         ),
         (
             Ticket {
-                recipient: Address::from_slice(&from_hex("73AEd7b5dEb30222fa896f399d46cC99c7BEe57F").unwrap()),
+                recipient: Address::from_slice(
+                    &from_hex("73AEd7b5dEb30222fa896f399d46cC99c7BEe57F").unwrap(),
+                ),
                 ..zero_ticket()
             },
             "81e353ae39046e2b77b9f996abbaeed527fda559b61ef90f299c4499dd508ccc",
@@ -194,7 +197,8 @@ fn signed_ticket_checks_like_the_contract() {
     assert!(matches!(loser.check_winning(), Err(pm_tickets::Error::BadSignature { .. })));
     // High-S form of a valid signature is refused at parse time.
     let mut high = sig.to_bytes();
-    let n = U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
+    let n =
+        U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
     let s = U256::from_big_endian(&high[32..64]);
     (n - s).write_as_big_endian(&mut high[32..64]);
     high[64] = if high[64] == 27 { 28 } else { 27 };

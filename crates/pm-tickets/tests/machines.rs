@@ -24,10 +24,15 @@ impl World {
     fn new(ev: u64, gas_price: u64, cfg: impl FnOnce(&mut RecipientConfig)) -> World {
         let key = SecretKey::from_bytes([0x11; 32]).unwrap();
         let orch = SecretKey::from_bytes([0x22; 32]).unwrap().address();
-        let mut config =
-            RecipientConfig { ev: ev.into(), redeem_gas: 1, tx_cost_multiplier: 100, ..RecipientConfig::default() };
+        let mut config = RecipientConfig {
+            ev: ev.into(),
+            redeem_gas: 1,
+            tx_cost_multiplier: 100,
+            ..RecipientConfig::default()
+        };
         cfg(&mut config);
-        let recipient = Recipient::new(config, RecipientKeys { address: orch, secret: [7; 32] }, NOW, [1; 32]);
+        let recipient =
+            Recipient::new(config, RecipientKeys { address: orch, secret: [7; 32] }, NOW, [1; 32]);
         let sender = Sender::new(
             SenderConfig { max_ev: U256::from(1_000_000u64), ..SenderConfig::default() },
             key.clone(),
@@ -36,7 +41,9 @@ impl World {
         );
         let mut broker = Broker::new(BrokerConfig::default());
         broker.initialize_round(1, round_hash(1), [orch]).unwrap();
-        broker.fund_deposit_and_reserve(key.address(), 2_000_000.into(), 1_000_000.into(), 1_000_000.into()).unwrap();
+        broker
+            .fund_deposit_and_reserve(key.address(), 2_000_000.into(), 1_000_000.into(), 1_000_000.into())
+            .unwrap();
         let mut w = World { key, sender, recipient, broker, block: 100, round: 1 };
         w.recipient.handle(NOW, RecipientInput::GasPrice(gas_price.into())).unwrap();
         w.sync();
@@ -46,9 +53,18 @@ impl World {
     fn sync(&mut self) {
         let (s, r) = (self.key.address(), self.recipient.address());
         self.recipient
-            .handle(NOW, RecipientInput::Chain { block: self.block, round: self.round, round_block_hash: round_hash(self.round) })
+            .handle(
+                NOW,
+                RecipientInput::Chain {
+                    block: self.block,
+                    round: self.round,
+                    round_block_hash: round_hash(self.round),
+                },
+            )
             .unwrap();
-        self.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: self.broker.max_float(&s, &r) }).unwrap();
+        self.recipient
+            .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: self.broker.max_float(&s, &r) })
+            .unwrap();
         self.sender.handle(NOW, SenderInput::Chain { block: self.block }).unwrap();
         self.sender.handle(NOW, SenderInput::Deposit(self.broker.sender(&s).deposit)).unwrap();
     }
@@ -79,9 +95,14 @@ impl World {
                 match self.broker.redeem_winning_ticket(&st) {
                     Ok(p) => {
                         paid += p;
-                        self.recipient.handle(NOW, RecipientInput::Redeemed { ticket_hash: hash, paid: p }).unwrap();
+                        self.recipient
+                            .handle(NOW, RecipientInput::Redeemed { ticket_hash: hash, paid: p })
+                            .unwrap();
                     }
-                    Err(_) => self.recipient.handle(NOW, RecipientInput::RedeemFailed { ticket_hash: hash }).unwrap(),
+                    Err(_) => self
+                        .recipient
+                        .handle(NOW, RecipientInput::RedeemFailed { ticket_hash: hash })
+                        .unwrap(),
                 }
             }
         }
@@ -104,8 +125,13 @@ fn end_to_end_pays_winners_after_params_expire() {
     assert_eq!(batch.len(), 3);
     w.recipient.handle(NOW, RecipientInput::Batch(Box::new(batch.clone()))).unwrap();
     let out = drain(&mut w.recipient);
-    assert!(out.iter().any(|o| matches!(o, RecipientOutput::Event(RecipientEvent::Credited { tickets: 3, .. }))));
-    assert_eq!(out.iter().filter(|o| matches!(o, RecipientOutput::Event(RecipientEvent::Won { .. }))).count(), 3);
+    assert!(
+        out.iter().any(|o| matches!(o, RecipientOutput::Event(RecipientEvent::Credited { tickets: 3, .. })))
+    );
+    assert_eq!(
+        out.iter().filter(|o| matches!(o, RecipientOutput::Event(RecipientEvent::Won { .. }))).count(),
+        3
+    );
     assert!(!out.iter().any(|o| matches!(o, RecipientOutput::Redeem(_))), "params not expired yet");
     assert_eq!(w.recipient.queued(), 3);
     // Credit 3000 − 2500 = 500 carries over: paying 400 sends nothing.
@@ -199,7 +225,12 @@ fn sender_refuses_bad_params() {
     s.handle(NOW, SenderInput::Chain { block: 100 }).unwrap();
     s.handle(NOW, SenderInput::Deposit(1_000_000.into())).unwrap();
     assert!(matches!(s.handle(NOW, SenderInput::StartSession(params)), Err(Error::EvTooHigh { .. })));
-    let mut s = Sender::new(SenderConfig { deposit_multiplier: 2000, ..SenderConfig::default() }, w.key.clone(), NOW, [0; 32]);
+    let mut s = Sender::new(
+        SenderConfig { deposit_multiplier: 2000, ..SenderConfig::default() },
+        w.key.clone(),
+        NOW,
+        [0; 32],
+    );
     s.handle(NOW, SenderInput::Deposit(1_000_000.into())).unwrap();
     assert_eq!(
         s.handle(NOW, SenderInput::StartSession(params)),
@@ -212,7 +243,9 @@ fn sender_refuses_bad_params() {
     w.sender.handle(NOW, SenderInput::StartSession(params)).unwrap();
     w.block = params.expiration_block;
     w.sync();
-    assert!(drain(&mut w.sender).iter().any(|o| matches!(o, SenderOutput::Event(SenderEvent::SessionExpired(_)))));
+    assert!(
+        drain(&mut w.sender).iter().any(|o| matches!(o, SenderOutput::Event(SenderEvent::SessionExpired(_))))
+    );
     assert_eq!(
         w.sender.handle(NOW, SenderInput::Pay { session: params.recipient_rand_hash, amount: 1.into() }),
         Err(Error::UnknownSession(params.recipient_rand_hash))
@@ -220,7 +253,8 @@ fn sender_refuses_bad_params() {
     // Nonce budget on the sender side.
     let mut w = World::new(1_000, 0, |_| {});
     let params = w.quote();
-    let mut s = Sender::new(SenderConfig { max_nonces: 2, ..SenderConfig::default() }, w.key.clone(), NOW, [0; 32]);
+    let mut s =
+        Sender::new(SenderConfig { max_nonces: 2, ..SenderConfig::default() }, w.key.clone(), NOW, [0; 32]);
     s.handle(NOW, SenderInput::Chain { block: 100 }).unwrap();
     s.handle(NOW, SenderInput::Deposit(1_000_000.into())).unwrap();
     s.handle(NOW, SenderInput::StartSession(params)).unwrap();
@@ -241,7 +275,8 @@ fn quote_face_value_capped_by_max_float() {
     assert!(p.expected_value().covers(1_000.into()));
     w.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into() }).unwrap();
     assert_eq!(
-        w.recipient.handle(NOW, RecipientInput::Quote { sender: s, price: Price::new(1.into(), 1.into()).unwrap() }),
+        w.recipient
+            .handle(NOW, RecipientInput::Quote { sender: s, price: Price::new(1.into(), 1.into()).unwrap() }),
         Err(Error::InsufficientSenderReserve { max_float: 999.into(), ev: 1_000.into() })
     );
 }
@@ -256,7 +291,10 @@ fn redemption_waits_for_funds_and_drops_after_the_validity_window() {
     w2.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into() }).unwrap();
     w2.recipient.handle(NOW, RecipientInput::Batch(Box::new(b2))).unwrap();
     w2.recipient
-        .handle(NOW, RecipientInput::Chain { block: p2.expiration_block, round: 1, round_block_hash: round_hash(1) })
+        .handle(
+            NOW,
+            RecipientInput::Chain { block: p2.expiration_block, round: 1, round_block_hash: round_hash(1) },
+        )
         .unwrap();
     assert!(!drain(&mut w2.recipient).iter().any(|o| matches!(o, RecipientOutput::Redeem(_))));
     assert_eq!(w2.recipient.queued(), 1);
@@ -266,7 +304,14 @@ fn redemption_waits_for_funds_and_drops_after_the_validity_window() {
     assert_eq!(w2.recipient.queued(), 1);
     // The validity window (2 rounds) closes: dropped with the contract's reason.
     w2.recipient
-        .handle(NOW, RecipientInput::Chain { block: p2.expiration_block + 1, round: 3, round_block_hash: round_hash(3) })
+        .handle(
+            NOW,
+            RecipientInput::Chain {
+                block: p2.expiration_block + 1,
+                round: 3,
+                round_block_hash: round_hash(3),
+            },
+        )
         .unwrap();
     let out = drain(&mut w2.recipient);
     assert!(out.iter().any(|o| matches!(
@@ -286,9 +331,17 @@ fn failed_redemption_requeues_and_partial_mode_redeems_less() {
     w.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 500.into() }).unwrap();
     w.recipient.handle(NOW, RecipientInput::Batch(Box::new(batch))).unwrap();
     w.recipient
-        .handle(NOW, RecipientInput::Chain { block: params.expiration_block, round: 1, round_block_hash: round_hash(1) })
+        .handle(
+            NOW,
+            RecipientInput::Chain {
+                block: params.expiration_block,
+                round: 1,
+                round_block_hash: round_hash(1),
+            },
+        )
         .unwrap();
-    let redeem: Vec<_> = drain(&mut w.recipient).into_iter().filter(|o| matches!(o, RecipientOutput::Redeem(_))).collect();
+    let redeem: Vec<_> =
+        drain(&mut w.recipient).into_iter().filter(|o| matches!(o, RecipientOutput::Redeem(_))).collect();
     assert_eq!(redeem.len(), 1, "partial mode redeems with 500 of 1000 available");
     let RecipientOutput::Redeem(st) = &redeem[0] else { unreachable!() };
     w.recipient.handle(NOW, RecipientInput::RedeemFailed { ticket_hash: st.ticket.hash() }).unwrap();
@@ -303,7 +356,12 @@ fn failed_redemption_requeues_and_partial_mode_redeems_less() {
 fn script(seed: [u8; 32]) -> Vec<String> {
     let mut w = World::new(1_000, 3, |_| {});
     w.recipient = Recipient::new(
-        RecipientConfig { ev: 1_000.into(), redeem_gas: 1, tx_cost_multiplier: 100, ..RecipientConfig::default() },
+        RecipientConfig {
+            ev: 1_000.into(),
+            redeem_gas: 1,
+            tx_cost_multiplier: 100,
+            ..RecipientConfig::default()
+        },
         RecipientKeys { address: w.recipient.address(), secret: [7; 32] },
         NOW,
         seed,

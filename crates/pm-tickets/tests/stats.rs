@@ -71,7 +71,10 @@ fn signed_run(n: u64) -> u64 {
             win_prob: win_prob(),
             sender_nonce: (i % 600) as u32,
             recipient_rand_hash: rand_hash(&rand),
-            expiration_params: TicketExpirationParams { creation_round: 1, creation_round_block_hash: H256::repeat_byte(1) },
+            expiration_params: TicketExpirationParams {
+                creation_round: 1,
+                creation_round_block_hash: H256::repeat_byte(1),
+            },
         };
         let sig = t.sign(&key).unwrap();
         wins += u64::from(SignedTicket { ticket: t, sig, recipient_rand: rand }.wins());
