@@ -10,7 +10,9 @@ use crate::Error;
 use crate::codec::TicketBatch;
 use crate::ev::{ExpectedValue, win_prob_for_ev};
 use crate::ticket::{Price, SignedTicket, TicketExpirationParams, TicketParams, is_winning, rand_hash};
-use crate::validate::{MAX_SENDER_NONCES, NonceLedger, RandInput, recipient_rand, verify_signatures};
+#[cfg(not(feature = "parallel"))]
+use crate::validate::verify_signatures;
+use crate::validate::{MAX_SENDER_NONCES, NonceLedger, RandInput, recipient_rand};
 
 /// What the recipient holds that no one else may see.
 #[derive(Clone, PartialEq, Eq)]
@@ -356,7 +358,11 @@ impl Recipient {
         }
         let tickets: Vec<_> = batch.tickets().collect();
         let mut out = Vec::with_capacity(tickets.len());
-        for (result, (_, sig)) in verify_signatures(&tickets).into_iter().zip(&tickets) {
+        #[cfg(feature = "parallel")]
+        let verified = crate::validate::par_verify_signatures(&tickets);
+        #[cfg(not(feature = "parallel"))]
+        let verified = verify_signatures(&tickets);
+        for (result, (_, sig)) in verified.into_iter().zip(&tickets) {
             out.push((result?, is_winning(sig, &rand, p.win_prob)));
         }
         Ok((rand, out))

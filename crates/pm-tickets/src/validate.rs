@@ -131,18 +131,18 @@ pub fn validate_ticket(
     Ok(Validated { hash, wins: is_winning(sig, recipient_rand, ticket.win_prob) })
 }
 
-/// Verifies the signatures of many tickets, returning their hashes in order. With the
-/// `parallel` feature the recoveries run on rayon's pool.
+/// Verifies the signatures of many tickets one after another, returning their hashes
+/// in order.
 pub fn verify_signatures(tickets: &[(Ticket, Signature)]) -> Vec<Result<H256, Error>> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        tickets.par_iter().map(|(t, s)| t.verify_signature(s)).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        tickets.iter().map(|(t, s)| t.verify_signature(s)).collect()
-    }
+    tickets.iter().map(|(t, s)| t.verify_signature(s)).collect()
+}
+
+/// Like [`verify_signatures`], with the recoveries spread over rayon's thread pool
+/// (feature `parallel`). Same results, same order.
+#[cfg(feature = "parallel")]
+pub fn par_verify_signatures(tickets: &[(Ticket, Signature)]) -> Vec<Result<H256, Error>> {
+    use rayon::prelude::*;
+    tickets.par_iter().map(|(t, s)| t.verify_signature(s)).collect()
 }
 
 #[cfg(test)]

@@ -204,3 +204,55 @@ fn signed_ticket_checks_like_the_contract() {
     high[64] = if high[64] == 27 { 28 } else { 27 };
     assert_eq!(Signature::from_bytes(&high), Err(primitives::Error::HighS));
 }
+
+/// The exact line `examples/pm_ticket.rs` prints for the sample input in
+/// `docs/pm-tickets.md`, reproduced here with sha3 and k256 only (no pm-tickets code on
+/// the independent side), then with pm-tickets.
+#[test]
+fn pm_ticket_example_vector() {
+    const HASH: &str = "ab689b6b45de5f558fdf8ed39ba07ccc881e42b6487284d5074df8c62227fcfc";
+    const SIG: &str = "9bb040d3bddf61aed5de663f7d553f911eb3ab176f45ed0efe93332980f9674f\
+                       7831693c8d9fb254ff37f2a11190d57ec430a966ee8070011c37df3b8a80e9441c";
+    let secret: [u8; 32] = from_hex_array(WEB3_KEY).unwrap();
+    // Independent side.
+    let mut packed = Vec::new();
+    packed.extend_from_slice(&from_hex("73AEd7b5dEb30222fa896f399d46cC99c7BEe57F").unwrap());
+    packed.extend_from_slice(&from_hex("2c7536E3605D9C16a7a3D7b1898e529396a65c23").unwrap());
+    let mut face = [0u8; 32];
+    face[24..].copy_from_slice(&1_000_000_000_000_000_000u64.to_be_bytes());
+    packed.extend_from_slice(&face);
+    packed.extend_from_slice(&[0xff; 32]);
+    let mut nonce = [0u8; 32];
+    nonce[31] = 7;
+    packed.extend_from_slice(&nonce);
+    packed.extend_from_slice(&[0u8; 32]);
+    let mut round = [0u8; 32];
+    round[30..].copy_from_slice(&2417u16.to_be_bytes());
+    packed.extend_from_slice(&round);
+    packed.extend_from_slice(&[0xab; 32]);
+    let hash = keccak(&[&packed]);
+    assert_eq!(hex(&hash), HASH);
+    let digest = keccak(&[b"\x19Ethereum Signed Message:\n32", &hash]);
+    let (k_sig, k_id) = SigningKey::from_slice(&secret).unwrap().sign_prehash_recoverable(&digest);
+    assert_eq!(k_sig.normalize_s(), k_sig, "k256 already returns low-S here");
+    let mut k_bytes = k_sig.to_bytes().to_vec();
+    k_bytes.push(27 + k_id.to_byte());
+    assert_eq!(hex(&k_bytes), SIG);
+    let win = U256::from_big_endian(&keccak(&[&k_bytes, &[0x42u8; 32]]));
+    assert!(win < U256::MAX);
+    // pm-tickets side.
+    let key = SecretKey::from_bytes(secret).unwrap();
+    let t = Ticket {
+        recipient: Address::from_slice(&packed[..20]),
+        sender: key.address(),
+        face_value: U256::from(1_000_000_000_000_000_000u64),
+        win_prob: U256::MAX,
+        sender_nonce: 7,
+        recipient_rand_hash: H256::zero(),
+        expiration_params: TicketExpirationParams { creation_round: 2417, creation_round_block_hash: H256::repeat_byte(0xab) },
+    };
+    assert_eq!(format!("{:x}", t.hash()), HASH);
+    let sig = t.sign(&key).unwrap();
+    assert_eq!(hex(&sig.to_bytes()), SIG);
+    assert!(is_winning(&sig, &H256::repeat_byte(0x42), U256::MAX));
+}
