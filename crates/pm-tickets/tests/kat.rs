@@ -249,7 +249,10 @@ fn pm_ticket_example_vector() {
         win_prob: U256::MAX,
         sender_nonce: 7,
         recipient_rand_hash: H256::zero(),
-        expiration_params: TicketExpirationParams { creation_round: 2417, creation_round_block_hash: H256::repeat_byte(0xab) },
+        expiration_params: TicketExpirationParams {
+            creation_round: 2417,
+            creation_round_block_hash: H256::repeat_byte(0xab),
+        },
     };
     assert_eq!(format!("{:x}", t.hash()), HASH);
     let sig = t.sign(&key).unwrap();

@@ -157,13 +157,13 @@ fn altered_params_are_refused() {
     assert_eq!(params.face_value, U256::from(1_000)); // max(10·1·100, ev)
     w.sender.handle(NOW, SenderInput::StartSession(params)).unwrap();
     let batch = w.pay(params.recipient_rand_hash, 1_000).unwrap();
-    let mutations: Vec<Box<dyn Fn(&mut TicketParams)>> = vec![
-        Box::new(|p| p.face_value += U256::one()),
-        Box::new(|p| p.win_prob = p.win_prob - 1),
-        Box::new(|p| p.expiration_block += 1),
-        Box::new(|p| p.price.num += U256::one()),
-        Box::new(|p| p.expiration_params.creation_round += 1),
-        Box::new(|p| p.seed = H256::repeat_byte(9)),
+    let mutations: [fn(&mut TicketParams); 6] = [
+        (|p| p.face_value += U256::one()),
+        (|p| p.win_prob = p.win_prob - 1),
+        (|p| p.expiration_block += 1),
+        (|p| p.price.num += U256::one()),
+        (|p| p.expiration_params.creation_round += 1),
+        (|p| p.seed = H256::repeat_byte(9)),
     ];
     for m in mutations {
         let mut bad = batch.clone();
