@@ -44,11 +44,11 @@ pub struct RandInput<'a> {
 /// bytes between fields. The rand never goes on chain except as its hash, so this
 /// change costs no compatibility with the TicketBroker.
 pub fn recipient_rand(secret: &[u8; 32], input: &RandInput<'_>) -> H256 {
-    let mut mac = match HmacSha256::new_from_slice(secret) {
-        Ok(mac) => mac,
-        // HMAC takes keys of any length; a 32-byte key cannot be refused.
-        Err(_) => return H256::zero(),
-    };
+    // HMAC pads keys shorter than the 64-byte SHA-256 block with zeros, so the padded
+    // key is the same key, and the constructor cannot fail.
+    let mut block_key = [0u8; 64];
+    block_key[..32].copy_from_slice(secret);
+    let mut mac = HmacSha256::new(&block_key.into());
     let mut word = [0u8; 32];
     mac.update(input.seed.as_bytes());
     mac.update(input.sender.as_bytes());
@@ -184,5 +184,26 @@ mod tests {
         assert_ne!(r, recipient_rand(&secret, &RandInput { expiration_params: &ep2, ..base }));
         assert_ne!(r, recipient_rand(&[8u8; 32], &base));
         assert_eq!(r, recipient_rand(&secret, &base));
+        // Independently: HMAC over the message assembled by hand, with the unpadded key.
+        let mut msg = Vec::new();
+        msg.extend_from_slice(seed.as_bytes());
+        msg.extend_from_slice(sender.as_bytes());
+        for v in [face, wp, U256::from(9), U256::one(), U256::one()] {
+            msg.extend_from_slice(&v.to_big_endian());
+        }
+        msg.extend_from_slice(&[0u8; 64]);
+        let mut mac = HmacSha256::new_from_slice(&secret).unwrap();
+        mac.update(&msg);
+        assert_eq!(r.as_bytes(), mac.finalize().into_bytes().as_slice());
+    }
+
+    #[test]
+    fn hmac_rfc4231_case_2() {
+        let mut mac = HmacSha256::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            primitives::codec::to_hex(mac.finalize().into_bytes()),
+            "0x5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Sender credit accounting against a model: after every payment the exact EV of the
 //! tickets sent covers everything paid, by less than one ticket's EV; nonces never
-//! repeat; and the recipient credits exactly what the sender sent.
+//! repeat; every ticket is validly signed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeSet;
