@@ -207,7 +207,8 @@ impl<S: TicketSigner> Sender<S> {
         let shortfall = cost.checked_sub(session.credit).unwrap_or(ExpectedValue::ZERO);
         let needed = session.ticket_ev.tickets_for(shortfall).ok_or(Error::ZeroWinProb)?;
         let used = u64::from(session.next_nonce.saturating_sub(1));
-        let budget = u64::from(self.config.max_nonces).saturating_sub(used);
+        // Nonces stay within u32: the last one used is at most u32::MAX.
+        let budget = u64::from(self.config.max_nonces.min(u32::MAX - 1)).saturating_sub(used);
         let count = u64::try_from(needed)
             .ok()
             .filter(|n| *n <= budget)
