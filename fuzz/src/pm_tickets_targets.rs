@@ -58,3 +58,17 @@ pub fn seeds() -> Vec<Vec<u8>> {
     };
     vec![st.to_rlp(), batch.encode(), params.expiration_params.aux_data().to_vec()]
 }
+
+/// A decoded batch fed to a recipient machine: hostile batches are refused with a typed
+/// error, never a panic.
+pub fn batch_into_recipient(data: &[u8]) {
+    use pm_tickets::{Recipient, RecipientConfig, RecipientInput, RecipientKeys};
+    use primitives::{Machine, Timestamp};
+    if let Ok(b) = TicketBatch::decode(data) {
+        let keys = RecipientKeys { address: b.params.recipient, secret: [5u8; 32] };
+        let mut r = Recipient::new(RecipientConfig::default(), keys, Timestamp::ZERO, [0u8; 32]);
+        if r.handle(Timestamp::ZERO, RecipientInput::Batch(Box::new(b))).is_err() {
+            assert!(r.poll_output().is_none(), "a refused batch leaves no output");
+        }
+    }
+}

@@ -15,4 +15,5 @@ fn pm_tickets_decoders_never_panic() {
     let seeds = pm_tickets_targets::seeds();
     assert!(smoke(pm_tickets_targets::ticket, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(pm_tickets_targets::batch, &seeds, 3_000, 12) > 3_000);
+    assert!(smoke(pm_tickets_targets::batch_into_recipient, &seeds, 1_000, 13) > 1_000);
 }

@@ -179,7 +179,10 @@ mod tests {
         assert_eq!(TicketBatch::decode(&bytes).unwrap(), batch);
         let mut extra = bytes.clone();
         extra.push(0);
-        assert!(matches!(TicketBatch::decode(&extra), Err(Error::Decode(_))));
+        assert!(matches!(
+            TicketBatch::decode(&extra),
+            Err(Error::Primitives(primitives::Error::TrailingBytes { extra: 1 }))
+        ));
         let empty = TicketBatch { sender_params: vec![], ..batch.clone() };
         assert_eq!(TicketBatch::decode(&empty.encode()), Err(Error::EmptyBatch));
         let mut big = batch.clone();

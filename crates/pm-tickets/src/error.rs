@@ -11,9 +11,10 @@ use primitives::{Address, H256, U256};
 #[non_exhaustive]
 pub enum Error {
     // ---- encoding ------------------------------------------------------------------
-    /// Bytes could not be decoded (RLP, SCALE, hex, signature encoding).
-    #[error("decoding failed: {0}")]
-    Decode(#[from] primitives::Error),
+    /// An error from `primitives`: bytes that do not decode (RLP, SCALE, hex, a
+    /// non-canonical signature), or a signature from which no key can be recovered.
+    #[error(transparent)]
+    Primitives(#[from] primitives::Error),
     /// A batch carries more tickets than the decoder's limit.
     #[error("batch carries {count} tickets, the limit is {limit}")]
     BatchTooLarge {
