@@ -1,11 +1,19 @@
 //! Runs every fuzz harness body over seeded random and mutated inputs. A failure prints
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
-use meshcast_fuzz::{primitives_targets, smoke};
+use meshcast_fuzz::{pm_tickets_targets, primitives_targets, smoke};
 
 #[test]
 fn primitives_decoders_never_panic() {
     let seeds = primitives_targets::seeds();
     assert!(smoke(primitives_targets::signature, &seeds, 3_000, 1) > 3_000);
     assert!(smoke(primitives_targets::frame, &seeds, 3_000, 2) > 3_000);
+}
+
+#[test]
+fn pm_tickets_decoders_never_panic() {
+    let seeds = pm_tickets_targets::seeds();
+    assert!(smoke(pm_tickets_targets::ticket, &seeds, 3_000, 11) > 3_000);
+    assert!(smoke(pm_tickets_targets::batch, &seeds, 3_000, 12) > 3_000);
+    assert!(smoke(pm_tickets_targets::batch_into_recipient, &seeds, 1_000, 13) > 1_000);
 }

@@ -1,0 +1,247 @@
+//! The one error type of this crate.
+
+use primitives::{Address, H256, U256};
+
+/// Everything that can go wrong with a ticket, a batch, a session or a broker call.
+///
+/// Every invalid ticket maps to exactly one variant, and every variant says what was
+/// wrong and by how much. Broker variants mirror the `require` messages of Livepeer's
+/// `TicketBroker` contract (quoted in each variant's docs).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ---- encoding ------------------------------------------------------------------
+    /// An error from `primitives`: bytes that do not decode (RLP, SCALE, hex, a
+    /// non-canonical signature), or a signature from which no key can be recovered.
+    #[error(transparent)]
+    Primitives(#[from] primitives::Error),
+    /// A batch carries more tickets than the decoder's limit.
+    #[error("batch carries {count} tickets, the limit is {limit}")]
+    BatchTooLarge {
+        /// Tickets in the batch.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A batch with no tickets.
+    #[error("empty ticket batch")]
+    EmptyBatch,
+    /// `auxData` is not exactly 64 bytes ("invalid length for ticket auxData").
+    #[error("auxData is {len} bytes, must be 64")]
+    BadAuxDataLength {
+        /// Length found.
+        len: usize,
+    },
+    /// A price with a zero denominator.
+    #[error("price denominator is zero")]
+    ZeroPriceDenominator,
+
+    // ---- ticket validity -------------------------------------------------------------
+    /// The ticket names another recipient.
+    #[error("ticket recipient {found:?}, expected {expected:?}")]
+    WrongRecipient {
+        /// The recipient in the ticket.
+        found: Address,
+        /// This recipient.
+        expected: Address,
+    },
+    /// The ticket's recipient is the zero address ("ticket recipient is null address").
+    #[error("ticket recipient is the zero address")]
+    ZeroRecipient,
+    /// The ticket's sender is the zero address ("ticket sender is null address").
+    #[error("ticket sender is the zero address")]
+    ZeroSender,
+    /// `keccak256(recipientRand) != recipientRandHash`: the advertised parameters were
+    /// altered, or the seed is not one this recipient issued.
+    #[error("recipientRand does not match recipientRandHash {expected:?}")]
+    RecipientRandMismatch {
+        /// The hash in the ticket.
+        expected: H256,
+        /// The hash of the revealed or recomputed rand.
+        computed: H256,
+    },
+    /// The signature does not recover to the ticket's sender
+    /// ("invalid signature over ticket hash").
+    #[error("ticket signed by {recovered:?}, sender is {sender:?}")]
+    BadSignature {
+        /// The ticket's sender.
+        sender: Address,
+        /// The address the signature recovers to.
+        recovered: Address,
+    },
+    /// The ticket did not win ("ticket did not win").
+    #[error("ticket did not win")]
+    NotWinning,
+    /// The same `(recipientRand, senderNonce)` was seen before.
+    #[error("sender nonce {nonce} already used with this recipientRand")]
+    NonceReplayed {
+        /// The replayed nonce.
+        nonce: u32,
+    },
+    /// Too many nonces for one recipientRand; the sender must ask for fresh params.
+    #[error("{limit} nonces already used with this recipientRand")]
+    TooManyNonces {
+        /// The per-rand cap.
+        limit: usize,
+    },
+    /// This recipientRand was already revealed on chain; no new tickets may use it.
+    #[error("recipientRand for {rand_hash:?} was already revealed")]
+    RandRevealed {
+        /// The recipientRandHash of the revealed rand.
+        rand_hash: H256,
+    },
+    /// The advertised params expired: `expirationBlock <= lastSeenBlock`.
+    #[error("ticket params expired at block {expiration_block}, last seen block {last_block}")]
+    ParamsExpired {
+        /// The params' expiration block.
+        expiration_block: u64,
+        /// The last block seen.
+        last_block: u64,
+    },
+    /// The offered params' expected value is above the sender's configured maximum.
+    #[error("ticket expected value {ev_floor} exceeds the sender's maximum {max}")]
+    EvTooHigh {
+        /// floor(EV) of the offered params.
+        ev_floor: U256,
+        /// The sender's configured maximum.
+        max: U256,
+    },
+    /// The face value is larger than the sender's deposit allows.
+    #[error("face value {face_value} exceeds the maximum {max} allowed by the deposit")]
+    FaceValueTooHigh {
+        /// The offered face value.
+        face_value: U256,
+        /// deposit / depositMultiplier.
+        max: U256,
+    },
+    /// Win probability zero: the ticket can never pay.
+    #[error("win probability is zero")]
+    ZeroWinProb,
+    /// The sender's max float is below the EV the recipient requires
+    /// (go-livepeer's "insufficient sender reserve").
+    #[error("sender max float {max_float} is below the required EV {ev}")]
+    InsufficientSenderReserve {
+        /// The sender's max float for this recipient.
+        max_float: U256,
+        /// The recipient's required EV.
+        ev: U256,
+    },
+    /// A target EV above the face value cannot be reached with any win probability.
+    #[error("target EV {ev} exceeds face value {face_value}")]
+    EvAboveFaceValue {
+        /// The target EV.
+        ev: U256,
+        /// The face value.
+        face_value: U256,
+    },
+
+    // ---- machines --------------------------------------------------------------------
+    /// No session with this id (recipientRandHash).
+    #[error("unknown session {0:?}")]
+    UnknownSession(H256),
+    /// The key the sender signs with is not the address the ticket names.
+    #[error("signer is {signer:?}, ticket sender is {sender:?}")]
+    SignerMismatch {
+        /// The signer's address.
+        signer: Address,
+        /// The sender in the ticket.
+        sender: Address,
+    },
+    /// Block numbers or rounds went backwards.
+    #[error("chain moved backwards: block {got} after {last}")]
+    ChainRegressed {
+        /// The last block seen.
+        last: u64,
+        /// The block given now.
+        got: u64,
+    },
+    /// No winning ticket with this hash is pending.
+    #[error("no pending redemption for ticket {0:?}")]
+    UnknownRedemption(H256),
+    /// Amount arithmetic overflowed.
+    #[error("amount overflow")]
+    Overflow,
+
+    // ---- broker ----------------------------------------------------------------------
+    /// `creationRound` has no block hash ("ticket creationRound does not have a block hash").
+    #[error("creation round {round} has no block hash")]
+    UnknownCreationRound {
+        /// The ticket's creation round.
+        round: U256,
+    },
+    /// Block hash mismatch ("ticket creationRoundBlockHash invalid for creationRound").
+    #[error("creationRoundBlockHash {found:?} invalid for round {round} (expected {expected:?})")]
+    CreationRoundBlockHashMismatch {
+        /// The ticket's creation round.
+        round: u64,
+        /// The hash in the ticket.
+        found: H256,
+        /// The hash recorded for that round.
+        expected: H256,
+    },
+    /// `creationRound + ticketValidityPeriod <= currentRound` ("ticket is expired").
+    #[error(
+        "ticket from round {creation_round} expired (current round {current_round}, validity {validity_period})"
+    )]
+    TicketExpired {
+        /// The ticket's creation round.
+        creation_round: u64,
+        /// The broker's current round.
+        current_round: u64,
+        /// The validity period in rounds.
+        validity_period: u64,
+    },
+    /// The ticket hash is in the used-ticket set ("ticket is used").
+    #[error("ticket {0:?} already redeemed")]
+    TicketUsed(H256),
+    /// The sender's unlock period has passed ("sender is unlocked").
+    #[error("sender {0:?} is unlocked")]
+    SenderUnlocked(Address),
+    /// "sender deposit and reserve are zero".
+    #[error("sender {0:?} has zero deposit and reserve")]
+    NoFunds(Address),
+    /// All-or-nothing settlement: deposit plus the recipient's claimable reserve do not
+    /// cover the face value, so the redemption is refused and the ticket stays unused.
+    #[error("ticket face value {face_value} exceeds available funds {available}")]
+    InsufficientFunds {
+        /// The ticket's face value.
+        face_value: U256,
+        /// deposit + claimable reserve for this recipient.
+        available: U256,
+    },
+    /// "unlock already initiated".
+    #[error("unlock already initiated (withdraw round {withdraw_round})")]
+    UnlockInProgress {
+        /// The round from which withdrawal is allowed.
+        withdraw_round: u64,
+    },
+    /// "no unlock request in progress".
+    #[error("no unlock request in progress")]
+    NoUnlockInProgress,
+    /// "account is locked": the unlock period has not elapsed.
+    #[error("account locked until round {withdraw_round} (current {current_round})")]
+    SenderLocked {
+        /// The round from which withdrawal is allowed.
+        withdraw_round: u64,
+        /// The current round.
+        current_round: u64,
+    },
+    /// "msg.value does not equal sum of deposit amount and reserve amount".
+    #[error("value {value} does not equal deposit {deposit} + reserve {reserve}")]
+    ValueSplitMismatch {
+        /// The value sent.
+        value: U256,
+        /// Deposit part.
+        deposit: U256,
+        /// Reserve part.
+        reserve: U256,
+    },
+    /// A round was started that is not after the current one.
+    #[error("round {got} is not after the current round {current}")]
+    RoundNotIncreasing {
+        /// The current round.
+        current: u64,
+        /// The round given.
+        got: u64,
+    },
+}

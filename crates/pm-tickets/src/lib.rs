@@ -1,0 +1,100 @@
+//! Livepeer probabilistic micropayments, byte-compatible with the deployed
+//! `TicketBroker` (DESIGN.md section 4.5; Livepeer Streamflow proposal, "probabilistic
+//! micropayments"; go-livepeer `pm`).
+//!
+//! # Model
+//!
+//! A sender (broadcaster) pays a recipient (orchestrator) per segment with lottery
+//! tickets. A ticket has a large face value and a small win probability; its exact
+//! expected value ([`ExpectedValue`], `faceValue · winProb / (2^256 − 1)`) is the
+//! payment. Only winners go on chain, where the [`Broker`] pays them from the sender's
+//! deposit and reserve.
+//!
+//! * [`Ticket`]: hash = keccak256 of the 232-byte `abi.encodePacked` layout
+//!   ([`Ticket::packed`]); the sender signs its EIP-191 digest (`v ∈ {27, 28}`, low-S).
+//! * Win test ([`is_winning`]): `uint256(keccak256(sig ‖ recipientRand)) < winProb`.
+//! * [`Recipient`] quotes [`TicketParams`] whose `recipientRandHash` commits to a
+//!   stateless rand, HMAC-SHA256 over a fresh seed and every advertised field
+//!   ([`validate::recipient_rand`]), so a sender cannot alter them.
+//! * [`Sender`] checks params, keeps a session per recipientRandHash, numbers tickets
+//!   and sends `ceil(shortfall / EV)` tickets per payment.
+//! * [`Broker`] models the contract: funding, unlock/withdraw, used tickets, validity
+//!   window, reserve split over the active set, all-or-nothing settlement by default.
+//!
+//! # Call order
+//!
+//! 1. Host feeds both machines chain state (`Chain` inputs), the recipient the gas price
+//!    and the sender's max float ([`Broker::max_float`]), the sender its deposit.
+//! 2. Recipient `Quote` → `Params`; the sender `StartSession(params)`.
+//! 3. Per segment the sender `Pay { amount }` → `Send { batch }`; the recipient
+//!    `Batch(batch)` → `Credited`, and `Won` for winners.
+//! 4. Once params expire and funds cover it, the recipient emits `Redeem(ticket)`; the
+//!    host calls the broker and answers `Redeemed` / `RedeemFailed`.
+//!
+//! # Invariants
+//!
+//! * A ticket hash is redeemed at most once; an unlocked sender's tickets are refused;
+//!   funds are conserved ([`Broker::total_accounted`] = [`Broker::total_funded`]).
+//! * A `(recipientRand, nonce)` pair is credited at most once (at most 600 per rand).
+//! * A sender's EV sent covers what it paid, by less than one ticket's EV of excess.
+//!
+//! # Example
+//!
+//! ```
+//! use pm_tickets::*;
+//! use primitives::{Machine, SecretKey, Timestamp, U256, H256};
+//!
+//! let key = SecretKey::from_bytes([1; 32])?;
+//! let keys = RecipientKeys { address: SecretKey::from_bytes([2; 32])?.address(), secret: [9; 32] };
+//! let config = RecipientConfig { ev: U256::from(1_000u64), ..RecipientConfig::default() };
+//! let mut orch = Recipient::new(config, keys, Timestamp::ZERO, [0; 32]);
+//! let mut bcast = Sender::new(SenderConfig::default(), key.clone(), Timestamp::ZERO, [0; 32]);
+//! let now = Timestamp::ZERO;
+//!
+//! orch.handle(now, RecipientInput::Chain { block: 10, round: 1, round_block_hash: H256::repeat_byte(1) })?;
+//! orch.handle(now, RecipientInput::GasPrice(U256::from(1u64)))?;
+//! orch.handle(now, RecipientInput::SenderFunds { sender: key.address(), max_float: U256::from(10u64).pow(18.into()) })?;
+//! orch.handle(now, RecipientInput::Quote { sender: key.address(), price: Price::new(1.into(), 1.into())? })?;
+//! let Some(RecipientOutput::Params { params, .. }) = orch.poll_output() else { unreachable!() };
+//!
+//! bcast.handle(now, SenderInput::Chain { block: 10 })?;
+//! bcast.handle(now, SenderInput::Deposit(U256::from(10u64).pow(18.into())))?;
+//! bcast.handle(now, SenderInput::StartSession(params))?;
+//! bcast.handle(now, SenderInput::Pay { session: params.recipient_rand_hash, amount: U256::from(2_500u64) })?;
+//! let batch = std::iter::from_fn(|| bcast.poll_output())
+//!     .find_map(|o| match o { SenderOutput::Send { batch, .. } => Some(batch), _ => None })
+//!     .unwrap();
+//! assert_eq!(batch.len(), 3); // ceil(2500 / 1000)
+//!
+//! // Over the wire as a SCALE frame, then into the recipient.
+//! orch.handle(now, RecipientInput::Batch(Box::new(TicketBatch::decode(&batch.encode())?)))?;
+//! let credited = std::iter::from_fn(|| orch.poll_output()).find_map(|o| match o {
+//!     RecipientOutput::Event(RecipientEvent::Credited { ev, .. }) => Some(ev),
+//!     _ => None,
+//! });
+//! assert!(credited.unwrap().covers(U256::from(2_500u64)));
+//! # Ok::<(), pm_tickets::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod broker;
+pub mod codec;
+mod error;
+mod ev;
+mod recipient;
+mod sender;
+mod ticket;
+pub mod validate;
+
+pub use broker::{Broker, BrokerConfig, SenderAccount, Settlement};
+pub use codec::{TicketBatch, TicketSenderParams};
+pub use error::Error;
+pub use ev::{ExpectedValue, win_prob_for_ev};
+pub use recipient::{
+    Recipient, RecipientConfig, RecipientEvent, RecipientInput, RecipientKeys, RecipientOutput,
+};
+pub use sender::{Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput, TicketSigner};
+pub use ticket::{
+    AUX_DATA_LEN, MAX_WIN_PROB, PACKED_LEN, Price, SignedTicket, Ticket, TicketExpirationParams,
+    TicketParams, is_winning, rand_hash, signed_digest, win_hash,
+};
