@@ -133,7 +133,12 @@ impl Decodable for SignedCheque {
 }
 
 /// Recovers the signer of `digest` and compares it with `expected`.
-pub(crate) fn check_signer(sig: &Signature, digest: &H256, expected: Address, role: Role) -> Result<(), Error> {
+pub(crate) fn check_signer(
+    sig: &Signature,
+    digest: &H256,
+    expected: Address,
+    role: Role,
+) -> Result<(), Error> {
     match sig.recover(digest) {
         Ok(recovered) if recovered == expected => Ok(()),
         Ok(recovered) => Err(Error::WrongSigner { role, expected, recovered: Some(recovered) }),
@@ -219,7 +224,11 @@ mod tests {
         let forged = cheque(&src).sign(&key(9), 7);
         assert_eq!(
             forged.verify(7),
-            Err(Error::WrongSigner { role: Role::Source, expected: src.address(), recovered: Some(key(9).address()) })
+            Err(Error::WrongSigner {
+                role: Role::Source,
+                expected: src.address(),
+                recovered: Some(key(9).address())
+            })
         );
     }
 

@@ -196,7 +196,9 @@ pub enum Error {
         deposit: U256,
     },
     /// Overspend evidence must consist of cheques of one reserve.
-    #[error("evidence mixes reserves: expected ({expected_source:?}, {expected_seq}), found ({found_source:?}, {found_seq})")]
+    #[error(
+        "evidence mixes reserves: expected ({expected_source:?}, {expected_seq}), found ({found_source:?}, {found_seq})"
+    )]
     EvidenceMixesReserves {
         /// Source of the first cheque.
         expected_source: Address,

@@ -92,7 +92,9 @@ mod rules;
 mod store;
 mod tx;
 
-pub use cheque::{CHEQUE_DOMAIN, Cheque, MAX_CHEQUE_BYTES, ResourceId, SignedCheque, resource_id, verify_batch};
+pub use cheque::{
+    CHEQUE_DOMAIN, Cheque, MAX_CHEQUE_BYTES, ResourceId, SignedCheque, resource_id, verify_batch,
+};
 pub use config::{PoolConfig, SlashDestination};
 pub use error::{Error, ProofError, Role};
 pub use payee::{Payee, PayeeConfig, PayeeContext, PayeeEvent, PayeeInput, PayeeOutput};

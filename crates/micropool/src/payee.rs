@@ -202,11 +202,11 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         proof: &[Vec<u8>],
     ) -> Result<(), Error> {
         let key = reserve_key(&source, reserve_seq);
-        let bytes = self.ctx.verifier.verify(state_root, key.as_bytes(), proof)?.ok_or(Error::PoolAbsent {
-            state_root,
-            source_addr: source,
-            reserve_seq,
-        })?;
+        let bytes = self
+            .ctx
+            .verifier
+            .verify(state_root, key.as_bytes(), proof)?
+            .ok_or(Error::PoolAbsent { state_root, source_addr: source, reserve_seq })?;
         let record = ReservedFund::decode(&bytes)?;
         if record.source != source || record.reserve_seq != reserve_seq {
             return Err(Error::RecordMismatch);
@@ -226,7 +226,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             record.transfer(&me).map_or((0, U256::zero()), |t| (t.payment_seq, t.promised));
         let block = self.cfg.block_time_ms;
         let end_at = now + (record.end_height - height).saturating_mul(block);
-        let settle_at = Timestamp(end_at.0.saturating_sub(self.cfg.settle_margin_blocks.saturating_mul(block)));
+        let settle_at =
+            Timestamp(end_at.0.saturating_sub(self.cfg.settle_margin_blocks.saturating_mul(block)));
         let end_height = record.end_height;
         let s = self.sessions.entry((source, reserve_seq)).or_insert_with(|| Session {
             record: record.clone(),
@@ -243,13 +244,27 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         s.settled = s.settled.max(settled);
         s.end_at = end_at;
         s.settle_at = settle_at;
-        self.out.push_back(PayeeOutput::Event(PayeeEvent::PoolVerified { source, reserve_seq, remaining, end_height }));
+        self.out.push_back(PayeeOutput::Event(PayeeEvent::PoolVerified {
+            source,
+            reserve_seq,
+            remaining,
+            end_height,
+        }));
         Ok(())
     }
 
-    fn may_serve(&self, now: Timestamp, s: &Session, resource_id: &ResourceId, price: U256) -> Result<(), Error> {
+    fn may_serve(
+        &self,
+        now: Timestamp,
+        s: &Session,
+        resource_id: &ResourceId,
+        price: U256,
+    ) -> Result<(), Error> {
         if now >= s.settle_at {
-            return Err(Error::ReserveExpired { end_height: s.record.end_height, height: self.height_at(s, now) });
+            return Err(Error::ReserveExpired {
+                end_height: s.record.end_height,
+                height: self.height_at(s, now),
+            });
         }
         if !s.record.resource_ids.contains(resource_id) {
             return Err(Error::UnknownResource { resource_id: *resource_id });
@@ -273,7 +288,10 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             return Err(Error::NoVerifiedPool { source_addr: c.source, reserve_seq: c.reserve_seq });
         };
         if now >= s.end_at {
-            return Err(Error::ReserveExpired { end_height: s.record.end_height, height: self.height_at(s, now) });
+            return Err(Error::ReserveExpired {
+                end_height: s.record.end_height,
+                height: self.height_at(s, now),
+            });
         }
         if !s.record.resource_ids.contains(&c.resource_id) {
             return Err(Error::UnknownResource { resource_id: c.resource_id });
@@ -334,7 +352,9 @@ impl<V: StateProofVerifier, S: Signer> Machine for Payee<V, S> {
                         }
                         self.out.push_back(PayeeOutput::Event(PayeeEvent::Serve { source, price }));
                     }
-                    Err(reason) => self.out.push_back(PayeeOutput::Event(PayeeEvent::Refuse { source, reason })),
+                    Err(reason) => {
+                        self.out.push_back(PayeeOutput::Event(PayeeEvent::Refuse { source, reason }))
+                    }
                 }
                 Ok(())
             }

@@ -96,7 +96,14 @@ impl<S: Signer> Payer<S> {
     /// A payer for one reserve. `seed` is unused: the machine draws no randomness.
     pub fn new(config: PayerConfig, ctx: S, now: Timestamp, seed: [u8; 32]) -> Self {
         let _ = (now, seed);
-        Payer { cfg: config, signer: ctx, owed: BTreeMap::new(), signed: U256::zero(), expired: false, out: VecDeque::new() }
+        Payer {
+            cfg: config,
+            signer: ctx,
+            owed: BTreeMap::new(),
+            signed: U256::zero(),
+            expired: false,
+            out: VecDeque::new(),
+        }
     }
 
     /// Total promised so far over all peers.

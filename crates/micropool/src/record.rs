@@ -91,7 +91,11 @@ impl ReservedFund {
 
 impl Encodable for TransferRecord {
     fn rlp_append(&self, s: &mut RlpStream) {
-        s.begin_list(4).append(&self.target).append(&self.payment_seq).append(&self.promised).append(&self.paid);
+        s.begin_list(4)
+            .append(&self.target)
+            .append(&self.payment_seq)
+            .append(&self.promised)
+            .append(&self.paid);
     }
 }
 

@@ -120,7 +120,11 @@ pub fn reserve_fund<S: PoolStore + ?Sized>(
         return Err(Error::CollateralNotAboveDeposit { deposit: tx.deposit, collateral: tx.collateral });
     }
     if tx.duration < cfg.min_duration || tx.duration > cfg.max_duration {
-        return Err(Error::DurationOutOfRange { duration: tx.duration, min: cfg.min_duration, max: cfg.max_duration });
+        return Err(Error::DurationOutOfRange {
+            duration: tx.duration,
+            min: cfg.min_duration,
+            max: cfg.max_duration,
+        });
     }
     if tx.resource_ids.is_empty() {
         return Err(Error::NoResourceIds);
@@ -198,7 +202,11 @@ pub fn settle<S: PoolStore + ?Sized>(
         Ok(i) => {
             let t = &fund.transfers[i];
             if c.payment_seq <= t.payment_seq {
-                return Err(Error::StalePaymentSeq { target: c.target, last: t.payment_seq, got: c.payment_seq });
+                return Err(Error::StalePaymentSeq {
+                    target: c.target,
+                    last: t.payment_seq,
+                    got: c.payment_seq,
+                });
             }
             t.promised
         }
@@ -300,7 +308,11 @@ pub fn report_overspend<S: PoolStore + ?Sized>(
     check_fee(cfg, tx.fee)?;
     let first = tx.evidence.first().ok_or(Error::EmptyEvidence)?;
     if tx.evidence.len() > cfg.max_evidence {
-        return Err(Error::TooMany { what: "evidence cheques", count: tx.evidence.len(), max: cfg.max_evidence });
+        return Err(Error::TooMany {
+            what: "evidence cheques",
+            count: tx.evidence.len(),
+            max: cfg.max_evidence,
+        });
     }
     let (source, reserve_seq) = (first.cheque.source, first.cheque.reserve_seq);
     for sc in &tx.evidence {
@@ -318,7 +330,8 @@ pub fn report_overspend<S: PoolStore + ?Sized>(
     if fund.slashed {
         return Err(Error::AlreadySlashed { source_addr: source, reserve_seq });
     }
-    let mut promised: BTreeMap<Address, U256> = fund.transfers.iter().map(|t| (t.target, t.promised)).collect();
+    let mut promised: BTreeMap<Address, U256> =
+        fund.transfers.iter().map(|t| (t.target, t.promised)).collect();
     for sc in &tx.evidence {
         let e = promised.entry(sc.cheque.target).or_default();
         *e = (*e).max(sc.cheque.amount);

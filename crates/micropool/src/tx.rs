@@ -109,7 +109,12 @@ impl ServicePayment {
     /// settlement.
     pub fn verify(&self, chain_id: u64) -> Result<(), Error> {
         self.cheque.verify(chain_id)?;
-        check_signer(&self.target_signature, &self.signing_hash(chain_id), self.cheque.cheque.target, Role::Target)
+        check_signer(
+            &self.target_signature,
+            &self.signing_hash(chain_id),
+            self.cheque.cheque.target,
+            Role::Target,
+        )
     }
 }
 
