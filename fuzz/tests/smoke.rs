@@ -9,3 +9,12 @@ fn primitives_decoders_never_panic() {
     assert!(smoke(primitives_targets::signature, &seeds, 3_000, 1) > 3_000);
     assert!(smoke(primitives_targets::frame, &seeds, 3_000, 2) > 3_000);
 }
+
+#[test]
+fn micropool_decoders_never_panic() {
+    use meshcast_fuzz::micropool_targets;
+    let seeds = micropool_targets::seeds();
+    assert!(smoke(micropool_targets::cheque, &seeds, 3_000, 11) > 3_000);
+    assert!(smoke(micropool_targets::transaction, &seeds, 3_000, 12) > 3_000);
+    assert!(smoke(micropool_targets::record, &seeds, 3_000, 13) > 3_000);
+}
