@@ -117,6 +117,9 @@ pub enum PayeeEvent {
 }
 
 /// Outputs of [`Payee`].
+// Outputs are drained right after each `handle`; boxing the large variant would cost an
+// allocation per cheque for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayeeOutput {
     /// Submit this countersigned settlement to the chain.
@@ -211,21 +214,25 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         if record.source != source || record.reserve_seq != reserve_seq {
             return Err(Error::RecordMismatch);
         }
-        if record.slashed {
-            return Err(Error::AlreadySlashed { source_addr: source, reserve_seq });
-        }
-        if height > record.end_height {
-            return Err(Error::ReserveExpired { end_height: record.end_height, height });
-        }
         let remaining = record.remaining();
-        if remaining < self.cfg.min_remaining {
-            return Err(Error::InsufficientRemaining { remaining, required: self.cfg.min_remaining });
+        // Admission checks apply to a new session; a refresh of an existing one always
+        // updates it, so the payee learns of a drained or slashed pool and stops serving.
+        if !self.sessions.contains_key(&(source, reserve_seq)) {
+            if record.slashed {
+                return Err(Error::AlreadySlashed { source_addr: source, reserve_seq });
+            }
+            if height > record.end_height {
+                return Err(Error::ReserveExpired { end_height: record.end_height, height });
+            }
+            if remaining < self.cfg.min_remaining {
+                return Err(Error::InsufficientRemaining { remaining, required: self.cfg.min_remaining });
+            }
         }
         let me = self.ctx.signer.address();
         let (settled_seq, settled) =
             record.transfer(&me).map_or((0, U256::zero()), |t| (t.payment_seq, t.promised));
         let block = self.cfg.block_time_ms;
-        let end_at = now + (record.end_height - height).saturating_mul(block);
+        let end_at = now + record.end_height.saturating_sub(height).saturating_mul(block);
         let settle_at =
             Timestamp(end_at.0.saturating_sub(self.cfg.settle_margin_blocks.saturating_mul(block)));
         let end_height = record.end_height;
@@ -244,12 +251,18 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         s.settled = s.settled.max(settled);
         s.end_at = end_at;
         s.settle_at = settle_at;
+        // The pool can no longer cover what this payee is owed: settle now, taking what
+        // is left and, if the payer overspent, proving it.
+        let settle_now = s.unsettled() > remaining;
         self.out.push_back(PayeeOutput::Event(PayeeEvent::PoolVerified {
             source,
             reserve_seq,
             remaining,
             end_height,
         }));
+        if settle_now {
+            self.submit((source, reserve_seq));
+        }
         Ok(())
     }
 
@@ -264,6 +277,12 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             return Err(Error::ReserveExpired {
                 end_height: s.record.end_height,
                 height: self.height_at(s, now),
+            });
+        }
+        if s.record.slashed {
+            return Err(Error::AlreadySlashed {
+                source_addr: s.record.source,
+                reserve_seq: s.record.reserve_seq,
             });
         }
         if !s.record.resource_ids.contains(resource_id) {

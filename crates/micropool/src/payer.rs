@@ -64,6 +64,9 @@ pub enum PayerEvent {
 }
 
 /// Outputs of [`Payer`].
+// Outputs are drained right after each `handle`; boxing the large variant would cost an
+// allocation per cheque for no gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayerOutput {
     /// Send this cheque to `to`.

@@ -289,3 +289,31 @@ fn identical_inputs_give_identical_outputs() {
     assert!(a.iter().any(|o| matches!(o, PayeeOutput::Submit(_))));
     assert_eq!(a, run());
 }
+
+#[test]
+fn refresh_showing_a_drained_pool_settles_at_once_and_stops_serving() {
+    let (mut store, cfg, v) = funded();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    pe.handle(Timestamp(1), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 8, 1))).unwrap();
+    drain(&mut pe);
+    // Someone else drains the deposit; Bob's refresh shows 5 left for his 8 unsettled.
+    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(3), 95, 1)).unwrap();
+    pe.handle(Timestamp(2), handshake(&store, &v, 20)).unwrap();
+    let out = drain(&mut pe);
+    let Some(PayeeOutput::Submit(tx)) = out.last() else { panic!("no settlement in {out:?}") };
+    let r = settle(&mut store, &cfg, 21, tx).unwrap();
+    assert_eq!((r.paid, r.shortfall, r.overspend_proven), (u(5), u(3), true));
+    pe.handle(Timestamp(3), handshake(&store, &v, 21)).unwrap();
+    drain(&mut pe);
+    pe.handle(
+        Timestamp(4),
+        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) },
+    )
+    .unwrap();
+    assert!(matches!(
+        drain(&mut pe)[..],
+        [PayeeOutput::Event(PayeeEvent::Refuse { reason: Error::AlreadySlashed { .. }, .. })]
+    ));
+}

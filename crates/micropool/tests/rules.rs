@@ -360,7 +360,7 @@ fn overspend_report_needs_valid_evidence() {
 #[test]
 fn transactions_round_trip_and_execute() {
     let (mut store, cfg, v) = funded();
-    let txs = vec![
+    let txs = [
         Transaction::Reserve(reserve_tx(&v, 2, 10, 11, 300)),
         Transaction::Pay(pay(&v, 2, &key(2), 4, 1)),
         Transaction::Report(report(&key(4), vec![cheque(&v, 2, key(3).address(), 7, 1)])),
