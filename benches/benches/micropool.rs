@@ -1,0 +1,101 @@
+//! micropool: cheque verification and settlement throughput against the bare secp256k1
+//! recovery they are built on (measured in the same run), and batch verification on
+//! rayon pools of 1 and 2 threads (feature `parallel`).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use micropool::{
+    Cheque, MemoryStore, PoolConfig, ReserveFund, ServicePayment, SignedCheque, placeholder_signature,
+    reserve_fund, resource_id, settle, verify_batch,
+};
+use primitives::{SecretKey, U256};
+
+fn key(b: u8) -> SecretKey {
+    SecretKey::from_bytes([b; 32]).unwrap()
+}
+
+fn cheque(src: &SecretKey, target: &SecretKey, amount: u64, seq: u64) -> SignedCheque {
+    Cheque {
+        source: src.address(),
+        reserve_seq: 1,
+        target: target.address(),
+        resource_id: resource_id("stream/42"),
+        amount: U256::from(amount),
+        payment_seq: seq,
+    }
+    .sign(src, 1)
+}
+
+fn verification(c: &mut Criterion) {
+    let (viewer, peer) = (key(1), key(2));
+    let sc = cheque(&viewer, &peer, 1234, 7);
+    let digest = sc.cheque.signing_hash(1);
+    let bytes = sc.encode();
+
+    let mut g = c.benchmark_group("micropool_verify");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bare_secp256k1_recover", |b| b.iter(|| black_box(&sc.signature).recover(black_box(&digest)).unwrap()));
+    g.bench_function("cheque_verify", |b| b.iter(|| black_box(&sc).verify(1).unwrap()));
+    g.bench_function("cheque_decode_and_verify", |b| {
+        b.iter(|| SignedCheque::decode(black_box(&bytes)).unwrap().verify(1).unwrap())
+    });
+    g.finish();
+
+    // Settlement: both signatures (source's cheque, payee's countersignature), the
+    // record lookup, the rules and the writes, on a store with one reserve and 100 payees.
+    let cfg = PoolConfig::default();
+    let mut store = MemoryStore::with_balances([(viewer.address(), U256::from(1_000_000u64))]);
+    let reserve = ReserveFund {
+        source: viewer.address(),
+        reserve_seq: 1,
+        resource_ids: vec![resource_id("stream/42")],
+        deposit: U256::from(100_000u64),
+        collateral: U256::from(100_001u64),
+        duration: 300,
+        fee: U256::zero(),
+        signature: placeholder_signature(),
+    }
+    .signed(&viewer, 1);
+    reserve_fund(&mut store, &cfg, 1, &reserve).unwrap();
+    for i in 0..100u8 {
+        let p = key(100 + i);
+        settle(&mut store, &cfg, 2, &ServicePayment::countersign(cheque(&viewer, &p, 10, 1), U256::zero(), &p, 1))
+            .unwrap();
+    }
+    let tx = ServicePayment::countersign(cheque(&viewer, &peer, 10, 1), U256::zero(), &peer, 1);
+    let mut g = c.benchmark_group("micropool_settle");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bare_secp256k1_recover_x2", |b| {
+        b.iter(|| {
+            black_box(&sc.signature).recover(black_box(&digest)).unwrap();
+            black_box(&sc.signature).recover(black_box(&digest)).unwrap()
+        })
+    });
+    g.bench_function("settle", |b| {
+        b.iter_batched_ref(
+            || store.clone(),
+            |s| settle(s, &cfg, 3, black_box(&tx)).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let viewer = key(1);
+    let cheques: Vec<SignedCheque> = (0..256u64).map(|i| cheque(&viewer, &key(2), i + 1, i + 1)).collect();
+    let mut g = c.benchmark_group("micropool_batch_verify_256");
+    g.throughput(Throughput::Elements(cheques.len() as u64));
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.bench_function(format!("rayon_{threads}_threads"), |b| {
+            b.iter(|| pool.install(|| verify_batch(black_box(&cheques), 1)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, verification, batch);
+criterion_main!(benches);
