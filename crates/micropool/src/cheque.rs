@@ -1,5 +1,5 @@
-//! Off-chain cumulative cheques (whitepaper section 6.3, Figure 7: the `ServicePayment`
-//! transactions the viewer signs to each caching peer).
+//! Off-chain cumulative cheques (whitepaper v2.0, "Resource Oriented Micropayment Pool",
+//! Figure 7: the `ServicePayment` transactions the viewer signs to each caching peer).
 //!
 //! A cheque says "of reserve `reserve_seq`, `source` owes `target` a cumulative `amount`
 //! for resource `resource_id`"; each new cheque to the same target carries a higher

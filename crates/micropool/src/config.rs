@@ -1,4 +1,4 @@
-//! Pool parameters (whitepaper section 6.3, Theta's `ReservedFundFreezePeriodDuration`).
+//! Pool parameters (whitepaper v2.0 micropayment pool; Theta's `ReservedFundFreezePeriodDuration`).
 
 use primitives::U256;
 

@@ -1,5 +1,6 @@
-//! Theta's resource-oriented micropayment pool (whitepaper v2.0 section 6.3, Figures 7
-//! and 8), with the double-spend penalty the reference code never enforced.
+//! Theta's resource-oriented micropayment pool (whitepaper v2.0, "Resource Oriented
+//! Micropayment Pool", Figures 7 and 8), with the double-spend penalty the reference code
+//! never enforced.
 //!
 //! # Model
 //!

@@ -1,4 +1,5 @@
-//! The pool rules as pure functions over a [`PoolStore`] (whitepaper section 6.3).
+//! The pool rules as pure functions over a [`PoolStore`] (whitepaper v2.0, "Resource
+//! Oriented Micropayment Pool").
 //!
 //! Each rule checks its transaction's signatures and every condition first, then writes;
 //! an `Err` leaves the store untouched. Each returns a [`Receipt`] saying what left the

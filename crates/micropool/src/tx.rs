@@ -1,6 +1,7 @@
 //! The pool's on-chain transactions, their signed digests and canonical RLP encodings
-//! (whitepaper section 6.3; Theta's `ReserveFundTx`, `ServicePaymentTx`,
-//! `ReleaseFundTx`, plus the overspend report the reference code lacks).
+//! (whitepaper v2.0, "Resource Oriented Micropayment Pool"; Theta's `ReserveFundTx`,
+//! `ServicePaymentTx`, `ReleaseFundTx`, plus the overspend report the reference code
+//! lacks).
 
 use primitives::rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
 use primitives::{Address, H256, SecretKey, Signature, U256, keccak256};
