@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use micropool::{
-    Cheque, MemoryStore, PoolConfig, ReserveFund, ServicePayment, SignedCheque, placeholder_signature,
-    reserve_fund, resource_id, settle, verify_batch,
+    Cheque, MemoryStore, PoolConfig, ReserveFund, ServicePayment, SignedCheque, Verified,
+    placeholder_signature, reserve_fund, resource_id, settle, settle_verified, verify_batch,
 };
 use primitives::{SecretKey, U256};
 
@@ -118,6 +118,15 @@ fn paired_ratios(_: &mut Criterion) {
     let settle_vs_one = paired(rounds, n, recover, |_| {
         settle(&mut store, &f.cfg, 3, black_box(next.next().unwrap())).unwrap();
     });
+    // The rules alone, on payments whose signatures were checked beforehand.
+    let verified: Vec<Verified<ServicePayment>> =
+        txs.iter().map(|t| Verified::payment(t.clone(), 1).unwrap()).collect();
+    let mut store = f.store.clone();
+    let mut next = verified.iter();
+    let rules_only = paired(rounds, n, recover, |_| {
+        settle_verified(&mut store, &f.cfg, 3, black_box(next.next().unwrap())).unwrap();
+    });
+    println!("paired/settle_verified_rate_over_recover_rate        {rules_only:.3}");
     println!("paired/cheque_verify_rate_over_recover_rate          {verify:.3}");
     println!("paired/cheque_decode_verify_rate_over_recover_rate   {decode_verify:.3}");
     println!("paired/settle_rate_over_recover_rate                 {settle_vs_one:.3}");

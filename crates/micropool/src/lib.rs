@@ -102,7 +102,10 @@ pub use payee::{Payee, PayeeConfig, PayeeContext, PayeeEvent, PayeeInput, PayeeO
 pub use payer::{Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput, Signer};
 pub use proof::{StateProofVerifier, ToyStateProof};
 pub use record::{MAX_RECORD_BYTES, ReservedFund, TransferRecord, reserve_key};
-pub use rules::{Receipt, execute, release_fund, report_overspend, reserve_fund, settle};
+pub use rules::{
+    Receipt, Verified, execute, release_fund, report_overspend, reserve_fund, settle, settle_verified,
+    verify_payments,
+};
 pub use store::{MemoryStore, PoolStore};
 pub use tx::{
     MAX_TX_BYTES, MAX_TX_ITEMS, ReleaseFund, ReportOverspend, ReserveFund, ServicePayment, Transaction,

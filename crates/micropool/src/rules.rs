@@ -170,9 +170,66 @@ pub fn reserve_fund<S: PoolStore + ?Sized>(
     Ok(Receipt { fee: tx.fee, ..Receipt::default() })
 }
 
-/// `ServicePayment`: settles the newest cheque a payee holds.
+/// A transaction whose signatures were checked: the only way to build one is
+/// [`Verified::payment`], so [`settle_verified`] cannot see an unchecked payment.
 ///
-/// Rules: both signatures valid; the reserve exists and `height <= end_height`; the
+/// The ledger can check the signatures of a whole block in parallel
+/// ([`verify_payments`], feature `parallel`) and then apply the rules in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T>(T);
+
+impl Verified<ServicePayment> {
+    /// Checks both signatures of a settlement (source's cheque, target's countersignature).
+    pub fn payment(tx: ServicePayment, chain_id: u64) -> Result<Self, Error> {
+        tx.verify(chain_id)?;
+        Ok(Verified(tx))
+    }
+}
+
+impl<T> Verified<T> {
+    /// The checked transaction.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+    /// Gives the transaction back.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Checks the signatures of many settlements, one result per input, in order; spread
+/// over rayon's pool with the `parallel` feature.
+pub fn verify_payments(
+    txs: Vec<ServicePayment>,
+    chain_id: u64,
+) -> Vec<Result<Verified<ServicePayment>, Error>> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        txs.into_par_iter().map(|t| Verified::payment(t, chain_id)).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        txs.into_iter().map(|t| Verified::payment(t, chain_id)).collect()
+    }
+}
+
+/// `ServicePayment`: settles the newest cheque a payee holds. Checks both signatures,
+/// then applies [`settle_verified`].
+pub fn settle<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ServicePayment,
+) -> Result<Receipt, Error> {
+    tx.verify(cfg.chain_id)?;
+    apply_settlement(store, cfg, height, tx)
+}
+
+/// Settles a payment whose signatures were already checked.
+///
+/// Rules: (signatures checked by [`Verified::payment`]); the reserve exists and
+/// `height <= end_height`; the
 /// resource is covered; `payment_seq` strictly above the payee's settled one; the
 /// cumulative amount not below what was already promised. The payee receives the
 /// increase over its previous settlement, up to the deposit left.
@@ -182,13 +239,21 @@ pub fn reserve_fund<S: PoolStore + ?Sized>(
 /// payee receives all that is left, and the collateral is slashed at once (burned, or
 /// paid to this payee as reporter). Once slashed with nothing left, further increases
 /// fail with [`Error::DepositExhausted`].
-pub fn settle<S: PoolStore + ?Sized>(
+pub fn settle_verified<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &Verified<ServicePayment>,
+) -> Result<Receipt, Error> {
+    apply_settlement(store, cfg, height, tx.get())
+}
+
+fn apply_settlement<S: PoolStore + ?Sized>(
     store: &mut S,
     cfg: &PoolConfig,
     height: u64,
     tx: &ServicePayment,
 ) -> Result<Receipt, Error> {
-    tx.verify(cfg.chain_id)?;
     check_fee(cfg, tx.fee)?;
     let c = &tx.cheque.cheque;
     let mut fund = load(store, &c.source, c.reserve_seq)?;

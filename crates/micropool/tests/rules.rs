@@ -394,3 +394,19 @@ fn transaction_decoder_rejects_bad_bytes() {
     tx.resource_ids = (0..65).map(|i| resource_id(&i.to_string())).collect();
     assert!(matches!(Transaction::decode(&Transaction::Reserve(tx).encode()), Err(Error::Decode { .. })));
 }
+
+#[test]
+fn verified_settlement_matches_settle_and_batch_verification_flags_bad_ones() {
+    let (mut a, cfg, v) = funded();
+    let mut b = a.clone();
+    let good = pay(&v, 1, &key(2), 30, 1);
+    let bad =
+        ServicePayment::countersign(cheque(&v, 1, key(2).address(), 30, 1), U256::zero(), &key(3), CHAIN);
+    let checked = verify_payments(vec![good.clone(), bad], CHAIN);
+    assert!(matches!(checked[1], Err(Error::WrongSigner { role: Role::Target, .. })));
+    let verified = checked[0].clone().unwrap();
+    assert_eq!(verified.get(), &good);
+    assert_eq!(settle_verified(&mut a, &cfg, 20, &verified), settle(&mut b, &cfg, 20, &good));
+    assert_eq!(a, b);
+    assert_eq!(verified.into_inner(), good);
+}
