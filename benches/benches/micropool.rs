@@ -126,6 +126,12 @@ fn paired_ratios(_: &mut Criterion) {
     let rules_only = paired(rounds, n, recover, |_| {
         settle_verified(&mut store, &f.cfg, 3, black_box(next.next().unwrap())).unwrap();
     });
+    let pv = paired(rounds, n, recover, |i| black_box(&txs[i]).verify(1).unwrap());
+    let ph = paired(rounds, n, recover, |i| {
+        black_box(black_box(&txs[i]).signing_hash(1));
+    });
+    println!("paired/payment_verify_rate_over_recover_rate         {pv:.3}");
+    println!("paired/payment_signing_hash_rate_over_recover_rate   {ph:.3}");
     println!("paired/settle_verified_rate_over_recover_rate        {rules_only:.3}");
     println!("paired/cheque_verify_rate_over_recover_rate          {verify:.3}");
     println!("paired/cheque_decode_verify_rate_over_recover_rate   {decode_verify:.3}");
