@@ -13,7 +13,7 @@
 //! increase over what it settled before. After the end height plus a freeze period,
 //! [`ReleaseFund`] returns what is left to the source.
 //!
-//! **[beyond]** Signing cheques that add up to more than the deposit is a slashable
+//! **\[beyond\]** Signing cheques that add up to more than the deposit is a slashable
 //! fault: the settlement that finds the deposit short, or a [`ReportOverspend`] carrying
 //! the source-signed cheques, slashes the collateral (burned, or paid to the reporter,
 //! see [`SlashDestination`]), and the deposit left is slashed at release. Payees are paid
@@ -24,6 +24,8 @@
 //!
 //! * On chain (the ledger): [`execute`] (or [`reserve_fund`], [`settle`],
 //!   [`release_fund`], [`report_overspend`]) at each block height over a [`PoolStore`].
+//!   To check a block's signatures in parallel first, use [`verify_payments`] and
+//!   [`settle_verified`].
 //! * Off chain: the viewer runs a [`Payer`] machine and each caching peer a [`Payee`]
 //!   machine (DESIGN.md section 2 shape). The payee checks the pool with a
 //!   [`StateProofVerifier`] at handshake, then accepts cheques and emits the settlement

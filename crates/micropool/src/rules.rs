@@ -234,7 +234,7 @@ pub fn settle<S: PoolStore + ?Sized>(
 /// cumulative amount not below what was already promised. The payee receives the
 /// increase over its previous settlement, up to the deposit left.
 ///
-/// **[beyond]** If the increase exceeds the deposit left, the source has signed
+/// **\[beyond\]** If the increase exceeds the deposit left, the source has signed
 /// cheques summing to more than the deposit (the settled ones plus this one): the
 /// payee receives all that is left, and the collateral is slashed at once (burned, or
 /// paid to this payee as reporter). Once slashed with nothing left, further increases
@@ -327,7 +327,7 @@ fn apply_settlement<S: PoolStore + ?Sized>(
 }
 
 /// `ReleaseFund`: after `end_height + freeze_period`, returns the deposit left and the
-/// collateral to the source and deletes the record. **[beyond]** For a slashed reserve,
+/// collateral to the source and deletes the record. **\[beyond\]** For a slashed reserve,
 /// the deposit left is slashed too (burned, or paid to the reporter). Anyone may
 /// submit it; the submitter pays the fee.
 pub fn release_fund<S: PoolStore + ?Sized>(
@@ -358,7 +358,7 @@ pub fn release_fund<S: PoolStore + ?Sized>(
     Ok(receipt)
 }
 
-/// **[beyond]** `ReportOverspend`: slashes the collateral of a reserve whose source
+/// **\[beyond\]** `ReportOverspend`: slashes the collateral of a reserve whose source
 /// signed cheques promising, in total, more than the deposit.
 ///
 /// The total is, per payee, the largest cumulative amount among the evidence and the

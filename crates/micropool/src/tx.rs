@@ -156,7 +156,7 @@ impl ReleaseFund {
     }
 }
 
-/// **[beyond]** Proves an overspend: source-signed cheques of one reserve whose
+/// **\[beyond\]** Proves an overspend: source-signed cheques of one reserve whose
 /// cumulative amounts, taken with what the reserve already settled, exceed the deposit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportOverspend {

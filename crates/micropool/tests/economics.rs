@@ -328,6 +328,23 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The same claims over 2000 strategies: `cargo test -p micropool --release --test
+    /// economics -- --ignored`.
+    #[test]
+    #[ignore = "heavy sweep: 2000 random payer strategies, run with --release --ignored"]
+    fn cheating_never_pays_sweep(s in scenario()) {
+        let o = run(&s);
+        if !(s.slash_to_reporter && s.strategy == Play::Collude) {
+            prop_assert!(o.net_return <= o.withheld as i128);
+            prop_assert!(!o.slashed || o.net_return < 0);
+        }
+        prop_assert_eq!(o.payees_paid_total, o.claims_total.min(o.deposit));
+    }
+}
+
 fn collusion(payees: usize, credit_limit: Option<u64>) -> Scenario {
     Scenario {
         strategy: Play::Collude,
