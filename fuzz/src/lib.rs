@@ -8,6 +8,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod pm_tickets_targets;
+pub mod micropool_targets;
 pub mod primitives_targets;
 
 use rand::{Rng, SeedableRng};

@@ -17,3 +17,12 @@ fn pm_tickets_decoders_never_panic() {
     assert!(smoke(pm_tickets_targets::batch, &seeds, 3_000, 12) > 3_000);
     assert!(smoke(pm_tickets_targets::batch_into_recipient, &seeds, 1_000, 13) > 1_000);
 }
+
+#[test]
+fn micropool_decoders_never_panic() {
+    use meshcast_fuzz::micropool_targets;
+    let seeds = micropool_targets::seeds();
+    assert!(smoke(micropool_targets::cheque, &seeds, 3_000, 11) > 3_000);
+    assert!(smoke(micropool_targets::transaction, &seeds, 3_000, 12) > 3_000);
+    assert!(smoke(micropool_targets::record, &seeds, 3_000, 13) > 3_000);
+}

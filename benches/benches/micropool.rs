@@ -1,0 +1,195 @@
+//! micropool: cheque verification and settlement throughput against the bare secp256k1
+//! recovery they are built on (measured in the same run), and batch verification on
+//! rayon pools of 1 and 2 threads (feature `parallel`).
+//!
+//! On a loaded machine criterion's separate groups drift apart; `paired_ratios` also
+//! interleaves the operation with its baseline in short alternating blocks and prints
+//! the median per-block rate ratio, which load drift cancels out of.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use micropool::{
+    Cheque, MemoryStore, PoolConfig, ReserveFund, ServicePayment, SignedCheque, Verified,
+    placeholder_signature, reserve_fund, resource_id, settle, settle_verified, verify_batch,
+};
+use primitives::{SecretKey, U256};
+
+fn key(b: u8) -> SecretKey {
+    SecretKey::from_bytes([b; 32]).unwrap()
+}
+
+fn cheque(src: &SecretKey, target: &SecretKey, amount: u64, seq: u64) -> SignedCheque {
+    Cheque {
+        source: src.address(),
+        reserve_seq: 1,
+        target: target.address(),
+        resource_id: resource_id("stream/42"),
+        amount: U256::from(amount),
+        payment_seq: seq,
+    }
+    .sign(src, 1)
+}
+
+/// Median over `rounds` of (op rate / baseline rate), each round timing `n` baseline
+/// runs and `n` op runs back to back, alternating which goes first.
+fn paired(rounds: usize, n: usize, mut baseline: impl FnMut(usize), mut op: impl FnMut(usize)) -> f64 {
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|r| {
+            let time = |f: &mut dyn FnMut(usize)| {
+                let t = Instant::now();
+                for i in 0..n {
+                    f(i);
+                }
+                t.elapsed().as_secs_f64()
+            };
+            let (tb, to) = if r % 2 == 0 {
+                let tb = time(&mut baseline);
+                (tb, time(&mut op))
+            } else {
+                let to = time(&mut op);
+                (time(&mut baseline), to)
+            };
+            tb / to
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
+struct Fixture {
+    cfg: PoolConfig,
+    store: MemoryStore,
+    tx: ServicePayment,
+    cheque: SignedCheque,
+}
+
+fn fixture() -> Fixture {
+    let (viewer, peer) = (key(1), key(2));
+    let cfg = PoolConfig::default();
+    let mut store = MemoryStore::with_balances([(viewer.address(), U256::from(1_000_000u64))]);
+    let reserve = ReserveFund {
+        source: viewer.address(),
+        reserve_seq: 1,
+        resource_ids: vec![resource_id("stream/42")],
+        deposit: U256::from(100_000u64),
+        collateral: U256::from(100_001u64),
+        duration: 300,
+        fee: U256::zero(),
+        signature: placeholder_signature(),
+    }
+    .signed(&viewer, 1);
+    reserve_fund(&mut store, &cfg, 1, &reserve).unwrap();
+    for i in 0..100u8 {
+        let p = key(100 + i);
+        settle(
+            &mut store,
+            &cfg,
+            2,
+            &ServicePayment::countersign(cheque(&viewer, &p, 10, 1), U256::zero(), &p, 1),
+        )
+        .unwrap();
+    }
+    let tx = ServicePayment::countersign(cheque(&viewer, &peer, 10, 1), U256::zero(), &peer, 1);
+    Fixture { cfg, store, tx, cheque: cheque(&viewer, &peer, 1234, 7) }
+}
+
+fn paired_ratios(_: &mut Criterion) {
+    let f = fixture();
+    let sc = &f.cheque;
+    let digest = sc.cheque.signing_hash(1);
+    let bytes = sc.encode();
+    let recover = |_| {
+        black_box(black_box(&sc.signature).recover(black_box(&digest)).unwrap());
+    };
+    let verify = paired(41, 200, recover, |_| black_box(&sc).verify(1).unwrap());
+    let decode_verify =
+        paired(41, 200, recover, |_| SignedCheque::decode(black_box(&bytes)).unwrap().verify(1).unwrap());
+    // Settlements on one store, each a newer cheque of the same payee (pre-signed).
+    let (rounds, n) = (41, 200);
+    let (viewer, peer) = (key(1), key(2));
+    let txs: Vec<ServicePayment> = (1..=(rounds * n) as u64)
+        .map(|k| ServicePayment::countersign(cheque(&viewer, &peer, k, k), U256::zero(), &peer, 1))
+        .collect();
+    let mut store = f.store.clone();
+    let mut next = txs.iter();
+    let settle_vs_one = paired(rounds, n, recover, |_| {
+        settle(&mut store, &f.cfg, 3, black_box(next.next().unwrap())).unwrap();
+    });
+    // The rules alone, on payments whose signatures were checked beforehand.
+    let verified: Vec<Verified<ServicePayment>> =
+        txs.iter().map(|t| Verified::payment(t.clone(), 1).unwrap()).collect();
+    let mut store = f.store.clone();
+    let mut next = verified.iter();
+    let rules_only = paired(rounds, n, recover, |_| {
+        settle_verified(&mut store, &f.cfg, 3, black_box(next.next().unwrap())).unwrap();
+    });
+    let pv = paired(rounds, n, recover, |i| black_box(&txs[i]).verify(1).unwrap());
+    let ph = paired(rounds, n, recover, |i| {
+        black_box(black_box(&txs[i]).signing_hash(1));
+    });
+    println!("paired/payment_verify_rate_over_recover_rate         {pv:.3}");
+    println!("paired/payment_signing_hash_rate_over_recover_rate   {ph:.3}");
+    println!("paired/settle_verified_rate_over_recover_rate        {rules_only:.3}");
+    println!("paired/cheque_verify_rate_over_recover_rate          {verify:.3}");
+    println!("paired/cheque_decode_verify_rate_over_recover_rate   {decode_verify:.3}");
+    println!("paired/settle_rate_over_recover_rate                 {settle_vs_one:.3}");
+    println!("paired/settle_rate_over_half_recover_rate (2 sigs)   {:.3}", settle_vs_one * 2.0);
+}
+
+fn verification(c: &mut Criterion) {
+    let (viewer, peer) = (key(1), key(2));
+    let sc = cheque(&viewer, &peer, 1234, 7);
+    let digest = sc.cheque.signing_hash(1);
+    let bytes = sc.encode();
+
+    let mut g = c.benchmark_group("micropool_verify");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bare_secp256k1_recover", |b| {
+        b.iter(|| black_box(&sc.signature).recover(black_box(&digest)).unwrap())
+    });
+    g.bench_function("cheque_verify", |b| b.iter(|| black_box(&sc).verify(1).unwrap()));
+    g.bench_function("cheque_decode_and_verify", |b| {
+        b.iter(|| SignedCheque::decode(black_box(&bytes)).unwrap().verify(1).unwrap())
+    });
+    g.finish();
+
+    // Settlement: both signatures (source's cheque, payee's countersignature), the
+    // record lookup, the rules and the writes, on a store with one reserve and 100 payees.
+    let Fixture { cfg, store, tx, .. } = fixture();
+    let mut g = c.benchmark_group("micropool_settle");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("bare_secp256k1_recover_x2", |b| {
+        b.iter(|| {
+            black_box(&sc.signature).recover(black_box(&digest)).unwrap();
+            black_box(&sc.signature).recover(black_box(&digest)).unwrap()
+        })
+    });
+    g.bench_function("settle", |b| {
+        b.iter_batched_ref(
+            || store.clone(),
+            |s| settle(s, &cfg, 3, black_box(&tx)).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn batch(c: &mut Criterion) {
+    let viewer = key(1);
+    let cheques: Vec<SignedCheque> = (0..256u64).map(|i| cheque(&viewer, &key(2), i + 1, i + 1)).collect();
+    let mut g = c.benchmark_group("micropool_batch_verify_256");
+    g.throughput(Throughput::Elements(cheques.len() as u64));
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.bench_function(format!("rayon_{threads}_threads"), |b| {
+            b.iter(|| pool.install(|| verify_batch(black_box(&cheques), 1)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, paired_ratios, verification, batch);
+criterion_main!(benches);

@@ -1,0 +1,403 @@
+//! The caching peer's side of the off-chain protocol (whitepaper Figures 7 and 8):
+//! check the pool at handshake, serve while the exposure is covered, keep the newest
+//! cheque, settle before the reserve ends.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use primitives::{Address, H256, Machine, Timestamp, U256};
+
+use crate::cheque::{ResourceId, SignedCheque};
+use crate::error::Error;
+use crate::payer::Signer;
+use crate::proof::StateProofVerifier;
+use crate::record::{ReservedFund, reserve_key};
+use crate::tx::{ServicePayment, placeholder_signature};
+
+/// The payee's policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayeeConfig {
+    /// Chain id of the signatures.
+    pub chain_id: u64,
+    /// Block interval in milliseconds, to turn heights into deadlines.
+    pub block_time_ms: u64,
+    /// Most the payee risks per reserve: served value not yet settled on chain. A payer
+    /// cheating `k` payees concurrently gains at most `k · credit_limit`; keep it below
+    /// `deposit / k` for the peers you expect a viewer to use at once (see the docs).
+    pub credit_limit: U256,
+    /// Least remaining deposit the pool must show at handshake.
+    pub min_remaining: U256,
+    /// Settle as soon as this much is unsettled (at most `credit_limit` to keep serving).
+    pub settle_threshold: U256,
+    /// Settle whatever is unsettled this many blocks before the end height.
+    pub settle_margin_blocks: u64,
+    /// Fee offered with each settlement.
+    pub fee: U256,
+}
+
+/// What the payee machine needs from its host: a proof verifier and the payee's key.
+#[derive(Debug, Clone)]
+pub struct PayeeContext<V, S> {
+    /// Checks Merkle proofs of reserve records (mpt-refcount in the ledger).
+    pub verifier: V,
+    /// The payee's key, to countersign settlements.
+    pub signer: S,
+}
+
+/// Inputs of [`Payee`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayeeInput {
+    /// A viewer connects (or the host refreshes the pool after a settlement): a proof of
+    /// the reserve record under `state_root`, a root the host trusts at block `height`.
+    Handshake {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+        /// Trusted state root.
+        state_root: H256,
+        /// Height of that state.
+        height: u64,
+        /// Merkle proof of [`reserve_key`]`(source, reserve_seq)`.
+        proof: Vec<Vec<u8>>,
+    },
+    /// The viewer asks for a chunk costing `price`.
+    ChunkRequest {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+        /// The resource.
+        resource_id: ResourceId,
+        /// The chunk's price.
+        price: U256,
+    },
+    /// A cheque arrived.
+    Cheque(SignedCheque),
+    /// The host's timer fired.
+    Timeout,
+}
+
+/// Events of [`Payee`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayeeEvent {
+    /// The pool checked out at handshake.
+    PoolVerified {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+        /// Deposit left.
+        remaining: U256,
+        /// Last height payments settle.
+        end_height: u64,
+    },
+    /// Serve the requested chunk.
+    Serve {
+        /// The viewer.
+        source: Address,
+        /// The chunk's price, now counted as exposure until paid.
+        price: U256,
+    },
+    /// Do not serve: why.
+    Refuse {
+        /// The viewer.
+        source: Address,
+        /// The reason.
+        reason: Error,
+    },
+    /// A cheque was kept as the newest.
+    ChequeAccepted {
+        /// The viewer.
+        source: Address,
+        /// Its cumulative amount.
+        amount: U256,
+        /// Amount not yet settled on chain.
+        unsettled: U256,
+    },
+}
+
+/// Outputs of [`Payee`].
+// Outputs are drained right after each `handle`; boxing the large variant would cost an
+// allocation per cheque for no gain.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayeeOutput {
+    /// Submit this countersigned settlement to the chain.
+    Submit(ServicePayment),
+    /// Something for the host to act on or log.
+    Event(PayeeEvent),
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    record: ReservedFund,
+    settled_seq: u64,
+    settled: U256,
+    newest: Option<SignedCheque>,
+    submitted_seq: u64,
+    pending: U256,
+    end_at: Timestamp,
+    settle_at: Timestamp,
+}
+
+impl Session {
+    fn newest_amount(&self) -> U256 {
+        self.newest.as_ref().map_or(self.settled, |c| c.cheque.amount.max(self.settled))
+    }
+    fn newest_seq(&self) -> u64 {
+        self.newest.as_ref().map_or(self.settled_seq, |c| c.cheque.payment_seq.max(self.settled_seq))
+    }
+    fn unsettled(&self) -> U256 {
+        self.newest_amount().saturating_sub(self.settled)
+    }
+    fn exposure(&self) -> U256 {
+        self.unsettled().saturating_add(self.pending)
+    }
+    fn needs_settling(&self) -> bool {
+        !self.unsettled().is_zero() && self.newest_seq() > self.submitted_seq.max(self.settled_seq)
+    }
+}
+
+/// The caching peer's payment machine; one instance serves any number of viewers.
+///
+/// Call order: [`PayeeInput::Handshake`] when a viewer connects; then, per chunk,
+/// [`PayeeInput::ChunkRequest`] (answered by a `Serve` or `Refuse` event) and the
+/// viewer's [`PayeeInput::Cheque`]; [`PayeeInput::Timeout`] at [`Machine::poll_timeout`].
+/// Submit every [`PayeeOutput::Submit`] to the chain and feed a fresh `Handshake` once
+/// it is included, so the machine sees the settlement.
+#[derive(Debug)]
+pub struct Payee<V, S> {
+    cfg: PayeeConfig,
+    ctx: PayeeContext<V, S>,
+    sessions: BTreeMap<(Address, u64), Session>,
+    out: VecDeque<PayeeOutput>,
+}
+
+impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
+    /// A payee with no sessions. `seed` is unused: the machine draws no randomness.
+    pub fn new(config: PayeeConfig, ctx: PayeeContext<V, S>, now: Timestamp, seed: [u8; 32]) -> Self {
+        let _ = (now, seed);
+        Payee { cfg: config, ctx, sessions: BTreeMap::new(), out: VecDeque::new() }
+    }
+
+    /// The newest cheque held from `(source, reserve_seq)`.
+    pub fn newest_cheque(&self, source: &Address, reserve_seq: u64) -> Option<&SignedCheque> {
+        self.sessions.get(&(*source, reserve_seq)).and_then(|s| s.newest.as_ref())
+    }
+
+    /// Amount promised by the newest cheque but not yet settled on chain.
+    pub fn unsettled(&self, source: &Address, reserve_seq: u64) -> U256 {
+        self.sessions.get(&(*source, reserve_seq)).map(Session::unsettled).unwrap_or_default()
+    }
+
+    fn height_at(&self, s: &Session, now: Timestamp) -> u64 {
+        let blocks_left = s.end_at.millis_since(now) / self.cfg.block_time_ms.max(1);
+        s.record.end_height.saturating_sub(blocks_left)
+    }
+
+    fn handshake(
+        &mut self,
+        now: Timestamp,
+        source: Address,
+        reserve_seq: u64,
+        state_root: H256,
+        height: u64,
+        proof: &[Vec<u8>],
+    ) -> Result<(), Error> {
+        let key = reserve_key(&source, reserve_seq);
+        let bytes = self
+            .ctx
+            .verifier
+            .verify(state_root, key.as_bytes(), proof)?
+            .ok_or(Error::PoolAbsent { state_root, source_addr: source, reserve_seq })?;
+        let record = ReservedFund::decode(&bytes)?;
+        if record.source != source || record.reserve_seq != reserve_seq {
+            return Err(Error::RecordMismatch);
+        }
+        let remaining = record.remaining();
+        // Admission checks apply to a new session; a refresh of an existing one always
+        // updates it, so the payee learns of a drained or slashed pool and stops serving.
+        if !self.sessions.contains_key(&(source, reserve_seq)) {
+            if record.slashed {
+                return Err(Error::AlreadySlashed { source_addr: source, reserve_seq });
+            }
+            if height > record.end_height {
+                return Err(Error::ReserveExpired { end_height: record.end_height, height });
+            }
+            if remaining < self.cfg.min_remaining {
+                return Err(Error::InsufficientRemaining { remaining, required: self.cfg.min_remaining });
+            }
+        }
+        let me = self.ctx.signer.address();
+        let (settled_seq, settled) =
+            record.transfer(&me).map_or((0, U256::zero()), |t| (t.payment_seq, t.promised));
+        let block = self.cfg.block_time_ms;
+        let end_at = now + record.end_height.saturating_sub(height).saturating_mul(block);
+        let settle_at =
+            Timestamp(end_at.0.saturating_sub(self.cfg.settle_margin_blocks.saturating_mul(block)));
+        let end_height = record.end_height;
+        let s = self.sessions.entry((source, reserve_seq)).or_insert_with(|| Session {
+            record: record.clone(),
+            settled_seq: 0,
+            settled: U256::zero(),
+            newest: None,
+            submitted_seq: 0,
+            pending: U256::zero(),
+            end_at,
+            settle_at,
+        });
+        s.record = record;
+        s.settled_seq = s.settled_seq.max(settled_seq);
+        s.settled = s.settled.max(settled);
+        s.end_at = end_at;
+        s.settle_at = settle_at;
+        // The pool can no longer cover what this payee is owed: settle now, taking what
+        // is left and, if the payer overspent, proving it.
+        let settle_now = s.unsettled() > remaining;
+        self.out.push_back(PayeeOutput::Event(PayeeEvent::PoolVerified {
+            source,
+            reserve_seq,
+            remaining,
+            end_height,
+        }));
+        if settle_now {
+            self.submit((source, reserve_seq));
+        }
+        Ok(())
+    }
+
+    fn may_serve(
+        &self,
+        now: Timestamp,
+        s: &Session,
+        resource_id: &ResourceId,
+        price: U256,
+    ) -> Result<(), Error> {
+        if now >= s.settle_at {
+            return Err(Error::ReserveExpired {
+                end_height: s.record.end_height,
+                height: self.height_at(s, now),
+            });
+        }
+        if s.record.slashed {
+            return Err(Error::AlreadySlashed {
+                source_addr: s.record.source,
+                reserve_seq: s.record.reserve_seq,
+            });
+        }
+        if !s.record.resource_ids.contains(resource_id) {
+            return Err(Error::UnknownResource { resource_id: *resource_id });
+        }
+        let limit = self.cfg.credit_limit.min(s.record.remaining());
+        let unsettled = s.exposure().saturating_add(price);
+        if unsettled > limit {
+            return Err(Error::ExposureExceeded { unsettled, limit });
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, now: Timestamp, sc: SignedCheque) -> Result<(), Error> {
+        let c = &sc.cheque;
+        let me = self.ctx.signer.address();
+        if c.target != me {
+            return Err(Error::WrongTarget { target: c.target, me });
+        }
+        let key = (c.source, c.reserve_seq);
+        let Some(s) = self.sessions.get(&key) else {
+            return Err(Error::NoVerifiedPool { source_addr: c.source, reserve_seq: c.reserve_seq });
+        };
+        if now >= s.end_at {
+            return Err(Error::ReserveExpired {
+                end_height: s.record.end_height,
+                height: self.height_at(s, now),
+            });
+        }
+        if !s.record.resource_ids.contains(&c.resource_id) {
+            return Err(Error::UnknownResource { resource_id: c.resource_id });
+        }
+        if c.payment_seq <= s.newest_seq() {
+            return Err(Error::StalePaymentSeq { target: me, last: s.newest_seq(), got: c.payment_seq });
+        }
+        let previous = s.newest_amount();
+        if c.amount < previous {
+            return Err(Error::CumulativeAmountDecreased { target: me, previous, amount: c.amount });
+        }
+        sc.verify(self.cfg.chain_id)?;
+        let increase = c.amount - previous;
+        let (source, amount) = (c.source, c.amount);
+        let threshold = self.cfg.settle_threshold;
+        let Some(s) = self.sessions.get_mut(&key) else { return Ok(()) };
+        s.pending = s.pending.saturating_sub(increase);
+        s.newest = Some(sc);
+        let unsettled = s.unsettled();
+        self.out.push_back(PayeeOutput::Event(PayeeEvent::ChequeAccepted { source, amount, unsettled }));
+        if unsettled >= threshold {
+            self.submit(key);
+        }
+        Ok(())
+    }
+
+    fn submit(&mut self, key: (Address, u64)) {
+        let Some(s) = self.sessions.get_mut(&key) else { return };
+        if !s.needs_settling() {
+            return;
+        }
+        let Some(cheque) = s.newest.clone() else { return };
+        s.submitted_seq = cheque.cheque.payment_seq;
+        let mut tx = ServicePayment { cheque, fee: self.cfg.fee, target_signature: placeholder_signature() };
+        tx.target_signature = self.ctx.signer.sign_digest(&tx.signing_hash(self.cfg.chain_id));
+        self.out.push_back(PayeeOutput::Submit(tx));
+    }
+}
+
+impl<V: StateProofVerifier, S: Signer> Machine for Payee<V, S> {
+    type Input = PayeeInput;
+    type Output = PayeeOutput;
+    type Error = Error;
+
+    fn handle(&mut self, now: Timestamp, input: PayeeInput) -> Result<(), Error> {
+        match input {
+            PayeeInput::Handshake { source, reserve_seq, state_root, height, proof } => {
+                self.handshake(now, source, reserve_seq, state_root, height, &proof)
+            }
+            PayeeInput::ChunkRequest { source, reserve_seq, resource_id, price } => {
+                let Some(s) = self.sessions.get(&(source, reserve_seq)) else {
+                    return Err(Error::NoVerifiedPool { source_addr: source, reserve_seq });
+                };
+                match self.may_serve(now, s, &resource_id, price) {
+                    Ok(()) => {
+                        if let Some(s) = self.sessions.get_mut(&(source, reserve_seq)) {
+                            s.pending = s.pending.saturating_add(price);
+                        }
+                        self.out.push_back(PayeeOutput::Event(PayeeEvent::Serve { source, price }));
+                    }
+                    Err(reason) => {
+                        self.out.push_back(PayeeOutput::Event(PayeeEvent::Refuse { source, reason }))
+                    }
+                }
+                Ok(())
+            }
+            PayeeInput::Cheque(sc) => self.accept(now, sc),
+            PayeeInput::Timeout => {
+                let due: Vec<_> = self
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| now >= s.settle_at && now <= s.end_at && s.needs_settling())
+                    .map(|(k, _)| *k)
+                    .collect();
+                for key in due {
+                    self.submit(key);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<PayeeOutput> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Timestamp> {
+        self.sessions.values().filter(|s| s.needs_settling()).map(|s| s.settle_at).min()
+    }
+}

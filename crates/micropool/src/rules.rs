@@ -1,0 +1,438 @@
+//! The pool rules as pure functions over a [`PoolStore`] (whitepaper v2.0, "Resource
+//! Oriented Micropayment Pool").
+//!
+//! Each rule checks its transaction's signatures and every condition first, then writes;
+//! an `Err` leaves the store untouched. Each returns a [`Receipt`] saying what left the
+//! accounts: the fee (the ledger credits it to the block producer or burns it) and what
+//! was burned by a slash. Conservation: for every rule,
+//! `supply_before = supply_after + receipt.fee + receipt.burned`, where supply counts
+//! balances plus funds locked in reserves.
+
+use std::collections::BTreeMap;
+
+use primitives::{Address, U256};
+
+use crate::config::{PoolConfig, SlashDestination};
+use crate::error::Error;
+use crate::record::{ReservedFund, TransferRecord};
+use crate::store::PoolStore;
+use crate::tx::{ReleaseFund, ReportOverspend, ReserveFund, ServicePayment, Transaction};
+
+/// What one rule moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Fee taken from the signer; leaves the accounts (the ledger routes it).
+    pub fee: U256,
+    /// Paid to the payee (settlement) or returned to the source (release).
+    pub paid: U256,
+    /// What a settled cheque promised beyond the deposit left: unpaid.
+    pub shortfall: U256,
+    /// Total slashed by this transaction (burned or paid to the reporter).
+    pub slashed: U256,
+    /// The part of `slashed` that was burned.
+    pub burned: U256,
+    /// Whether this transaction proved the overspend.
+    pub overspend_proven: bool,
+}
+
+/// Balance changes gathered by a rule, applied only if every account can afford them.
+#[derive(Default)]
+struct Changes(BTreeMap<Address, (U256, U256)>);
+
+impl Changes {
+    fn credit(&mut self, who: Address, amount: U256) -> Result<(), Error> {
+        let e = self.0.entry(who).or_default();
+        e.0 = e.0.checked_add(amount).ok_or(Error::Overflow { what: "credit" })?;
+        Ok(())
+    }
+    fn debit(&mut self, who: Address, amount: U256) -> Result<(), Error> {
+        let e = self.0.entry(who).or_default();
+        e.1 = e.1.checked_add(amount).ok_or(Error::Overflow { what: "debit" })?;
+        Ok(())
+    }
+    /// Computes every new balance; fails without writing if any account falls short.
+    fn check<S: PoolStore + ?Sized>(&self, store: &S) -> Result<Vec<(Address, U256)>, Error> {
+        self.0
+            .iter()
+            .map(|(who, (credit, debit))| {
+                let available =
+                    store.balance(who).checked_add(*credit).ok_or(Error::Overflow { what: "balance" })?;
+                let after = available.checked_sub(*debit).ok_or(Error::InsufficientBalance {
+                    who: *who,
+                    needed: *debit,
+                    available,
+                })?;
+                Ok((*who, after))
+            })
+            .collect()
+    }
+}
+
+fn write<S: PoolStore + ?Sized>(store: &mut S, balances: Vec<(Address, U256)>) {
+    for (who, amount) in balances {
+        store.set_balance(&who, amount);
+    }
+}
+
+fn check_fee(cfg: &PoolConfig, fee: U256) -> Result<(), Error> {
+    if fee < cfg.min_fee { Err(Error::FeeTooLow { fee, min: cfg.min_fee }) } else { Ok(()) }
+}
+
+fn load<S: PoolStore + ?Sized>(store: &S, source: &Address, reserve_seq: u64) -> Result<ReservedFund, Error> {
+    store.reserve(source, reserve_seq).ok_or(Error::ReserveNotFound { source_addr: *source, reserve_seq })
+}
+
+/// Takes `amount` from a reserve as a penalty: burned, or credited to `reporter`.
+fn penalize(
+    cfg: &PoolConfig,
+    changes: &mut Changes,
+    receipt: &mut Receipt,
+    amount: U256,
+    reporter: Address,
+) -> Result<(), Error> {
+    receipt.slashed = receipt.slashed.checked_add(amount).ok_or(Error::Overflow { what: "slash" })?;
+    match cfg.slash_to {
+        SlashDestination::Burn => {
+            receipt.burned = receipt.burned.checked_add(amount).ok_or(Error::Overflow { what: "burn" })?
+        }
+        SlashDestination::Reporter => changes.credit(reporter, amount)?,
+    }
+    Ok(())
+}
+
+/// `ReserveFund`: locks `deposit + collateral` of the source until `height + duration`.
+///
+/// Rules: fee at least the minimum; deposit positive; collateral strictly above the
+/// deposit; duration within `[min_duration, max_duration]`; one to `max_resource_ids`
+/// distinct resource ids; `reserve_seq` above every earlier one of the source; the
+/// source can pay deposit, collateral and fee.
+pub fn reserve_fund<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ReserveFund,
+) -> Result<Receipt, Error> {
+    tx.verify(cfg.chain_id)?;
+    check_fee(cfg, tx.fee)?;
+    if tx.deposit.is_zero() {
+        return Err(Error::ZeroDeposit);
+    }
+    if tx.collateral <= tx.deposit {
+        return Err(Error::CollateralNotAboveDeposit { deposit: tx.deposit, collateral: tx.collateral });
+    }
+    if tx.duration < cfg.min_duration || tx.duration > cfg.max_duration {
+        return Err(Error::DurationOutOfRange {
+            duration: tx.duration,
+            min: cfg.min_duration,
+            max: cfg.max_duration,
+        });
+    }
+    if tx.resource_ids.is_empty() {
+        return Err(Error::NoResourceIds);
+    }
+    if tx.resource_ids.len() > cfg.max_resource_ids {
+        return Err(Error::TooMany {
+            what: "resource ids",
+            count: tx.resource_ids.len(),
+            max: cfg.max_resource_ids,
+        });
+    }
+    let mut sorted = tx.resource_ids.clone();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::DuplicateResourceId { resource_id: w[0] });
+    }
+    let last = store.last_reserve_seq(&tx.source);
+    if tx.reserve_seq <= last {
+        return Err(Error::ReserveSeqNotIncreasing { source_addr: tx.source, last, got: tx.reserve_seq });
+    }
+    let end_height = height.checked_add(tx.duration).ok_or(Error::Overflow { what: "end height" })?;
+    let locked = tx.deposit.checked_add(tx.collateral).ok_or(Error::Overflow { what: "reserve total" })?;
+    let mut changes = Changes::default();
+    changes.debit(tx.source, locked)?;
+    changes.debit(tx.source, tx.fee)?;
+    let balances = changes.check(store)?;
+
+    write(store, balances);
+    store.set_last_reserve_seq(&tx.source, tx.reserve_seq);
+    store.put_reserve(ReservedFund {
+        source: tx.source,
+        reserve_seq: tx.reserve_seq,
+        resource_ids: tx.resource_ids.clone(),
+        deposit: tx.deposit,
+        collateral: tx.collateral,
+        used: U256::zero(),
+        end_height,
+        slashed: false,
+        reporter: Address::zero(),
+        transfers: Vec::new(),
+    });
+    Ok(Receipt { fee: tx.fee, ..Receipt::default() })
+}
+
+/// A transaction whose signatures were checked: the only way to build one is
+/// [`Verified::payment`], so [`settle_verified`] cannot see an unchecked payment.
+///
+/// The ledger can check the signatures of a whole block in parallel
+/// ([`verify_payments`], feature `parallel`) and then apply the rules in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T>(T);
+
+impl Verified<ServicePayment> {
+    /// Checks both signatures of a settlement (source's cheque, target's countersignature).
+    pub fn payment(tx: ServicePayment, chain_id: u64) -> Result<Self, Error> {
+        tx.verify(chain_id)?;
+        Ok(Verified(tx))
+    }
+}
+
+impl<T> Verified<T> {
+    /// The checked transaction.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+    /// Gives the transaction back.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Checks the signatures of many settlements, one result per input, in order; spread
+/// over rayon's pool with the `parallel` feature.
+pub fn verify_payments(
+    txs: Vec<ServicePayment>,
+    chain_id: u64,
+) -> Vec<Result<Verified<ServicePayment>, Error>> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        txs.into_par_iter().map(|t| Verified::payment(t, chain_id)).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        txs.into_iter().map(|t| Verified::payment(t, chain_id)).collect()
+    }
+}
+
+/// `ServicePayment`: settles the newest cheque a payee holds. Checks both signatures,
+/// then applies [`settle_verified`].
+pub fn settle<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ServicePayment,
+) -> Result<Receipt, Error> {
+    tx.verify(cfg.chain_id)?;
+    apply_settlement(store, cfg, height, tx)
+}
+
+/// Settles a payment whose signatures were already checked.
+///
+/// Rules: (signatures checked by [`Verified::payment`]); the reserve exists and
+/// `height <= end_height`; the
+/// resource is covered; `payment_seq` strictly above the payee's settled one; the
+/// cumulative amount not below what was already promised. The payee receives the
+/// increase over its previous settlement, up to the deposit left.
+///
+/// **\[beyond\]** If the increase exceeds the deposit left, the source has signed
+/// cheques summing to more than the deposit (the settled ones plus this one): the
+/// payee receives all that is left, and the collateral is slashed at once (burned, or
+/// paid to this payee as reporter). Once slashed with nothing left, further increases
+/// fail with [`Error::DepositExhausted`].
+pub fn settle_verified<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &Verified<ServicePayment>,
+) -> Result<Receipt, Error> {
+    apply_settlement(store, cfg, height, tx.get())
+}
+
+fn apply_settlement<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ServicePayment,
+) -> Result<Receipt, Error> {
+    check_fee(cfg, tx.fee)?;
+    let c = &tx.cheque.cheque;
+    let mut fund = load(store, &c.source, c.reserve_seq)?;
+    if height > fund.end_height {
+        return Err(Error::ReserveExpired { end_height: fund.end_height, height });
+    }
+    if !fund.resource_ids.contains(&c.resource_id) {
+        return Err(Error::UnknownResource { resource_id: c.resource_id });
+    }
+    let slot = fund.transfers.binary_search_by(|t| t.target.cmp(&c.target));
+    let previous = match slot {
+        Ok(i) => {
+            let t = &fund.transfers[i];
+            if c.payment_seq <= t.payment_seq {
+                return Err(Error::StalePaymentSeq {
+                    target: c.target,
+                    last: t.payment_seq,
+                    got: c.payment_seq,
+                });
+            }
+            t.promised
+        }
+        Err(_) if fund.transfers.len() >= cfg.max_payees => {
+            return Err(Error::TooManyPayees { max: cfg.max_payees });
+        }
+        Err(_) => U256::zero(),
+    };
+    let increase = c.amount.checked_sub(previous).ok_or(Error::CumulativeAmountDecreased {
+        target: c.target,
+        previous,
+        amount: c.amount,
+    })?;
+    let remaining = fund.remaining();
+    let pay = increase.min(remaining);
+    let shortfall = increase - pay;
+    let mut receipt = Receipt { fee: tx.fee, paid: pay, shortfall, ..Receipt::default() };
+    let mut changes = Changes::default();
+    changes.credit(c.target, pay)?;
+    changes.debit(c.target, tx.fee)?;
+    if !shortfall.is_zero() {
+        if fund.slashed {
+            if pay.is_zero() {
+                return Err(Error::DepositExhausted { shortfall });
+            }
+        } else {
+            receipt.overspend_proven = true;
+            penalize(cfg, &mut changes, &mut receipt, fund.collateral, c.target)?;
+            fund.collateral = U256::zero();
+            fund.slashed = true;
+            fund.reporter = c.target;
+        }
+    }
+    let balances = changes.check(store)?;
+
+    fund.used = fund.used.checked_add(pay).ok_or(Error::Overflow { what: "used deposit" })?;
+    match slot {
+        Ok(i) => {
+            let t = &mut fund.transfers[i];
+            t.payment_seq = c.payment_seq;
+            t.promised = c.amount;
+            t.paid = t.paid.checked_add(pay).ok_or(Error::Overflow { what: "paid" })?;
+        }
+        Err(i) => fund.transfers.insert(
+            i,
+            TransferRecord { target: c.target, payment_seq: c.payment_seq, promised: c.amount, paid: pay },
+        ),
+    }
+    write(store, balances);
+    store.put_reserve(fund);
+    Ok(receipt)
+}
+
+/// `ReleaseFund`: after `end_height + freeze_period`, returns the deposit left and the
+/// collateral to the source and deletes the record. **\[beyond\]** For a slashed reserve,
+/// the deposit left is slashed too (burned, or paid to the reporter). Anyone may
+/// submit it; the submitter pays the fee.
+pub fn release_fund<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ReleaseFund,
+) -> Result<Receipt, Error> {
+    tx.verify(cfg.chain_id)?;
+    check_fee(cfg, tx.fee)?;
+    let fund = load(store, &tx.source, tx.reserve_seq)?;
+    let releasable_at = fund.end_height.saturating_add(cfg.freeze_period);
+    if height < releasable_at {
+        return Err(Error::ReleaseTooEarly { releasable_at, height });
+    }
+    let mut receipt = Receipt { fee: tx.fee, ..Receipt::default() };
+    let mut changes = Changes::default();
+    changes.debit(tx.submitter, tx.fee)?;
+    if fund.slashed {
+        penalize(cfg, &mut changes, &mut receipt, fund.locked(), fund.reporter)?;
+    } else {
+        receipt.paid = fund.locked();
+        changes.credit(fund.source, fund.locked())?;
+    }
+    let balances = changes.check(store)?;
+    write(store, balances);
+    store.remove_reserve(&tx.source, tx.reserve_seq);
+    Ok(receipt)
+}
+
+/// **\[beyond\]** `ReportOverspend`: slashes the collateral of a reserve whose source
+/// signed cheques promising, in total, more than the deposit.
+///
+/// The total is, per payee, the largest cumulative amount among the evidence and the
+/// settled record, summed over payees. The deposit left stays payable to payees until
+/// the end height (honest cheques keep their value) and is slashed at release.
+pub fn report_overspend<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    _height: u64,
+    tx: &ReportOverspend,
+) -> Result<Receipt, Error> {
+    tx.verify(cfg.chain_id)?;
+    check_fee(cfg, tx.fee)?;
+    let first = tx.evidence.first().ok_or(Error::EmptyEvidence)?;
+    if tx.evidence.len() > cfg.max_evidence {
+        return Err(Error::TooMany {
+            what: "evidence cheques",
+            count: tx.evidence.len(),
+            max: cfg.max_evidence,
+        });
+    }
+    let (source, reserve_seq) = (first.cheque.source, first.cheque.reserve_seq);
+    for sc in &tx.evidence {
+        if (sc.cheque.source, sc.cheque.reserve_seq) != (source, reserve_seq) {
+            return Err(Error::EvidenceMixesReserves {
+                expected_source: source,
+                expected_seq: reserve_seq,
+                found_source: sc.cheque.source,
+                found_seq: sc.cheque.reserve_seq,
+            });
+        }
+        sc.verify(cfg.chain_id)?;
+    }
+    let mut fund = load(store, &source, reserve_seq)?;
+    if fund.slashed {
+        return Err(Error::AlreadySlashed { source_addr: source, reserve_seq });
+    }
+    let mut promised: BTreeMap<Address, U256> =
+        fund.transfers.iter().map(|t| (t.target, t.promised)).collect();
+    for sc in &tx.evidence {
+        let e = promised.entry(sc.cheque.target).or_default();
+        *e = (*e).max(sc.cheque.amount);
+    }
+    let total = promised
+        .values()
+        .try_fold(U256::zero(), |a, b| a.checked_add(*b))
+        .ok_or(Error::Overflow { what: "evidence total" })?;
+    if total <= fund.deposit {
+        return Err(Error::NoOverspend { total, deposit: fund.deposit });
+    }
+    let mut receipt = Receipt { fee: tx.fee, overspend_proven: true, ..Receipt::default() };
+    let mut changes = Changes::default();
+    changes.debit(tx.reporter, tx.fee)?;
+    penalize(cfg, &mut changes, &mut receipt, fund.collateral, tx.reporter)?;
+    let balances = changes.check(store)?;
+    fund.collateral = U256::zero();
+    fund.slashed = true;
+    fund.reporter = tx.reporter;
+    write(store, balances);
+    store.put_reserve(fund);
+    Ok(receipt)
+}
+
+/// Applies any pool transaction at block `height`.
+pub fn execute<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &Transaction,
+) -> Result<Receipt, Error> {
+    match tx {
+        Transaction::Reserve(t) => reserve_fund(store, cfg, height, t),
+        Transaction::Pay(t) => settle(store, cfg, height, t),
+        Transaction::Release(t) => release_fund(store, cfg, height, t),
+        Transaction::Report(t) => report_overspend(store, cfg, height, t),
+    }
+}

@@ -1,0 +1,85 @@
+//! Shared fixtures of the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use micropool::*;
+use primitives::{Address, SecretKey, U256};
+
+pub const CHAIN: u64 = 1;
+
+pub fn key(b: u8) -> SecretKey {
+    SecretKey::from_bytes([b; 32]).unwrap()
+}
+
+pub fn u(x: u64) -> U256 {
+    U256::from(x)
+}
+
+pub fn rid() -> ResourceId {
+    resource_id("stream/42")
+}
+
+pub fn reserve_tx(src: &SecretKey, seq: u64, deposit: u64, collateral: u64, duration: u64) -> ReserveFund {
+    ReserveFund {
+        source: src.address(),
+        reserve_seq: seq,
+        resource_ids: vec![rid()],
+        deposit: u(deposit),
+        collateral: u(collateral),
+        duration,
+        fee: U256::zero(),
+        signature: placeholder_signature(),
+    }
+    .signed(src, CHAIN)
+}
+
+pub fn cheque(src: &SecretKey, seq: u64, target: Address, amount: u64, payment_seq: u64) -> SignedCheque {
+    Cheque {
+        source: src.address(),
+        reserve_seq: seq,
+        target,
+        resource_id: rid(),
+        amount: u(amount),
+        payment_seq,
+    }
+    .sign(src, CHAIN)
+}
+
+pub fn pay(src: &SecretKey, seq: u64, payee: &SecretKey, amount: u64, payment_seq: u64) -> ServicePayment {
+    ServicePayment::countersign(
+        cheque(src, seq, payee.address(), amount, payment_seq),
+        U256::zero(),
+        payee,
+        CHAIN,
+    )
+}
+
+pub fn release(submitter: &SecretKey, src: Address, seq: u64) -> ReleaseFund {
+    ReleaseFund {
+        submitter: submitter.address(),
+        source: src,
+        reserve_seq: seq,
+        fee: U256::zero(),
+        signature: placeholder_signature(),
+    }
+    .signed(submitter, CHAIN)
+}
+
+pub fn report(reporter: &SecretKey, evidence: Vec<SignedCheque>) -> ReportOverspend {
+    ReportOverspend {
+        reporter: reporter.address(),
+        evidence,
+        fee: U256::zero(),
+        signature: placeholder_signature(),
+    }
+    .signed(reporter, CHAIN)
+}
+
+/// A store where the viewer (key 1) holds 1000 and reserve 1 (deposit 100, collateral
+/// 150, duration 300) was made at height 10, ending at 310.
+pub fn funded() -> (MemoryStore, PoolConfig, SecretKey) {
+    let cfg = PoolConfig::default();
+    let viewer = key(1);
+    let mut store = MemoryStore::with_balances([(viewer.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&viewer, 1, 100, 150, 300)).unwrap();
+    (store, cfg, viewer)
+}
