@@ -100,6 +100,8 @@ mod machine;
 mod message;
 mod scheme;
 mod signers;
+#[cfg(feature = "netsim")]
+pub mod sim;
 mod varint;
 
 pub use error::Error;
