@@ -83,16 +83,27 @@ fn main() {
     );
     println!(
         "{:>6} {:>5} {:>5} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>6} {:>6} {:>8}",
-        "n", "byz", "loss", "finalized", "r_mean", "r_p99", "r_max", "p99<=3", "med_B", "p90_B", "B/guard", "msgs/g", "maxmul", "viol", "secs"
+        "n",
+        "byz",
+        "loss",
+        "finalized",
+        "r_mean",
+        "r_p99",
+        "r_max",
+        "p99<=3",
+        "med_B",
+        "p90_B",
+        "B/guard",
+        "msgs/g",
+        "maxmul",
+        "viol",
+        "secs"
     );
     let mut rows = Vec::new();
     for &n in &args.ns {
         let t = Instant::now();
-        let row = if args.fake {
-            sweep_n::<FakeScheme>(&args, n, &msg)
-        } else {
-            sweep_n::<Bls>(&args, n, &msg)
-        };
+        let row =
+            if args.fake { sweep_n::<FakeScheme>(&args, n, &msg) } else { sweep_n::<Bls>(&args, n, &msg) };
         eprintln!("n={n}: {:.1}s including setup", t.elapsed().as_secs_f64());
         rows.extend(row);
     }
@@ -219,8 +230,11 @@ fn plot(rows: &[Row], path: &str, scheme: &str, degree: usize) {
     let series = |f: &dyn Fn(&Row) -> f64, cfg: (f64, f64)| -> Vec<(f64, f64)> {
         rows.iter().filter(|r| (r.byz, r.loss) == cfg).map(|r| (r.n as f64, f(r))).collect()
     };
-    let max_round = |r: &Row| r.outcomes.iter().map(|o| o.max_round.map_or(30.0, f64::from)).fold(0.0, f64::max);
-    let bytes = |r: &Row| r.outcomes.iter().map(|o| o.bytes_per_guardian).sum::<f64>() / r.outcomes.len() as f64 / 1024.0;
+    let max_round =
+        |r: &Row| r.outcomes.iter().map(|o| o.max_round.map_or(30.0, f64::from)).fold(0.0, f64::max);
+    let bytes = |r: &Row| {
+        r.outcomes.iter().map(|o| o.bytes_per_guardian).sum::<f64>() / r.outcomes.len() as f64 / 1024.0
+    };
     let ymax_r = rows.iter().map(max_round).fold(1.0, f64::max) + 1.0;
     let ymax_b = rows.iter().map(bytes).fold(1.0, f64::max) * 1.2;
     let mut c1 = ChartBuilder::on(&left)
@@ -243,14 +257,16 @@ fn plot(rows: &[Row], path: &str, scheme: &str, degree: usize) {
         let color = colors[k % colors.len()];
         let label = format!("byz {:.0}% loss {:.0}%", cfg.0 * 100.0, cfg.1 * 100.0);
         let s = series(&max_round, *cfg);
-        c1.draw_series(LineSeries::new(s.clone(), color.stroke_width(2))).unwrap().label(label.clone()).legend(
-            move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color),
-        );
+        c1.draw_series(LineSeries::new(s.clone(), color.stroke_width(2)))
+            .unwrap()
+            .label(label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
         c1.draw_series(s.iter().map(|&p| Circle::new(p, 4, color.filled()))).unwrap();
         let s = series(&bytes, *cfg);
-        c2.draw_series(LineSeries::new(s.clone(), color.stroke_width(2))).unwrap().label(label).legend(
-            move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color),
-        );
+        c2.draw_series(LineSeries::new(s.clone(), color.stroke_width(2)))
+            .unwrap()
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
         c2.draw_series(s.iter().map(|&p| Circle::new(p, 4, color.filled()))).unwrap();
     }
     c1.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().unwrap();

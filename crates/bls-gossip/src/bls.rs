@@ -58,7 +58,9 @@ impl SecretKey {
         if ikm.len() < 32 {
             return Err(Error::ShortKeyMaterial { len: ikm.len() });
         }
-        min_pk::SecretKey::key_gen(ikm, &[]).map(SecretKey).map_err(|_| Error::ShortKeyMaterial { len: ikm.len() })
+        min_pk::SecretKey::key_gen(ikm, &[])
+            .map(SecretKey)
+            .map_err(|_| Error::ShortKeyMaterial { len: ikm.len() })
     }
 
     /// Parses a 32-byte big-endian scalar; zero and values `≥ r` are rejected.
@@ -212,7 +214,8 @@ pub fn aggregate_public_keys(pks: &[PublicKey]) -> Result<PublicKey, Error> {
         return Err(Error::EmptyAggregate);
     }
     let refs: Vec<&min_pk::PublicKey> = pks.iter().map(|p| &p.0).collect();
-    let agg = min_pk::AggregatePublicKey::aggregate(&refs, false).map_err(|e| point_error("public key", e))?;
+    let agg =
+        min_pk::AggregatePublicKey::aggregate(&refs, false).map_err(|e| point_error("public key", e))?;
     non_identity(agg.to_public_key())
 }
 
@@ -269,7 +272,12 @@ fn signer_terms(keys: &[PublicKey], signers: &SignerVector) -> Result<Vec<(usize
 /// Verifies one aggregate `(c, σ)` over `msg`: `e(σ, g1) = e(H(m), Σ c_u·pk_u)`.
 /// `keys` is the whole guardian set (index `u` ↔ `keys[u]`), each key PoP-checked.
 /// An empty signer vector never verifies.
-pub fn verify_weighted(keys: &[PublicKey], msg: &[u8], signers: &SignerVector, sig: &Signature) -> Result<bool, Error> {
+pub fn verify_weighted(
+    keys: &[PublicKey],
+    msg: &[u8],
+    signers: &SignerVector,
+    sig: &Signature,
+) -> Result<bool, Error> {
     let terms = signer_terms(keys, signers)?;
     if terms.is_empty() {
         return Ok(false);

@@ -1,9 +1,9 @@
 //! The guardian set: public keys by index and their stakes, and the strict 2/3 rule.
 
+use crate::Error;
 use crate::bls::{ProofOfPossession, PublicKey};
 use crate::scheme::{Bls, Scheme};
 use crate::signers::SignerVector;
-use crate::Error;
 
 /// Guardians by index: keys (proof of possession already checked, DESIGN.md section 3)
 /// and stakes. Stake is `u128` base units (an embedder converts from `U256`; 2^128 base

@@ -107,7 +107,9 @@ mod varint;
 pub use error::Error;
 pub use guardians::{GuardianSet, exceeds_two_thirds};
 pub use machine::{Config, Context, Event, GossipMachine, Input, Misbehaviour, Output, Stats};
-pub use message::{Aggregate, CHECKPOINT_DOMAIN, GossipMessage, WIRE_VERSION, checkpoint_message, namespaced};
+pub use message::{
+    Aggregate, CHECKPOINT_DOMAIN, GossipMessage, WIRE_VERSION, checkpoint_message, namespaced,
+};
 pub use scheme::{Bls, Scheme, WIRE_SIGNATURE_LEN};
 #[cfg(feature = "fake-crypto")]
 pub use scheme::{FakePublicKey, FakeScheme, FakeSecretKey, FakeSignature};

@@ -28,11 +28,11 @@ use primitives::{Machine, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
+use crate::Error;
 use crate::guardians::GuardianSet;
 use crate::message::{Aggregate, GossipMessage};
 use crate::scheme::Scheme;
 use crate::signers::{MAX_MULTIPLICITY, SignerVector};
-use crate::Error;
 
 /// Tuning of the gossip machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +52,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { round_ms: 200, max_multiplicity: 64, linger_rounds: 2, resend_every: 2, merge_after_finality: false }
+        Config {
+            round_ms: 200,
+            max_multiplicity: 64,
+            linger_rounds: 2,
+            resend_every: 2,
+            merge_after_finality: false,
+        }
     }
 }
 
@@ -80,10 +86,10 @@ impl<S: Scheme> Context<S> {
         neighbours: Vec<usize>,
     ) -> Result<Self, Error> {
         let len = guardians.len();
-        if let Some((index, _)) = &me {
-            if *index >= len {
-                return Err(Error::UnknownPeer { peer: *index, len });
-            }
+        if let Some((index, _)) = &me
+            && *index >= len
+        {
+            return Err(Error::UnknownPeer { peer: *index, len });
         }
         let neighbours = clean_neighbours(neighbours, len, me.as_ref().map(|m| m.0))?;
         Ok(Context { instance, guardians, message, me, neighbours })
@@ -223,7 +229,9 @@ impl<S: Scheme> GossipMachine<S> {
         config.max_multiplicity = config.max_multiplicity.clamp(1, MAX_MULTIPLICITY);
         let n = ctx.guardians.len();
         let current = ctx.me.as_ref().and_then(|(i, sig)| {
-            SignerVector::singleton(n, *i).ok().map(|v| Aggregate { signers: Arc::new(v), signature: sig.clone() })
+            SignerVector::singleton(n, *i)
+                .ok()
+                .map(|v| Aggregate { signers: Arc::new(v), signature: sig.clone() })
         });
         let mut m = GossipMachine {
             config,
@@ -313,8 +321,8 @@ impl<S: Scheme> GossipMachine<S> {
         }
         view.claims_quorum = self.ctx.guardians.is_quorum(signers);
         view.claimed = Some(signers.clone());
-        let needs_us = !view.claims_quorum
-            && self.current.as_ref().is_some_and(|c| !signers.covers(&c.signers));
+        let needs_us =
+            !view.claims_quorum && self.current.as_ref().is_some_and(|c| !signers.covers(&c.signers));
         self.inbox.insert(from, msg);
         if self.next_tick.is_none() && needs_us {
             // Woken after lingering: one more tick at the next round boundary.
@@ -334,13 +342,12 @@ impl<S: Scheme> GossipMachine<S> {
         } else {
             self.stats.useless += inbox.len() as u64;
         }
-        if self.finalized.is_none() {
-            if let Some(agg) = &self.current {
-                if self.ctx.guardians.is_quorum(&agg.signers) {
-                    self.finalized = Some(round);
-                    self.outputs.push_back(Output::Event(Event::Finalized { round, aggregate: agg.clone() }));
-                }
-            }
+        if self.finalized.is_none()
+            && let Some(agg) = &self.current
+            && self.ctx.guardians.is_quorum(&agg.signers)
+        {
+            self.finalized = Some(round);
+            self.outputs.push_back(Output::Event(Event::Finalized { round, aggregate: agg.clone() }));
         }
         self.send(round);
         self.round = round.saturating_add(1);
@@ -348,7 +355,8 @@ impl<S: Scheme> GossipMachine<S> {
             None => true,
             Some(f) => round < f.saturating_add(self.config.linger_rounds),
         };
-        self.next_tick = keep_ticking.then(|| self.start + u64::from(self.round).saturating_mul(self.config.round_ms));
+        self.next_tick =
+            keep_ticking.then(|| self.start + u64::from(self.round).saturating_mul(self.config.round_ms));
     }
 
     fn merge_round(&mut self, round: u32, inbox: BTreeMap<usize, GossipMessage<S>>) {
@@ -439,11 +447,11 @@ impl<S: Scheme> GossipMachine<S> {
             });
             merged += 1;
         }
-        if acc.distinct() > had {
-            if let Some(signature) = sig {
-                self.stats.merged += merged;
-                self.set_current(Some(Aggregate { signers: Arc::new(acc), signature }));
-            }
+        if acc.distinct() > had
+            && let Some(signature) = sig
+        {
+            self.stats.merged += merged;
+            self.set_current(Some(Aggregate { signers: Arc::new(acc), signature }));
         }
     }
 

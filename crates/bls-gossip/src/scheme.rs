@@ -15,7 +15,8 @@ pub const WIRE_SIGNATURE_LEN: usize = 96;
 /// A linearly aggregatable signature scheme over one message per gossip instance.
 ///
 /// Everything the gossip machine does with signatures goes through here, so a machine
-/// test can swap real pairings for [`FakeScheme`] and keep the protocol identical.
+/// test can swap real pairings for `FakeScheme` (feature `fake-crypto`) and keep the
+/// protocol identical.
 pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
     /// A signing key.
     type SecretKey: Clone + Debug;

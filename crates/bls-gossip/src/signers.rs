@@ -175,8 +175,10 @@ impl SignerVector {
         if self.len() != other.len() {
             return Err(Error::LengthMismatch { left: self.len(), right: other.len() });
         }
-        if let Some((index, would_be)) =
-            other.iter().map(|(i, c)| (i, u32::from(self.counts[i]) + u32::from(c))).find(|&(_, s)| s > u32::from(cap))
+        if let Some((index, would_be)) = other
+            .iter()
+            .map(|(i, c)| (i, u32::from(self.counts[i]) + u32::from(c)))
+            .find(|&(_, s)| s > u32::from(cap))
         {
             return Err(Error::MultiplicityOverflow { index, would_be, max: u32::from(cap) });
         }
@@ -278,7 +280,10 @@ impl SignerVector {
         let start: &[u8] = bytes;
         let n = varint::get(bytes, "guardian count")?;
         if n != expected_n as u64 {
-            return Err(Error::LengthMismatch { left: expected_n, right: usize::try_from(n).unwrap_or(usize::MAX) });
+            return Err(Error::LengthMismatch {
+                left: expected_n,
+                right: usize::try_from(n).unwrap_or(usize::MAX),
+            });
         }
         let (&form, rest) = bytes.split_first().ok_or(Error::Truncated { what: "form" })?;
         *bytes = rest;
@@ -455,7 +460,10 @@ mod tests {
             out.extend_from_slice(&[0, 1]);
         }
         assert!(v.encode().len() < out.len());
-        assert_eq!(SignerVector::decode(&out, 64, 4096), Err(Error::Malformed { reason: "non-canonical signer vector" }));
+        assert_eq!(
+            SignerVector::decode(&out, 64, 4096),
+            Err(Error::Malformed { reason: "non-canonical signer vector" })
+        );
         // Zero counts and out-of-range indices are refused.
         assert!(SignerVector::decode(&[4, 0, 1, 0, 0], 4, 64).is_err());
         assert!(SignerVector::decode(&[4, 0, 1, 4, 1], 4, 64).is_err());

@@ -31,7 +31,7 @@ fn below(rng: &mut impl RngCore, n: usize) -> usize {
 /// Steger–Wormald refinement: stubs are paired at random avoiding loops and multi-edges,
 /// restarting on a dead end). Adjacency lists are sorted. Needs `n·d` even and `d < n`.
 pub fn random_regular_graph(n: usize, d: usize, seed: u64) -> Result<Vec<Vec<usize>>, Error> {
-    if d >= n || (n * d) % 2 == 1 {
+    if d >= n || !(n * d).is_multiple_of(2) {
         return Err(Error::InvalidGuardianSet { reason: "a d-regular graph needs d < n and n·d even" });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -199,7 +199,12 @@ impl<S: Scheme> Setup<S> {
             keys.push(pk);
         }
         let junk = junk.ok_or(Error::InvalidGuardianSet { reason: "no guardians" })?;
-        Ok(Setup { guardians: Arc::new(GuardianSet::equal_stake(keys)?), message: message.into(), signatures, junk })
+        Ok(Setup {
+            guardians: Arc::new(GuardianSet::equal_stake(keys)?),
+            message: message.into(),
+            signatures,
+            junk,
+        })
     }
 }
 
@@ -295,8 +300,9 @@ pub fn run<S: Scheme>(setup: &Setup<S>, e: &Experiment) -> Result<Outcome, Error
     }
     let round_ms = e.config.round_ms;
     let deadline = Timestamp::from_millis(u64::from(e.max_rounds) * round_ms);
-    let honest_done =
-        |nodes: &[SimNode<S>]| nodes.iter().enumerate().all(|(i, nd)| byzantine[i] || nd.finalized_round.is_some());
+    let honest_done = |nodes: &[SimNode<S>]| {
+        nodes.iter().enumerate().all(|(i, nd)| byzantine[i] || nd.finalized_round.is_some())
+    };
     let summary = sim
         .run_until_pred(deadline, honest_done)
         .map_err(|_| Error::Malformed { reason: "simulation step limit" })?;
@@ -334,7 +340,8 @@ pub fn run<S: Scheme>(setup: &Setup<S>, e: &Experiment) -> Result<Outcome, Error
         if let Some(agg) = &node.finalized {
             out.max_multiplicity = out.max_multiplicity.max(agg.signers.max_count());
             if e.check_safety
-                && !(agg.verify(setup.guardians.keys(), &setup.message)? && setup.guardians.is_quorum(&agg.signers))
+                && !(agg.verify(setup.guardians.keys(), &setup.message)?
+                    && setup.guardians.is_quorum(&agg.signers))
             {
                 out.safety_violations += 1;
             }
@@ -349,14 +356,20 @@ pub fn run<S: Scheme>(setup: &Setup<S>, e: &Experiment) -> Result<Outcome, Error
 }
 
 /// The netsim behaviour for a Byzantine guardian `me`.
-pub fn behaviour<S: Scheme>(kind: Byzantine, n: usize, setup: &Setup<S>, me: usize) -> Behaviour<GossipMessage<S>> {
+pub fn behaviour<S: Scheme>(
+    kind: Byzantine,
+    n: usize,
+    setup: &Setup<S>,
+    me: usize,
+) -> Behaviour<GossipMessage<S>> {
     match kind {
         Byzantine::Silent => Behaviour::Silent,
         Byzantine::Invalid => {
             let junk = setup.junk.clone();
             Behaviour::Forge(Box::new(move |_rng, _id, out: Outgoing<GossipMessage<S>>| {
                 let agg = out.msg.aggregate();
-                let bad = Aggregate { signers: agg.signers.clone(), signature: S::combine(&agg.signature, &junk) };
+                let bad =
+                    Aggregate { signers: agg.signers.clone(), signature: S::combine(&agg.signature, &junk) };
                 vec![Outgoing { to: out.to, msg: GossipMessage::new(out.msg.instance(), bad) }]
             }))
         }

@@ -1,5 +1,6 @@
 //! The BLS wrapper through its public API: key generation, typed rejections, proofs of
 //! possession, weighted keys against repeated addition, batch verification and bisection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bls_gossip::bls::{
     self, DST_POP, DST_SIGNATURE, ProofOfPossession, PublicKey, SecretKey, Signature, aggregate_public_keys,
@@ -14,7 +15,8 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 /// On the curve, not in the subgroup (order 11·10177·…; from bls12-381-tests' generator).
-const G1_WRONG_ORDER: &str = "a123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const G1_WRONG_ORDER: &str =
+    "a123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 /// On the twist, order 13.
 const G2_WRONG_ORDER: &str = "984e811f55e6f9d84d77d2f79102fd7ea7422f4759df5bf7f6331d550245e3f1bcf6a30e3b29110d85e0ca16f9f6ae7a197bfd0342bbc8bee2beced2f173e1a87be576379b343e93232d6cef98d84b1d696e5612ff283ce2cfdccb2cfb65fa0c";
 
@@ -46,8 +48,14 @@ fn points_are_validated_with_typed_errors() {
     let mut inf = [0u8; 48];
     inf[0] = 0xc0;
     assert_eq!(PublicKey::from_bytes(&inf).unwrap_err(), Error::IdentityKey);
-    assert_eq!(PublicKey::from_bytes(&unhex(G1_WRONG_ORDER)).unwrap_err(), Error::NotInSubgroup { what: "public key" });
-    assert_eq!(Signature::from_bytes(&unhex(G2_WRONG_ORDER)).unwrap_err(), Error::NotInSubgroup { what: "signature" });
+    assert_eq!(
+        PublicKey::from_bytes(&unhex(G1_WRONG_ORDER)).unwrap_err(),
+        Error::NotInSubgroup { what: "public key" }
+    );
+    assert_eq!(
+        Signature::from_bytes(&unhex(G2_WRONG_ORDER)).unwrap_err(),
+        Error::NotInSubgroup { what: "signature" }
+    );
     assert!(matches!(PublicKey::from_bytes(&[0u8; 48]), Err(Error::BadPoint { .. })));
     assert!(matches!(Signature::from_bytes(&[0xff; 96]), Err(Error::BadPoint { .. })));
     assert!(matches!(PublicKey::from_bytes(&[0u8; 47]), Err(Error::BadLength { .. })));
@@ -80,7 +88,10 @@ fn weighted_key_is_repeated_addition() {
     let half = weighted_public_key(&keys, &[(1, 1 << 69)]).unwrap();
     assert_eq!(big, aggregate_public_keys(&[half, half]).unwrap());
     assert_eq!(weighted_public_key(&keys, &[(0, 0)]).unwrap_err(), Error::EmptyAggregate);
-    assert!(matches!(weighted_public_key(&keys, &[(9, 1)]), Err(Error::SignerOutOfRange { index: 9, len: 4 })));
+    assert!(matches!(
+        weighted_public_key(&keys, &[(9, 1)]),
+        Err(Error::SignerOutOfRange { index: 9, len: 4 })
+    ));
 }
 
 fn fixture(n: usize, aggregates: usize) -> (Vec<PublicKey>, Vec<u8>, Vec<(SignerVector, Signature)>) {
@@ -130,7 +141,10 @@ fn weighted_and_batch_verification_name_the_bad_aggregate() {
     assert_eq!(<Bls as Scheme>::find_invalid(&keys, &msg, &two, &mut rng).unwrap(), vec![1, 4]);
     // Mismatched lengths are typed errors.
     let short = SignerVector::singleton(3, 0).unwrap();
-    assert!(matches!(bls::verify_weighted(&keys, &msg, &short, items[0].1), Err(Error::LengthMismatch { .. })));
+    assert!(matches!(
+        bls::verify_weighted(&keys, &msg, &short, items[0].1),
+        Err(Error::LengthMismatch { .. })
+    ));
     // An empty signer vector never verifies.
     assert!(!bls::verify_weighted(&keys, &msg, &SignerVector::new(12), items[0].1).unwrap());
 }

@@ -3,6 +3,7 @@
 //! the POP ciphersuite, exactly our [`bls_gossip::bls`], so the vectors apply unchanged.
 //! The fixture holds the generator's keys, messages and expected outputs; the invalid
 //! cases are built here by the generator's own rules (case names as in the suite).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 
@@ -103,17 +104,24 @@ fn verify_cases() {
             let sig = v.sig_bytes(i, j);
             assert!(verify(v.pk_bytes(i), v.msg(j), sig), "verify_valid_case_{i}_{j}");
             assert!(!verify(v.pk_bytes((i + 1) % 3), v.msg(j), sig), "verify_wrong_pubkey_case_{i}_{j}");
-            assert!(!verify(v.pk_bytes(i), v.msg(j), &tampered(sig)), "verify_tampered_signature_case_{i}_{j}");
+            assert!(
+                !verify(v.pk_bytes(i), v.msg(j), &tampered(sig)),
+                "verify_tampered_signature_case_{i}_{j}"
+            );
         }
     }
-    assert!(!verify(&G1_INFINITY, &[0x12; 32], &G2_INFINITY), "verify_infinity_pubkey_and_infinity_signature");
+    assert!(
+        !verify(&G1_INFINITY, &[0x12; 32], &G2_INFINITY),
+        "verify_infinity_pubkey_and_infinity_signature"
+    );
 }
 
 #[test]
 fn aggregate_cases() {
     let v = Vectors::load();
     for j in 0..3 {
-        let sigs: Vec<Signature> = (0..3).map(|i| Signature::from_bytes(v.sig_bytes(i, j)).unwrap()).collect();
+        let sigs: Vec<Signature> =
+            (0..3).map(|i| Signature::from_bytes(v.sig_bytes(i, j)).unwrap()).collect();
         let agg = aggregate_signatures(&sigs).unwrap();
         assert_eq!(agg.to_bytes().as_slice(), v.get(&format!("aggregate {j}")), "aggregate_{j}");
     }
@@ -137,9 +145,15 @@ fn fast_aggregate_verify_cases() {
         let mut extra = keys.to_vec();
         extra.push(pks[2]);
         assert!(!fast_verify(&extra, v.msg(i), aggs[i]), "fast_aggregate_verify_extra_pubkey_{i}");
-        assert!(!fast_verify(keys, v.msg(i), &tampered(aggs[i])), "fast_aggregate_verify_tampered_signature_{i}");
+        assert!(
+            !fast_verify(keys, v.msg(i), &tampered(aggs[i])),
+            "fast_aggregate_verify_tampered_signature_{i}"
+        );
     }
-    assert!(!fast_verify(&[], v.msg(2), &G2_INFINITY), "fast_aggregate_verify_na_pubkeys_and_infinity_signature");
+    assert!(
+        !fast_verify(&[], v.msg(2), &G2_INFINITY),
+        "fast_aggregate_verify_na_pubkeys_and_infinity_signature"
+    );
     assert!(!fast_verify(&[], v.msg(2), &[0u8; 96]), "fast_aggregate_verify_na_pubkeys_and_zero_signature");
     let sample = v.get("sample_aggregate");
     assert!(fast_verify(&pks, &[0x12; 32], sample), "the sample aggregate itself verifies");

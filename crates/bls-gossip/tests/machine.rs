@@ -1,11 +1,12 @@
 //! The gossip machine driven by hand (fake crypto: the protocol is identical, the
 //! signatures are cheap). Table-style: given a state, when an input arrives, then outputs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
 use bls_gossip::{
-    Aggregate, Config, Context, Error, Event, FakeScheme, GossipMachine, GossipMessage, GuardianSet, Input, Output,
-    Scheme, SignerVector, checkpoint_message,
+    Aggregate, Config, Context, Error, Event, FakeScheme, GossipMachine, GossipMessage, GuardianSet, Input,
+    Output, Scheme, SignerVector, checkpoint_message,
 };
 use primitives::{Machine, Timestamp};
 
@@ -20,7 +21,11 @@ struct World {
 fn world(n: usize) -> World {
     let pairs: Vec<_> = (0..n).map(|i| S::keypair(&[i as u8 + 1; 32]).unwrap()).collect();
     let set = Arc::new(GuardianSet::<S>::equal_stake(pairs.iter().map(|p| p.1).collect()).unwrap());
-    World { set, msg: checkpoint_message(7, &[1; 32], &[2; 32]).into(), sks: pairs.into_iter().map(|p| p.0).collect() }
+    World {
+        set,
+        msg: checkpoint_message(7, &[1; 32], &[2; 32]).into(),
+        sks: pairs.into_iter().map(|p| p.0).collect(),
+    }
 }
 
 impl World {
@@ -62,7 +67,7 @@ fn merges_verified_pieces_and_finalizes_strictly_above_two_thirds() {
     let mut m = w.machine(0, vec![1, 2, 3], 1);
     m.handle(Timestamp::ZERO, Input::Timeout).unwrap();
     drain(&mut m);
-    // 2 of 4 = 1/2: no finality. 
+    // 2 of 4 = 1/2: no finality.
     m.handle(Timestamp(50), Input::Message { from: 1, msg: w.single(1) }).unwrap();
     m.handle(Timestamp(200), Input::Timeout).unwrap();
     let out = drain(&mut m);
@@ -134,13 +139,25 @@ fn hostile_inputs_are_typed_errors() {
         m.handle(Timestamp(1), Input::Message { from: 1, msg: other }),
         Err(Error::WrongInstance { found: 8, expected: 7 })
     );
-    assert_eq!(m.handle(Timestamp(1), Input::Message { from: 9, msg: w.single(1) }), Err(Error::UnknownPeer { peer: 9, len: 4 }));
+    assert_eq!(
+        m.handle(Timestamp(1), Input::Message { from: 9, msg: w.single(1) }),
+        Err(Error::UnknownPeer { peer: 9, len: 4 })
+    );
     let short = GossipMessage::new(
         7,
-        Aggregate { signers: Arc::new(SignerVector::singleton(3, 1).unwrap()), signature: S::sign(&w.sks[1], &w.msg) },
+        Aggregate {
+            signers: Arc::new(SignerVector::singleton(3, 1).unwrap()),
+            signature: S::sign(&w.sks[1], &w.msg),
+        },
     );
-    assert!(matches!(m.handle(Timestamp(1), Input::Message { from: 1, msg: short }), Err(Error::LengthMismatch { .. })));
-    assert_eq!(m.handle(Timestamp(1), Input::SetNeighbours(vec![5])), Err(Error::UnknownPeer { peer: 5, len: 4 }));
+    assert!(matches!(
+        m.handle(Timestamp(1), Input::Message { from: 1, msg: short }),
+        Err(Error::LengthMismatch { .. })
+    ));
+    assert_eq!(
+        m.handle(Timestamp(1), Input::SetNeighbours(vec![5])),
+        Err(Error::UnknownPeer { peer: 5, len: 4 })
+    );
     assert!(Context::<S>::new(7, w.set.clone(), w.msg.clone(), None, vec![4]).is_err());
 }
 
@@ -152,7 +169,10 @@ fn a_useless_aggregate_is_dropped_unverified() {
     // Our own signature echoed back adds nothing (even with a broken signature).
     let echo = GossipMessage::new(
         7,
-        Aggregate { signers: Arc::new(SignerVector::singleton(4, 0).unwrap()), signature: S::sign(&w.sks[2], &w.msg) },
+        Aggregate {
+            signers: Arc::new(SignerVector::singleton(4, 0).unwrap()),
+            signature: S::sign(&w.sks[2], &w.msg),
+        },
     );
     m.handle(Timestamp(10), Input::Message { from: 1, msg: echo }).unwrap();
     m.handle(Timestamp(200), Input::Timeout).unwrap();
@@ -229,7 +249,10 @@ fn wire_round_trip() {
     assert_eq!(GossipMessage::<bls_gossip::Bls>::decode(&bytes, 5, 1024).unwrap(), real);
     let mut bad = bytes.clone();
     bad[0] = 2;
-    assert!(matches!(GossipMessage::<bls_gossip::Bls>::decode(&bad, 5, 1024), Err(Error::UnsupportedVersion { .. })));
+    assert!(matches!(
+        GossipMessage::<bls_gossip::Bls>::decode(&bad, 5, 1024),
+        Err(Error::UnsupportedVersion { .. })
+    ));
 }
 
 #[test]

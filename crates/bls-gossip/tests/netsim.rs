@@ -1,5 +1,6 @@
 //! The gossip on netsim: a small run with real BLS, larger ones with fake crypto, with
 //! Byzantine guardians and loss; determinism of whole runs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bls_gossip::sim::{Byzantine, Experiment, Setup, random_regular_graph, run};
 use bls_gossip::{Bls, Config, FakeScheme};

@@ -1,12 +1,13 @@
 //! Properties: signer vectors against a plain-counts model, the canonical encoding, and
 //! the gossip's safety under Byzantine peers (netsim, fake crypto).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
 use bls_gossip::sim::{Byzantine, Experiment, Setup, run};
 use bls_gossip::{
-    Aggregate, Config, Context, Event, FakeScheme, GossipMachine, GossipMessage, Input, Output, Scheme, SignerVector,
-    checkpoint_message,
+    Aggregate, Config, Context, Event, FakeScheme, GossipMachine, GossipMessage, Input, Output, Scheme,
+    SignerVector, checkpoint_message,
 };
 use primitives::Timestamp;
 use proptest::prelude::*;
