@@ -173,6 +173,17 @@ impl Signature {
         Signature(agg.to_signature())
     }
 
+    /// `−self`, by flipping the sign flag of the compressed form (one decompression, no
+    /// subgroup check needed: the negation of a subgroup point is in the subgroup).
+    pub fn negate(&self) -> Result<Signature, Error> {
+        let mut b = self.to_bytes();
+        if b[0] & 0x40 != 0 {
+            return Ok(*self);
+        }
+        b[0] ^= 0x20;
+        min_pk::Signature::from_bytes(&b).map(Signature).map_err(|e| point_error("signature", e))
+    }
+
     /// True for the identity (point at infinity).
     pub fn is_identity(&self) -> bool {
         self.to_bytes()[0] & 0x40 != 0

@@ -215,6 +215,9 @@ pub struct GossipMachine<S: Scheme> {
     version: u64,
     finalized: Option<u32>,
     inbox: BTreeMap<usize, GossipMessage<S>>,
+    /// `−σ_u` for every guardian whose individual signature we hold (ours, and those
+    /// neighbours sent alone in round 0): used to normalize their multiplicity to 1.
+    known: BTreeMap<usize, S::Signature>,
     peers: BTreeMap<usize, PeerView>,
     outputs: VecDeque<Output<S>>,
     stats: Stats,
@@ -244,11 +247,17 @@ impl<S: Scheme> GossipMachine<S> {
             version: 0,
             finalized: None,
             inbox: BTreeMap::new(),
+            known: BTreeMap::new(),
             peers: BTreeMap::new(),
             outputs: VecDeque::new(),
             stats: Stats::default(),
             ctx,
         };
+        if let Some((i, sig)) = &m.ctx.me
+            && let Ok(neg) = S::negate(sig)
+        {
+            m.known.insert(*i, neg);
+        }
         m.set_current(current);
         m
     }
@@ -399,6 +408,15 @@ impl<S: Scheme> GossipMachine<S> {
                 aggregate,
             }));
         }
+        for (from, a) in &candidates {
+            if a.signers.distinct() == 1
+                && a.signers.count(*from) == 1
+                && !self.known.contains_key(from)
+                && let Ok(neg) = S::negate(&a.signature)
+            {
+                self.known.insert(*from, neg);
+            }
+        }
         self.rebuild(candidates.into_iter().map(|(_, a)| a).collect());
     }
 
@@ -446,6 +464,21 @@ impl<S: Scheme> GossipMachine<S> {
                 Some(s) => S::combine(&s, &pieces[j].signature),
             });
             merged += 1;
+        }
+        // Normalize: a guardian whose individual signature we know needs count 1 only;
+        // subtract the surplus copies (σ ← σ − (c_u − 1)·σ_u). This keeps the heaviest
+        // multiplicities — ours and our neighbours', which every neighbour's aggregate
+        // repeats — at 1.
+        if let Some(s) = sig.as_mut() {
+            for (&u, neg) in &self.known {
+                let c = acc.count(u);
+                if c > 1
+                    && let Some(surplus) = S::scale(neg, u32::from(c - 1))
+                    && acc.set(u, 1).is_ok()
+                {
+                    *s = S::combine(s, &surplus);
+                }
+            }
         }
         if acc.distinct() > had
             && let Some(signature) = sig

@@ -33,6 +33,19 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
     fn sign(sk: &Self::SecretKey, msg: &[u8]) -> Self::Signature;
     /// The aggregate of two signatures (`σ·σ_j`).
     fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature;
+    /// `−sig`, so a known individual signature can be subtracted from an aggregate.
+    fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error>;
+    /// `k·sig` (double-and-add over [`Scheme::combine`]); `None` for `k = 0`.
+    fn scale(sig: &Self::Signature, k: u32) -> Option<Self::Signature> {
+        let mut acc: Option<Self::Signature> = None;
+        for bit in (0..32 - k.leading_zeros()).rev() {
+            acc = acc.map(|a| Self::combine(&a, &a));
+            if k >> bit & 1 == 1 {
+                acc = Some(acc.map_or_else(|| sig.clone(), |a| Self::combine(&a, sig)));
+            }
+        }
+        acc
+    }
     /// The 96-byte wire form.
     fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN];
     /// Parses the wire form (for [`Bls`]: subgroup-checked).
@@ -111,6 +124,9 @@ impl Scheme for Bls {
     }
     fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature {
         a.combine(b)
+    }
+    fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error> {
+        sig.negate()
     }
     fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN] {
         sig.to_bytes()
@@ -195,6 +211,9 @@ mod fake {
         }
         fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature {
             FakeSignature(a.0.wrapping_add(b.0))
+        }
+        fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error> {
+            Ok(FakeSignature(sig.0.wrapping_neg()))
         }
         fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN] {
             let mut out = [0u8; WIRE_SIGNATURE_LEN];

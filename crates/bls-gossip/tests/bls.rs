@@ -148,3 +148,14 @@ fn weighted_and_batch_verification_name_the_bad_aggregate() {
     // An empty signer vector never verifies.
     assert!(!bls::verify_weighted(&keys, &msg, &SignerVector::new(12), items[0].1).unwrap());
 }
+
+#[test]
+fn negation_and_scaling() {
+    let s = key(7).sign(b"m");
+    assert!(s.combine(&s.negate().unwrap()).is_identity());
+    assert_eq!(s.negate().unwrap().negate().unwrap(), s);
+    let three = <Bls as Scheme>::scale(&s, 3).unwrap();
+    assert_eq!(three, s.combine(&s).combine(&s));
+    assert_eq!(<Bls as Scheme>::scale(&s, 1).unwrap(), s);
+    assert!(<Bls as Scheme>::scale(&s, 0).is_none());
+}
