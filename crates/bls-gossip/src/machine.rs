@@ -10,7 +10,10 @@
 //!    then on;
 //! 3. rebuilds its aggregate greedily from its current aggregate and the verified ones:
 //!    most new signers first, ties to fewer overlaps, skipping any piece that would take
-//!    a multiplicity past [`Config::max_multiplicity`] — so counts stay small;
+//!    a multiplicity past [`Config::max_multiplicity`], then subtracts surplus copies of
+//!    every individual signature it holds (its own and its neighbours' round-0 ones:
+//!    `σ ← σ − (c_u − 1)·σ_u`), the multiplicities every neighbour repeats — so counts
+//!    stay small;
 //! 4. emits [`Event::Finalized`] once the distinct signers hold more than 2/3 of the
 //!    stake (strict: `3·signed > 2·total`), at most once;
 //! 5. sends its aggregate to every neighbour that needs it: not a neighbour whose last
