@@ -1,7 +1,7 @@
 //! Runs every fuzz harness body over seeded random and mutated inputs. A failure prints
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
-use meshcast_fuzz::{pm_tickets_targets, primitives_targets, smoke};
+use meshcast_fuzz::{bls_gossip_targets, micropool_targets, pm_tickets_targets, primitives_targets, smoke};
 
 #[test]
 fn primitives_decoders_never_panic() {
@@ -20,9 +20,15 @@ fn pm_tickets_decoders_never_panic() {
 
 #[test]
 fn micropool_decoders_never_panic() {
-    use meshcast_fuzz::micropool_targets;
     let seeds = micropool_targets::seeds();
     assert!(smoke(micropool_targets::cheque, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(micropool_targets::transaction, &seeds, 3_000, 12) > 3_000);
     assert!(smoke(micropool_targets::record, &seeds, 3_000, 13) > 3_000);
+}
+
+#[test]
+fn bls_gossip_decoders_never_panic() {
+    let seeds = bls_gossip_targets::seeds();
+    assert!(smoke(bls_gossip_targets::aggregate_message, &seeds, 3_000, 3) > 3_000);
+    assert!(smoke(bls_gossip_targets::signer_vector, &seeds, 3_000, 4) > 3_000);
 }

@@ -1,0 +1,275 @@
+//! The signature scheme the gossip machine is generic over: real BLS ([`Bls`]) or, behind
+//! the `fake-crypto` feature, a cheap insecure stand-in with the same shape
+//! ([`FakeScheme`]) for fast tests and 10,000-node simulations.
+
+use core::fmt::Debug;
+
+use rand_chacha::rand_core::RngCore;
+
+use crate::signers::SignerVector;
+use crate::{Error, bls};
+
+/// Wire length of every scheme's signature (a compressed BLS12-381 G2 point).
+pub const WIRE_SIGNATURE_LEN: usize = 96;
+
+/// A linearly aggregatable signature scheme over one message per gossip instance.
+///
+/// Everything the gossip machine does with signatures goes through here, so a machine
+/// test can swap real pairings for `FakeScheme` (feature `fake-crypto`) and keep the
+/// protocol identical.
+pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
+    /// A signing key.
+    type SecretKey: Clone + Debug;
+    /// A public key the verifier trusts (for [`Bls`]: proof of possession checked).
+    type PublicKey: Clone + Debug + PartialEq;
+    /// A signature or aggregate signature.
+    type Signature: Clone + Debug + PartialEq;
+    /// Name printed by tools ("bls12-381", "fake").
+    const NAME: &'static str;
+
+    /// A key pair from 32 bytes of secret input key material.
+    fn keypair(ikm: &[u8; 32]) -> Result<(Self::SecretKey, Self::PublicKey), Error>;
+    /// Signs `msg`.
+    fn sign(sk: &Self::SecretKey, msg: &[u8]) -> Self::Signature;
+    /// The aggregate of two signatures (`σ·σ_j`).
+    fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature;
+    /// `−sig`, so a known individual signature can be subtracted from an aggregate.
+    fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error>;
+    /// `k·sig` (double-and-add over [`Scheme::combine`]); `None` for `k = 0`.
+    fn scale(sig: &Self::Signature, k: u32) -> Option<Self::Signature> {
+        let mut acc: Option<Self::Signature> = None;
+        for bit in (0..32 - k.leading_zeros()).rev() {
+            acc = acc.map(|a| Self::combine(&a, &a));
+            if k >> bit & 1 == 1 {
+                acc = Some(acc.map_or_else(|| sig.clone(), |a| Self::combine(&a, sig)));
+            }
+        }
+        acc
+    }
+    /// The 96-byte wire form.
+    fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN];
+    /// Parses the wire form (for [`Bls`]: subgroup-checked).
+    fn signature_from_bytes(bytes: &[u8]) -> Result<Self::Signature, Error>;
+    /// Verifies one aggregate: `sig` folds in `c_u` signatures by each `keys[u]`.
+    fn verify_aggregate(
+        keys: &[Self::PublicKey],
+        msg: &[u8],
+        signers: &SignerVector,
+        sig: &Self::Signature,
+    ) -> Result<bool, Error>;
+    /// True iff every aggregate in `items` verifies, with random weights from `rng`.
+    fn batch_verify(
+        keys: &[Self::PublicKey],
+        msg: &[u8],
+        items: &[(&SignerVector, &Self::Signature)],
+        rng: &mut dyn RngCore,
+    ) -> Result<bool, Error>;
+
+    /// Indices (ascending) of the invalid aggregates in `items`: one batch check when all
+    /// are valid, otherwise bisection; each named item is confirmed individually, so an
+    /// honest aggregate is never named.
+    fn find_invalid(
+        keys: &[Self::PublicKey],
+        msg: &[u8],
+        items: &[(&SignerVector, &Self::Signature)],
+        rng: &mut dyn RngCore,
+    ) -> Result<Vec<usize>, Error> {
+        if Self::batch_verify(keys, msg, items, rng)? {
+            return Ok(Vec::new());
+        }
+        let mut bad = Vec::new();
+        // Stack of index ranges known to contain an invalid aggregate.
+        let mut stack = vec![(0usize, items.len())];
+        while let Some((lo, hi)) = stack.pop() {
+            if hi - lo == 1 {
+                let (c, s) = items[lo];
+                if !Self::verify_aggregate(keys, msg, c, s)? {
+                    bad.push(lo);
+                }
+                continue;
+            }
+            let mid = lo + (hi - lo) / 2;
+            let left_ok = Self::batch_verify(keys, msg, &items[lo..mid], rng)?;
+            if left_ok {
+                stack.push((mid, hi));
+            } else {
+                stack.push((lo, mid));
+                if !Self::batch_verify(keys, msg, &items[mid..hi], rng)? {
+                    stack.push((mid, hi));
+                }
+            }
+        }
+        bad.sort_unstable();
+        Ok(bad)
+    }
+}
+
+/// Real BLS12-381 (blst, min-pk, IETF POP ciphersuite); see [`crate::bls`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bls;
+
+impl Scheme for Bls {
+    type SecretKey = bls::SecretKey;
+    type PublicKey = bls::PublicKey;
+    type Signature = bls::Signature;
+    const NAME: &'static str = "bls12-381";
+
+    fn keypair(ikm: &[u8; 32]) -> Result<(Self::SecretKey, Self::PublicKey), Error> {
+        let sk = bls::SecretKey::key_gen(ikm)?;
+        let pk = sk.public_key();
+        Ok((sk, pk))
+    }
+    fn sign(sk: &Self::SecretKey, msg: &[u8]) -> Self::Signature {
+        sk.sign(msg)
+    }
+    fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature {
+        a.combine(b)
+    }
+    fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error> {
+        sig.negate()
+    }
+    fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN] {
+        sig.to_bytes()
+    }
+    fn signature_from_bytes(bytes: &[u8]) -> Result<Self::Signature, Error> {
+        bls::Signature::from_bytes(bytes)
+    }
+    fn verify_aggregate(
+        keys: &[Self::PublicKey],
+        msg: &[u8],
+        signers: &SignerVector,
+        sig: &Self::Signature,
+    ) -> Result<bool, Error> {
+        bls::verify_weighted(keys, msg, signers, sig)
+    }
+    fn batch_verify(
+        keys: &[Self::PublicKey],
+        msg: &[u8],
+        items: &[(&SignerVector, &Self::Signature)],
+        rng: &mut dyn RngCore,
+    ) -> Result<bool, Error> {
+        bls::batch_verify(keys, msg, items, rng)
+    }
+}
+
+#[cfg(feature = "fake-crypto")]
+pub use fake::{FakePublicKey, FakeScheme, FakeSecretKey, FakeSignature};
+
+#[cfg(feature = "fake-crypto")]
+mod fake {
+    use super::*;
+
+    /// INSECURE linear stand-in for BLS (feature `fake-crypto`): a signature is the
+    /// wrapping sum `Σ c_u · t(pk_u, m)` of 64-bit per-key tags, so aggregation, weighted
+    /// and batch verification (random weights folded per key), and the detection of
+    /// invalid or inflated aggregates behave like BLS at a tiny fraction of the cost.
+    /// Anyone can compute any tag: never use it outside tests and simulations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FakeScheme;
+
+    /// Fake secret key.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FakeSecretKey(pub u64);
+    /// Fake public key.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FakePublicKey(pub u64);
+    /// Fake signature (96 bytes on the wire: 8 little-endian bytes then zeros).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FakeSignature(pub u64);
+
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn digest(msg: &[u8]) -> u64 {
+        msg.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| mix(h ^ u64::from(b)))
+    }
+
+    fn tag(pk: u64, h: u64) -> u64 {
+        mix(pk ^ h)
+    }
+
+    fn weighted(keys: &[FakePublicKey], h: u64, scalars: impl Iterator<Item = (usize, u64)>) -> u64 {
+        scalars.fold(0u64, |acc, (i, s)| acc.wrapping_add(s.wrapping_mul(tag(keys[i].0, h))))
+    }
+
+    impl Scheme for FakeScheme {
+        type SecretKey = FakeSecretKey;
+        type PublicKey = FakePublicKey;
+        type Signature = FakeSignature;
+        const NAME: &'static str = "fake";
+
+        fn keypair(ikm: &[u8; 32]) -> Result<(Self::SecretKey, Self::PublicKey), Error> {
+            let sk = digest(ikm) | 1;
+            Ok((FakeSecretKey(sk), FakePublicKey(mix(sk))))
+        }
+        fn sign(sk: &Self::SecretKey, msg: &[u8]) -> Self::Signature {
+            FakeSignature(tag(mix(sk.0), digest(msg)))
+        }
+        fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature {
+            FakeSignature(a.0.wrapping_add(b.0))
+        }
+        fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error> {
+            Ok(FakeSignature(sig.0.wrapping_neg()))
+        }
+        fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN] {
+            let mut out = [0u8; WIRE_SIGNATURE_LEN];
+            out[..8].copy_from_slice(&sig.0.to_le_bytes());
+            out
+        }
+        fn signature_from_bytes(bytes: &[u8]) -> Result<Self::Signature, Error> {
+            if bytes.len() != WIRE_SIGNATURE_LEN {
+                return Err(Error::BadLength { expected: WIRE_SIGNATURE_LEN, got: bytes.len() });
+            }
+            if bytes[8..].iter().any(|&b| b != 0) {
+                return Err(Error::BadPoint { what: "fake signature" });
+            }
+            let mut v = [0u8; 8];
+            v.copy_from_slice(&bytes[..8]);
+            Ok(FakeSignature(u64::from_le_bytes(v)))
+        }
+        fn verify_aggregate(
+            keys: &[Self::PublicKey],
+            msg: &[u8],
+            signers: &SignerVector,
+            sig: &Self::Signature,
+        ) -> Result<bool, Error> {
+            if signers.len() != keys.len() {
+                return Err(Error::LengthMismatch { left: keys.len(), right: signers.len() });
+            }
+            if signers.is_empty() {
+                return Ok(false);
+            }
+            let h = digest(msg);
+            Ok(weighted(keys, h, signers.iter().map(|(i, c)| (i, u64::from(c)))) == sig.0)
+        }
+        fn batch_verify(
+            keys: &[Self::PublicKey],
+            msg: &[u8],
+            items: &[(&SignerVector, &Self::Signature)],
+            rng: &mut dyn RngCore,
+        ) -> Result<bool, Error> {
+            let mut scalars = vec![0u64; keys.len()];
+            let mut lhs = 0u64;
+            for (signers, sig) in items {
+                if signers.len() != keys.len() {
+                    return Err(Error::LengthMismatch { left: keys.len(), right: signers.len() });
+                }
+                if signers.is_empty() {
+                    return Ok(false);
+                }
+                let r = rng.next_u64() | 1;
+                lhs = lhs.wrapping_add(r.wrapping_mul(sig.0));
+                for (i, c) in signers.iter() {
+                    scalars[i] = scalars[i].wrapping_add(r.wrapping_mul(u64::from(c)));
+                }
+            }
+            let h = digest(msg);
+            let rhs = weighted(keys, h, scalars.into_iter().enumerate().filter(|&(_, s)| s != 0));
+            Ok(lhs == rhs)
+        }
+    }
+}
