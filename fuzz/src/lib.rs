@@ -7,6 +7,7 @@
 //! bodies over seeded random and mutated inputs under `cargo test`.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod mpt_refcount_targets;
 pub mod primitives_targets;
 
 use rand::{Rng, SeedableRng};
