@@ -34,6 +34,8 @@
 //! parents. Both also refuse (with an error, writing nothing) to create a dangling
 //! reference or to decrement below zero.
 
+use std::collections::hash_map::Entry;
+
 use primitives::{EMPTY_TRIE_ROOT, H256};
 
 use crate::Error;
@@ -42,8 +44,7 @@ use crate::store::{NodeStore, NodeWrite, WriteBatch};
 
 // Scratch maps keyed by node hash; iteration order is never observed (the batch is
 // written as a whole), so a hash map is fine and faster.
-#[allow(clippy::disallowed_types)]
-type Scratch<V> = std::collections::HashMap<H256, V>;
+type Scratch<V> = crate::hashmap::NodeMap<V>;
 
 /// The nodes a commit created, and the root they hang from.
 ///
@@ -111,7 +112,8 @@ pub fn apply<S: NodeStore + ?Sized>(store: &mut S, changes: &ChangeSet) -> Resul
     }
     let index: Scratch<usize> = changes.nodes.iter().enumerate().map(|(i, (h, _))| (*h, i)).collect();
     // hash -> (index of new bytes, or None for an existing node; final count)
-    let mut touched: Scratch<(Option<usize>, u32)> = Scratch::with_capacity(changes.nodes.len() * 2);
+    let mut touched: Scratch<(Option<usize>, u32)> =
+        Scratch::with_capacity_and_hasher(changes.nodes.len() * 2, Default::default());
     let mut stack = vec![root];
     while let Some(h) = stack.pop() {
         if let Some((_, rc)) = touched.get_mut(&h) {
@@ -156,16 +158,15 @@ pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneSt
     if root == EMPTY_TRIE_ROOT || !store.is_root(&root)? {
         return Ok(PruneStats { not_retained: true, ..PruneStats::default() });
     }
-    let mut touched: Scratch<u32> = Scratch::new();
+    let mut touched: Scratch<u32> = Scratch::default();
     let mut stack = vec![root];
     while let Some(h) = stack.pop() {
-        let rc = match touched.get(&h) {
-            Some(&rc) => rc,
-            None => store.refcount(&h)?,
+        let slot = match touched.entry(h) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(store.refcount(&h)?),
         };
-        let rc = rc.checked_sub(1).ok_or(Error::Inconsistent { hash: h, reason: "refcount below zero" })?;
-        touched.insert(h, rc);
-        if rc == 0 {
+        *slot = slot.checked_sub(1).ok_or(Error::Inconsistent { hash: h, reason: "refcount below zero" })?;
+        if *slot == 0 {
             let bytes = store
                 .node(&h)?
                 .ok_or(Error::Inconsistent { hash: h, reason: "counted node without bytes" })?;

@@ -67,6 +67,7 @@
 pub mod changeset;
 pub mod codec;
 mod error;
+mod hashmap;
 pub mod proof;
 pub mod retention;
 mod secure;

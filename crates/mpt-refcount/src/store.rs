@@ -93,11 +93,9 @@ struct Entry {
     refcount: u32,
 }
 
-// The node map is keyed by uniformly distributed hashes and its iteration order is never
-// observed by the trie (only by `nodes()`, which sorts), so a hash map is safe here and
-// much faster than a BTreeMap at 10^6 nodes.
-#[allow(clippy::disallowed_types)]
-type NodeMap = std::collections::HashMap<H256, Entry>;
+// Keyed by uniformly distributed hashes; iteration order is never observed (`nodes()`
+// sorts), so a hash map is safe here and much faster than a BTreeMap at 10^6 nodes.
+type NodeMap = crate::hashmap::NodeMap<Entry>;
 
 /// An in-memory [`NodeStore`]: a hash map of `(bytes, refcount)` plus the root set.
 ///
