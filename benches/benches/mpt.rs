@@ -5,7 +5,8 @@
 //!   (update + `root_hash`, which commits into its memory DB), on 10^4 and 10^5 accounts
 //!   (10^6 with `MPT_BENCH_1M=1`).
 //! * `mpt_prune_1000_updates`: pruning the previous root after such a commit (throughput
-//!   is per changed key); it should stay flat as the state grows.
+//!   is per changed key), against the mark phase of a mark-and-sweep collector (the naive
+//!   baseline, O(n)).
 //! * `mpt_root_fresh`: the root of N fresh keys (10^5; set `MPT_BENCH_FRESH_N=1000000`),
 //!   hashed sequentially and with rayon, and alloy-trie's `HashBuilder` over the same
 //!   sorted leaves.
@@ -144,6 +145,11 @@ fn commit_and_prune(c: &mut Criterion) {
         group.throughput(Throughput::Elements(UPDATES as u64));
         group.bench_function(BenchmarkId::new("mpt-refcount", n), |b| {
             b.iter_custom(|iters| rounds(&mut ours, n, &mut rng, &mut round, iters).1)
+        });
+        // The naive alternative to refcounts: mark-and-sweep from the live root. Its mark
+        // phase alone visits every live node, O(n), whatever k is.
+        group.bench_function(BenchmarkId::new("mark_sweep_gc_baseline", n), |b| {
+            b.iter(|| black_box(reachable_nodes(&ours.store, ours.root)))
         });
         group.finish();
         // The store holds exactly one state: no leak across all the rounds.

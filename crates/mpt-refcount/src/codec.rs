@@ -70,6 +70,15 @@ fn read_item(buf: &[u8], pos: usize) -> Result<(Item<'_>, usize), Error> {
     Ok((Item { list, payload, raw: &buf[pos..end] }, end))
 }
 
+/// Length of the RLP encoding of the string `s`.
+#[inline]
+pub(crate) fn bytes_len(s: &[u8]) -> usize {
+    match s {
+        [b] if *b < 0x80 => 1,
+        _ => header_len(s.len()) + s.len(),
+    }
+}
+
 /// Length of the RLP encoding of a string of `len` bytes whose first byte is `first`.
 #[inline]
 pub(crate) fn string_len(len: usize, first: u8) -> usize {
@@ -377,19 +386,19 @@ impl DecodedNode<'_> {
         let mut out = Vec::new();
         match self {
             DecodedNode::Leaf { path, value } => {
-                let payload = string_len(path.hp.len(), path.hp[0]) + string_len(value.len(), value[0]);
+                let payload = bytes_len(path.hp) + bytes_len(value);
                 put_list_header(&mut out, payload);
                 put_string(&mut out, path.hp);
                 put_string(&mut out, value);
             }
             DecodedNode::Extension { path, child } => {
-                let payload = string_len(path.hp.len(), path.hp[0]) + child_len(child);
+                let payload = bytes_len(path.hp) + child_len(child);
                 put_list_header(&mut out, payload);
                 put_string(&mut out, path.hp);
                 put_child(&mut out, child);
             }
             DecodedNode::Branch { children, value } => {
-                let value_len = value.map_or(1, |v| string_len(v.len(), v[0]));
+                let value_len = value.map_or(1, bytes_len);
                 let payload = children.iter().map(child_len).sum::<usize>() + value_len;
                 put_list_header(&mut out, payload);
                 for c in children {

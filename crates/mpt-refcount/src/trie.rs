@@ -14,8 +14,8 @@ use primitives::{EMPTY_TRIE_ROOT, H256, keccak256};
 use crate::Error;
 use crate::changeset::ChangeSet;
 use crate::codec::{
-    self, ChildRef, DecodedNode, decode_node, hp_string_len, list_len, nibble, put_hp, put_list_header,
-    put_string, string_len,
+    self, ChildRef, DecodedNode, bytes_len, decode_node, hp_string_len, list_len, nibble, put_hp,
+    put_list_header, put_string,
 };
 use crate::store::NodeStore;
 
@@ -351,7 +351,7 @@ fn encode_into(mem: &MemNode, buf: &mut Vec<u8>) {
     };
     match &mem.node {
         Node::Leaf { path, value } => {
-            let payload = hp_string_len(path, true) + string_len(value.len(), value[0]);
+            let payload = hp_string_len(path, true) + bytes_len(value);
             put_list_header(buf, payload);
             put_hp(buf, path, true);
             put_string(buf, value);
@@ -368,7 +368,7 @@ fn encode_into(mem: &MemNode, buf: &mut Vec<u8>) {
         }
         Node::Branch { children, value } => {
             let mut refs = [None; 16];
-            let mut payload = value.as_ref().map_or(1, |v| string_len(v.len(), v[0]));
+            let mut payload = value.as_ref().map_or(1, |v| bytes_len(v));
             for (r, c) in refs.iter_mut().zip(children.iter()) {
                 *r = child_ref(c);
                 payload += r.map_or(1, |r| r.encoded_len());
