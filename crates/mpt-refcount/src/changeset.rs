@@ -21,7 +21,7 @@
 //! # Crash safety
 //!
 //! Both operations are idempotent because the store keeps the set of retained roots and
-//! changes it in the same atomic [`WriteBatch`](crate::WriteBatch) as the counts:
+//! changes it in the same atomic [`WriteBatch`] as the counts:
 //!
 //! * `apply` of a changeset whose root is already retained does nothing, so a changeset
 //!   applied twice (a replay after a crash) cannot count anything twice;
