@@ -1,7 +1,9 @@
 //! Runs every fuzz harness body over seeded random and mutated inputs. A failure prints
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
-use meshcast_fuzz::{bls_gossip_targets, micropool_targets, pm_tickets_targets, primitives_targets, smoke};
+use meshcast_fuzz::{
+    bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets, smoke,
+};
 
 #[test]
 fn primitives_decoders_never_panic() {
@@ -31,4 +33,11 @@ fn bls_gossip_decoders_never_panic() {
     let seeds = bls_gossip_targets::seeds();
     assert!(smoke(bls_gossip_targets::aggregate_message, &seeds, 3_000, 3) > 3_000);
     assert!(smoke(bls_gossip_targets::signer_vector, &seeds, 3_000, 4) > 3_000);
+}
+
+#[test]
+fn mpt_refcount_decoders_never_panic() {
+    let seeds = mpt_refcount_targets::seeds();
+    assert!(smoke(mpt_refcount_targets::node, &seeds, 5_000, 3) > 5_000);
+    assert!(smoke(mpt_refcount_targets::proof, &seeds, 5_000, 4) > 5_000);
 }

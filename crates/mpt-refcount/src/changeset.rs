@@ -1,0 +1,190 @@
+//! Changesets, and the two operations that move reference counts: [`apply`] and
+//! [`prune`].
+//!
+//! # Reference counts
+//!
+//! The count of a stored node is the number of stored nodes that reference it by hash
+//! (a branch holding the same child twice counts twice) plus one if it is a retained
+//! root. Whitepaper §6.1 ("state pruning"): each node counts its parents; deleting a root
+//! decrements, and a node is removed, recursively, only when its count reaches zero.
+//!
+//! * [`apply`] walks the changeset from its root: a node already in the store gets
+//!   `+1` and the walk stops there (its subtree is already counted); a new node is
+//!   stored with count 1 and the walk continues into the nodes it references. Identical
+//!   subtrees are therefore stored once, and the existing nodes a commit points to get
+//!   exactly one increment per new parent.
+//! * [`prune`] is the mirror image: `-1` on the root, and only a node that reaches zero
+//!   is deleted and has its children decremented. Its cost is the number of nodes unique
+//!   to the pruned root plus their children: O(k log n) for k keys changed between that
+//!   root and the next retained one, independent of the state size.
+//!
+//! # Crash safety
+//!
+//! Both operations are idempotent because the store keeps the set of retained roots and
+//! changes it in the same atomic [`WriteBatch`] as the counts:
+//!
+//! * `apply` of a changeset whose root is already retained does nothing, so a changeset
+//!   applied twice (a replay after a crash) cannot count anything twice;
+//! * `prune` of a root that is not retained does nothing, so a prune repeated after a
+//!   crash cannot decrement anything twice.
+//!
+//! With an atomic `write`, an interrupted apply or prune leaves the store exactly as it
+//! was, and rerunning it is safe. Neither ever deletes a node reachable from another
+//! retained root: such a node has a count of at least one for each of its retained
+//! parents. Both also refuse (with an error, writing nothing) to create a dangling
+//! reference or to decrement below zero.
+
+use std::collections::hash_map::Entry;
+
+use primitives::{EMPTY_TRIE_ROOT, H256};
+
+use crate::Error;
+use crate::codec::decode_node;
+use crate::store::{NodeStore, NodeWrite, WriteBatch};
+
+// Scratch maps keyed by node hash; iteration order is never observed (the batch is
+// written as a whole), so a hash map is fine and faster.
+type Scratch<V> = crate::hashmap::NodeMap<V>;
+
+/// The nodes a commit created, and the root they hang from.
+///
+/// Produced by [`Trie::commit`](crate::Trie::commit); hand it to [`apply`]. Changesets of
+/// one trie must be applied in commit order (a later commit references nodes of an
+/// earlier one); applying one whose references are missing fails with
+/// [`Error::MissingNode`] and writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub(crate) root: H256,
+    pub(crate) nodes: Vec<(H256, Vec<u8>)>,
+}
+
+impl ChangeSet {
+    /// The state root this changeset produces.
+    pub fn root(&self) -> H256 {
+        self.root
+    }
+
+    /// The new nodes, as `(keccak256(bytes), bytes)`, children before parents.
+    pub fn nodes(&self) -> &[(H256, Vec<u8>)] {
+        &self.nodes
+    }
+
+    /// Number of new nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the commit created no node (the root was already stored or is empty).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// What an [`apply`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Nodes stored for the first time.
+    pub inserted: usize,
+    /// Existing nodes whose count went up.
+    pub incremented: usize,
+    /// The root was already retained: nothing was done.
+    pub already_retained: bool,
+}
+
+/// What a [`prune`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneStats {
+    /// Nodes deleted (their count reached zero).
+    pub deleted: usize,
+    /// Nodes whose count went down but stayed positive.
+    pub decremented: usize,
+    /// The root was not retained: nothing was done.
+    pub not_retained: bool,
+}
+
+/// Stores a changeset and makes its root a retained root, in one atomic write.
+///
+/// Idempotent: if the root is already retained nothing happens.
+pub fn apply<S: NodeStore + ?Sized>(store: &mut S, changes: &ChangeSet) -> Result<ApplyStats, Error> {
+    let root = changes.root;
+    if root == EMPTY_TRIE_ROOT || store.is_root(&root)? {
+        return Ok(ApplyStats { already_retained: true, ..ApplyStats::default() });
+    }
+    let index: Scratch<usize> = changes.nodes.iter().enumerate().map(|(i, (h, _))| (*h, i)).collect();
+    // hash -> (index of new bytes, or None for an existing node; final count)
+    let mut touched: Scratch<(Option<usize>, u32)> =
+        Scratch::with_capacity_and_hasher(changes.nodes.len() * 2, Default::default());
+    let mut stack = vec![root];
+    while let Some(h) = stack.pop() {
+        if let Some((_, rc)) = touched.get_mut(&h) {
+            *rc = rc.checked_add(1).ok_or(Error::RefcountOverflow { hash: h })?;
+            continue;
+        }
+        let rc = store.refcount(&h)?;
+        if rc > 0 {
+            let rc = rc.checked_add(1).ok_or(Error::RefcountOverflow { hash: h })?;
+            touched.insert(h, (None, rc));
+            continue;
+        }
+        let &i = index.get(&h).ok_or(Error::MissingNode { hash: h })?;
+        decode_node(&changes.nodes[i].1)?.for_each_hash(|c| stack.push(c));
+        touched.insert(h, (Some(i), 1));
+    }
+    let mut stats = ApplyStats::default();
+    let mut batch =
+        WriteBatch { nodes: Vec::with_capacity(touched.len()), add_roots: vec![root], remove_roots: vec![] };
+    for (h, (new, rc)) in touched {
+        let write = match new {
+            Some(i) => {
+                stats.inserted += 1;
+                NodeWrite::Put { bytes: changes.nodes[i].1.clone(), refcount: rc }
+            }
+            None => {
+                stats.incremented += 1;
+                NodeWrite::SetRefcount(rc)
+            }
+        };
+        batch.nodes.push((h, write));
+    }
+    store.write(batch)?;
+    Ok(stats)
+}
+
+/// Stops retaining `root`: decrements it and deletes, recursively, exactly the nodes whose
+/// count reaches zero, in one atomic write.
+///
+/// Idempotent: if `root` is not retained nothing happens.
+pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneStats, Error> {
+    if root == EMPTY_TRIE_ROOT || !store.is_root(&root)? {
+        return Ok(PruneStats { not_retained: true, ..PruneStats::default() });
+    }
+    let mut touched: Scratch<u32> = Scratch::default();
+    let mut stack = vec![root];
+    while let Some(h) = stack.pop() {
+        let slot = match touched.entry(h) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(store.refcount(&h)?),
+        };
+        *slot = slot.checked_sub(1).ok_or(Error::Inconsistent { hash: h, reason: "refcount below zero" })?;
+        if *slot == 0 {
+            let bytes = store
+                .node(&h)?
+                .ok_or(Error::Inconsistent { hash: h, reason: "counted node without bytes" })?;
+            decode_node(&bytes)?.for_each_hash(|c| stack.push(c));
+        }
+    }
+    let mut stats = PruneStats::default();
+    let mut batch =
+        WriteBatch { nodes: Vec::with_capacity(touched.len()), add_roots: vec![], remove_roots: vec![root] };
+    for (h, rc) in touched {
+        if rc == 0 {
+            stats.deleted += 1;
+            batch.nodes.push((h, NodeWrite::Delete));
+        } else {
+            stats.decremented += 1;
+            batch.nodes.push((h, NodeWrite::SetRefcount(rc)));
+        }
+    }
+    store.write(batch)?;
+    Ok(stats)
+}

@@ -1,0 +1,84 @@
+//! An Ethereum Merkle Patricia trie with reference-counted pruning (DESIGN.md §4.1).
+//!
+//! # Model
+//!
+//! * **Trie** ([`Trie`], [`SecureTrie`]): byte-for-byte the Ethereum MPT — hex-prefix
+//!   paths, leaf / extension / branch nodes in RLP, nodes under 32 bytes inlined in their
+//!   parent, keccak256 hashes, empty root
+//!   `0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421`. The secure
+//!   view keys by keccak256(key). Updates happen in memory; only what changed is hashed.
+//! * **Store** ([`NodeStore`], [`MemoryStore`]): node bytes by hash, each with a
+//!   reference count (stored parents + 1 if it is a retained root), and the set of
+//!   retained roots. Writes arrive as one [`WriteBatch`] that the store applies atomically.
+//! * **Changeset** ([`ChangeSet`]): what a commit created. [`apply`] stores new nodes and
+//!   increments the existing nodes they reference; [`prune`] decrements a root and deletes
+//!   recursively only what reaches zero — cost proportional to the nodes unique to that
+//!   root, O(k log n) for k changed keys, independent of the state size.
+//! * **Retention** ([`Retention`]): keep the last N roots plus pinned roots (finalized
+//!   checkpoints), prune the rest.
+//! * **Proofs** ([`verify_proof`], [`verify_secure_proof`], [`Trie::prove`]): inclusion
+//!   and exclusion against a root; verification treats the proof as hostile.
+//!
+//! # Call order
+//!
+//! `insert`/`delete`/`get` (any number) → [`Trie::commit`] → [`apply`] (or
+//! [`Retention::commit`]) → later [`prune`] of roots no longer needed. Changesets of one
+//! trie are applied in commit order.
+//!
+//! # Invariants (property-tested against a `BTreeMap` model)
+//!
+//! * Every retained root reads back exactly the map it was committed with.
+//! * The store holds exactly the nodes reachable from retained roots, each with a count
+//!   equal to its number of stored parents plus one if it is a retained root.
+//! * `apply` twice and `prune` twice are no-ops the second time; with an atomic store an
+//!   interrupted apply or prune changes nothing. No operation deletes a live node.
+//!
+//! # Example
+//!
+//! ```
+//! use mpt_refcount::{MemoryStore, Retention, Trie};
+//!
+//! let mut store = MemoryStore::new();
+//! let mut policy = Retention::new(1); // keep only the latest state
+//! let mut trie = Trie::new();
+//!
+//! trie.insert(&store, b"doe", b"reindeer")?;
+//! trie.insert(&store, b"dog", b"puppy")?;
+//! trie.insert(&store, b"dogglesworth", b"cat")?;
+//! let first = trie.commit();
+//! assert_eq!(
+//!     format!("{:x}", first.root()),
+//!     "8aad789dff2f538bca5d8ea56e8abe10f4c7ba3a5dea95fea4cd6e7c3a1168d3"
+//! );
+//! policy.commit(&mut store, &first)?;
+//!
+//! trie.insert(&store, b"dog", b"hound")?;
+//! let second = trie.commit();
+//! let pruned = policy.commit(&mut store, &second)?; // the first root goes
+//! assert_eq!(pruned.len(), 1);
+//!
+//! let reopened = Trie::from_root(second.root());
+//! assert_eq!(reopened.get(&store, b"dog")?, Some(b"hound".to_vec()));
+//! assert_eq!(reopened.get(&store, b"doe")?, Some(b"reindeer".to_vec()));
+//! # Ok::<(), mpt_refcount::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod changeset;
+pub mod codec;
+mod error;
+mod hashmap;
+pub mod proof;
+pub mod retention;
+mod secure;
+pub mod store;
+mod trie;
+
+pub use changeset::{ApplyStats, ChangeSet, PruneStats, apply, prune};
+pub use error::Error;
+pub use primitives::{EMPTY_TRIE_ROOT, H256};
+pub use proof::{ProofLimits, generate_proof, verify_proof, verify_proof_with_limits, verify_secure_proof};
+pub use retention::Retention;
+pub use secure::SecureTrie;
+pub use store::{MemoryStore, NodeStore, NodeWrite, WriteBatch};
+pub use trie::{Hashing, KeyValue, PARALLEL_THRESHOLD, Trie};

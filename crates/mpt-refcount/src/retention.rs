@@ -1,0 +1,147 @@
+//! Retention policy: keep the last N roots plus pinned roots, prune the rest.
+//!
+//! Theta's validators only ever need recent states plus finalized checkpoints (whitepaper,
+//! "state pruning"); everything else can go. [`Retention`] tracks how many reasons each
+//! root has to stay (a place in the window of the last N commits, or a pin) and prunes a
+//! root when the last reason goes. Two commits with the same root share it.
+//!
+//! Order of operations (safe even for a store without atomic batches, see
+//! [`crate::changeset`]): the new changeset is applied *before* anything is pruned, so
+//! nodes shared between the old and the new state never reach zero in between.
+//!
+//! After a restart, rebuild the window and pins from the host's block index and call
+//! [`Retention::recover`], which prunes every root the store retains that the policy does
+//! not (for example one whose prune was interrupted by the crash).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use primitives::H256;
+
+use crate::Error;
+use crate::changeset::{ChangeSet, PruneStats, apply, prune};
+use crate::store::NodeStore;
+
+/// Keeps the last `keep_last` committed roots plus pinned roots.
+#[derive(Debug, Clone)]
+pub struct Retention {
+    keep_last: usize,
+    window: VecDeque<H256>,
+    pins: BTreeMap<H256, u32>,
+    /// Reasons each root is retained (window slots plus pins).
+    reasons: BTreeMap<H256, u32>,
+}
+
+impl Retention {
+    /// A policy keeping the last `keep_last` roots (at least 1).
+    pub fn new(keep_last: usize) -> Self {
+        Retention {
+            keep_last: keep_last.max(1),
+            window: VecDeque::new(),
+            pins: BTreeMap::new(),
+            reasons: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds a policy after a restart from the recent roots (oldest first) and the
+    /// pinned roots, and prunes every root the store retains that the policy does not.
+    pub fn recover<S: NodeStore + ?Sized>(
+        store: &mut S,
+        keep_last: usize,
+        recent: &[H256],
+        pinned: &[H256],
+    ) -> Result<(Self, Vec<(H256, PruneStats)>), Error> {
+        let mut r = Retention::new(keep_last);
+        let skip = recent.len().saturating_sub(r.keep_last);
+        for root in &recent[skip..] {
+            r.window.push_back(*root);
+            *r.reasons.entry(*root).or_insert(0) += 1;
+        }
+        for root in pinned {
+            *r.pins.entry(*root).or_insert(0) += 1;
+            *r.reasons.entry(*root).or_insert(0) += 1;
+        }
+        let mut pruned = Vec::new();
+        for root in store.roots()? {
+            if !r.reasons.contains_key(&root) {
+                pruned.push((root, prune(store, root)?));
+            }
+        }
+        Ok((r, pruned))
+    }
+
+    /// Applies `changes`, records its root as the newest, and prunes the roots that
+    /// leave the window and are not pinned. Returns what was pruned.
+    pub fn commit<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        changes: &ChangeSet,
+    ) -> Result<Vec<(H256, PruneStats)>, Error> {
+        apply(store, changes)?;
+        let root = changes.root();
+        self.window.push_back(root);
+        *self.reasons.entry(root).or_insert(0) += 1;
+        let mut pruned = Vec::new();
+        while self.window.len() > self.keep_last {
+            if let Some(old) = self.window.pop_front()
+                && let Some(stats) = self.release(store, old)?
+            {
+                pruned.push((old, stats));
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Pins a retained root (a finalized checkpoint) so it outlives the window. Pins
+    /// nest: each `pin` needs one `unpin`.
+    pub fn pin(&mut self, root: H256) -> Result<(), Error> {
+        let reasons = self.reasons.get_mut(&root).ok_or(Error::NotRetained { root })?;
+        *reasons += 1;
+        *self.pins.entry(root).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Removes one pin of `root`; prunes it if nothing else retains it.
+    pub fn unpin<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        root: H256,
+    ) -> Result<Option<PruneStats>, Error> {
+        let pins = self.pins.get_mut(&root).ok_or(Error::NotRetained { root })?;
+        *pins -= 1;
+        if *pins == 0 {
+            self.pins.remove(&root);
+        }
+        self.release(store, root)
+    }
+
+    /// The retained roots, in ascending order.
+    pub fn retained(&self) -> impl Iterator<Item = &H256> {
+        self.reasons.keys()
+    }
+
+    /// The window of recent roots, oldest first.
+    pub fn recent(&self) -> impl Iterator<Item = &H256> {
+        self.window.iter()
+    }
+
+    /// Whether `root` is retained.
+    pub fn is_retained(&self, root: &H256) -> bool {
+        self.reasons.contains_key(root)
+    }
+
+    fn release<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        root: H256,
+    ) -> Result<Option<PruneStats>, Error> {
+        let Some(reasons) = self.reasons.get_mut(&root) else {
+            return Ok(None);
+        };
+        *reasons -= 1;
+        if *reasons > 0 {
+            return Ok(None);
+        }
+        self.reasons.remove(&root);
+        prune(store, root).map(Some)
+    }
+}
