@@ -7,10 +7,10 @@
 //! bodies over seeded random and mutated inputs under `cargo test`.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod pm_tickets_targets;
-pub mod micropool_targets;
 pub mod bls_gossip_targets;
+pub mod micropool_targets;
 pub mod mpt_refcount_targets;
+pub mod pm_tickets_targets;
 pub mod primitives_targets;
 
 use rand::{Rng, SeedableRng};

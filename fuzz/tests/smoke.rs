@@ -2,7 +2,8 @@
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
 use meshcast_fuzz::{
-    bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets, smoke,
+    bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets,
+    smoke,
 };
 
 #[test]

@@ -102,7 +102,7 @@ pub use config::{PoolConfig, SlashDestination};
 pub use error::{Error, ProofError, Role};
 pub use payee::{Payee, PayeeConfig, PayeeContext, PayeeEvent, PayeeInput, PayeeOutput};
 pub use payer::{Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput, Signer};
-pub use proof::{StateProofVerifier, ToyStateProof};
+pub use proof::{MptSecureStateProof, MptStateProof, StateProofVerifier, ToyStateProof};
 pub use record::{MAX_RECORD_BYTES, ReservedFund, TransferRecord, reserve_key};
 pub use rules::{
     Receipt, Verified, execute, release_fund, report_overspend, reserve_fund, settle, settle_verified,

@@ -1,10 +1,11 @@
 //! How a payee checks the pool at handshake: a Merkle proof of the reserve record
 //! against a state root the host trusts (from a finalized block header).
 //!
-//! The pool depends only on the [`StateProofVerifier`] trait. The workspace's
-//! `mpt-refcount` crate provides `verify_proof(root, key, proof)` (and the secure-trie
-//! variant) with exactly this shape; an adapter implementing the trait over it is a
-//! one-liner in the embedding crate.
+//! The payee machine depends only on the [`StateProofVerifier`] trait, so an embedder
+//! with another state commitment can bring its own. The default is the Ethereum Merkle
+//! Patricia trie of the `mpt-refcount` crate: [`MptStateProof`] for a plain trie keyed
+//! by [`crate::reserve_key`] (already a keccak hash, as the ledger stores it), and
+//! [`MptSecureStateProof`] for a secure (keccak-keyed) trie.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,29 @@ pub trait StateProofVerifier {
 impl<V: StateProofVerifier + ?Sized> StateProofVerifier for &V {
     fn verify(&self, state_root: H256, key: &[u8], proof: &[Vec<u8>]) -> Result<Option<Vec<u8>>, ProofError> {
         (**self).verify(state_root, key, proof)
+    }
+}
+
+/// Merkle Patricia proofs against a plain Ethereum trie (`mpt_refcount::verify_proof`,
+/// with its default size limits on hostile proofs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MptStateProof;
+
+impl StateProofVerifier for MptStateProof {
+    fn verify(&self, state_root: H256, key: &[u8], proof: &[Vec<u8>]) -> Result<Option<Vec<u8>>, ProofError> {
+        mpt_refcount::verify_proof(state_root, key, proof).map_err(|e| ProofError { reason: e.to_string() })
+    }
+}
+
+/// Merkle Patricia proofs against a secure trie, where `key` is hashed with keccak256
+/// before the lookup (`mpt_refcount::verify_secure_proof`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MptSecureStateProof;
+
+impl StateProofVerifier for MptSecureStateProof {
+    fn verify(&self, state_root: H256, key: &[u8], proof: &[Vec<u8>]) -> Result<Option<Vec<u8>>, ProofError> {
+        mpt_refcount::verify_secure_proof(state_root, key, proof)
+            .map_err(|e| ProofError { reason: e.to_string() })
     }
 }
 
