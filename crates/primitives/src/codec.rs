@@ -104,6 +104,7 @@ mod tests {
         assert!(decode_frame::<Vec<u64>>(&bomb, 3, 1000).is_err());
     }
 
+    #[cfg(feature = "eth")]
     #[test]
     fn rlp_rejects_trailing_and_oversized() {
         let bytes = rlp::encode(&42u64).to_vec();
@@ -115,6 +116,7 @@ mod tests {
         assert!(rlp_decode::<u64>(&[0xb8], 16).is_err());
     }
 
+    #[cfg(feature = "eth")]
     #[test]
     fn hex_round_trip() {
         assert_eq!(from_hex("0xdeadBEEF").unwrap(), vec![0xde, 0xad, 0xbe, 0xef]);

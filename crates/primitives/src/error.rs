@@ -62,6 +62,7 @@ pub enum Error {
     #[error("invalid secret key")]
     BadSecretKey,
     /// The recovered signer is not the expected address.
+    #[cfg(feature = "eth")]
     #[error("signed by {recovered:?}, expected {expected:?}")]
     WrongSigner {
         /// The address the signature recovers to.

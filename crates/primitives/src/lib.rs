@@ -17,6 +17,8 @@
 //! # Example
 //!
 //! ```
+//! # #[cfg(feature = "eth")]
+//! # fn main() -> Result<(), primitives::Error> {
 //! use primitives::{SecretKey, Signature, keccak256};
 //!
 //! let key = SecretKey::from_hex(
@@ -28,7 +30,10 @@
 //! // The wire form is 65 bytes with v in {27, 28}; parsing enforces low-S.
 //! let back = Signature::from_bytes(&sig.to_bytes())?;
 //! assert_eq!(back.recover(&digest)?, key.address());
-//! # Ok::<(), primitives::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "eth"))]
+//! # fn main() {}
 //! ```
 #![forbid(unsafe_code)]
 
