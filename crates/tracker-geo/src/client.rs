@@ -16,8 +16,9 @@
 //!    requests in flight, a little seeded jitter to spread load);
 //! 2. slack < `buffer_threshold_ms` → request it from the CDN;
 //! 3. otherwise wait for a neighbour to announce it, but no longer than a per-segment
-//!    random *patience* in `0..=cdn_patience_ms` after the segment appeared at the CDN:
-//!    then fetch it from the CDN and announce it. The few viewers whose patience runs out
+//!    random *patience* in `0..=cdn_patience_ms` after the segment appeared at the CDN
+//!    (and at least `join_grace_ms` after joining): then fetch it from the CDN and
+//!    announce it. The few viewers whose patience runs out
 //!    first seed each neighbourhood; everyone else pulls from them.
 //!
 //! A peer request that is not answered before `min(request_timeout_ms, slack −
@@ -78,6 +79,9 @@ pub struct ClientConfig {
     /// Longest random wait for a neighbour to announce a fresh segment before taking it
     /// from the CDN.
     pub cdn_patience_ms: u64,
+    /// After joining, segments that appeared before the neighbours could announce them
+    /// wait at least this long for an announcement before going to the CDN.
+    pub join_grace_ms: u64,
     /// Uploads are refused once this much upload work is queued.
     pub max_upload_backlog_ms: u64,
     /// Segments kept behind the playhead for serving neighbours.
@@ -105,7 +109,8 @@ impl Default for ClientConfig {
             neighbour_timeout_ms: 6000,
             request_timeout_ms: 3000,
             cdn_guard_ms: 800,
-            cdn_patience_ms: 1500,
+            cdn_patience_ms: 4000,
+            join_grace_ms: 1500,
             max_upload_backlog_ms: 1000,
             keep_segments: 12,
         }
@@ -922,7 +927,8 @@ impl Client {
         if let Some(t) = self.patience.get(&s) {
             return *t;
         }
-        let t = available_at(&self.cfg, s) + self.rng.random_range(0..=self.cfg.cdn_patience_ms);
+        let fresh = available_at(&self.cfg, s) + self.rng.random_range(0..=self.cfg.cdn_patience_ms);
+        let t = fresh.max(self.created + self.cfg.join_grace_ms);
         self.patience.insert(s, t);
         t
     }

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use primitives::Timestamp;
 use proptest::prelude::*;
 use tracker_geo::geo::chord2;
-use tracker_geo::{Asn, Error, GeoPoint, PeerId, PeerInfo, Query, RankWeights, StreamId, Tracker, TrackerConfig};
+use tracker_geo::{
+    Asn, Error, GeoPoint, PeerId, PeerInfo, Query, RankWeights, StreamId, Tracker, TrackerConfig,
+};
 
 const TTL: u64 = 100;
 
@@ -63,7 +65,14 @@ fn alive(m: &ModelPeer, now: u64) -> bool {
 }
 
 /// The k smallest squared chord distances among live peers of `stream`, brute force.
-fn model_nearest(model: &BTreeMap<u64, ModelPeer>, now: u64, stream: u64, q: [f32; 3], k: usize, exclude: Option<u64>) -> Vec<f32> {
+fn model_nearest(
+    model: &BTreeMap<u64, ModelPeer>,
+    now: u64,
+    stream: u64,
+    q: [f32; 3],
+    k: usize,
+    exclude: Option<u64>,
+) -> Vec<f32> {
     let mut d: Vec<f32> = model
         .iter()
         .filter(|(id, m)| m.stream == stream && alive(m, now) && Some(**id) != exclude)
@@ -107,7 +116,8 @@ fn check(ops: Vec<Op>, weights: RankWeights) -> Result<(), TestCaseError> {
             }
             Op::Expire => {
                 let mut got: Vec<u64> = t.expire(ts).unwrap().into_iter().map(|p| p.0).collect();
-                let mut want: Vec<u64> = model.iter().filter(|(_, m)| !alive(m, now)).map(|(id, _)| *id).collect();
+                let mut want: Vec<u64> =
+                    model.iter().filter(|(_, m)| !alive(m, now)).map(|(id, _)| *id).collect();
                 model.retain(|_, m| alive(m, now));
                 got.sort_unstable();
                 want.sort_unstable();
@@ -129,7 +139,16 @@ fn check(ops: Vec<Op>, weights: RankWeights) -> Result<(), TestCaseError> {
                     prop_assert!(Some(id.0) != exclude);
                 }
                 let ranked = t
-                    .query(ts, &Query { stream: StreamId(stream), location: loc, asn: Some(Asn(1)), k, exclude: exclude.map(PeerId) })
+                    .query(
+                        ts,
+                        &Query {
+                            stream: StreamId(stream),
+                            location: loc,
+                            asn: Some(Asn(1)),
+                            k,
+                            exclude: exclude.map(PeerId),
+                        },
+                    )
                     .unwrap();
                 prop_assert_eq!(ranked.len(), want.len());
                 for c in &ranked {
