@@ -3,7 +3,7 @@
 //! bitrate. Prints CDN offload, rebuffering ratio and startup delay, then the trade-off
 //! as the buffer threshold changes.
 //!
-//! `cargo run --release -p tracker-geo --example mesh_scenario [viewers] [seconds]`
+//! `cargo run --release -p tracker-geo --example mesh_scenario [viewers] [seconds] [thresholds,ms]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
 #[path = "../tests/support/scenario.rs"]
@@ -35,7 +35,11 @@ fn main() {
         "| buffer threshold | CDN offload | rebuffering | stalls | startup mean ms | startup p95 ms | viewers started | wall s |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for threshold in [1000u64, 1500, 2000, 3000, 4000] {
+    let thresholds: Vec<u64> = args
+        .get(3)
+        .map(|s| s.split(',').filter_map(|t| t.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1000, 2000, 3000, 4000, 5000]);
+    for threshold in thresholds {
         let cfg = ScenarioConfig {
             client: ClientConfig { buffer_threshold_ms: threshold, ..base.client },
             ..base.clone()

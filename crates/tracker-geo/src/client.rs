@@ -18,7 +18,8 @@
 //! 3. otherwise wait for a neighbour to announce it, but no longer than a per-segment
 //!    random *patience* in `0..=cdn_patience_ms` after the segment appeared at the CDN
 //!    (and at least `join_grace_ms` after joining): then fetch it from the CDN and
-//!    announce it. The few viewers whose patience runs out
+//!    announce it. Viewers whose upload is below the stream bitrate always wait the full
+//!    patience, so seeds are viewers that can actually serve. The few viewers whose patience runs out
 //!    first seed each neighbourhood; everyone else pulls from them.
 //!
 //! A peer request that is not answered before `min(request_timeout_ms, slack −
@@ -95,13 +96,13 @@ impl Default for ClientConfig {
             stream_start: Timestamp::ZERO,
             segment_ms: 1000,
             segment_bytes: 125_000,
-            start_behind: 6,
+            start_behind: 8,
             startup_segments: 2,
             buffer_threshold_ms: 2000,
             max_inflight: 4,
             max_inflight_per_peer: 2,
-            max_neighbours: 8,
-            inbound_extra: 8,
+            max_neighbours: 10,
+            inbound_extra: 10,
             candidates_k: 24,
             heartbeat_ms: 5000,
             refresh_ms: 15_000,
@@ -109,7 +110,7 @@ impl Default for ClientConfig {
             neighbour_timeout_ms: 6000,
             request_timeout_ms: 3000,
             cdn_guard_ms: 800,
-            cdn_patience_ms: 4000,
+            cdn_patience_ms: 5000,
             join_grace_ms: 1500,
             max_upload_backlog_ms: 1000,
             keep_segments: 12,
@@ -927,7 +928,15 @@ impl Client {
         if let Some(t) = self.patience.get(&s) {
             return *t;
         }
-        let fresh = available_at(&self.cfg, s) + self.rng.random_range(0..=self.cfg.cdn_patience_ms);
+        // A viewer that cannot upload one segment per segment time would be a poor seed
+        // for its neighbourhood: it waits the full patience.
+        let bitrate_kbps = (u64::from(self.cfg.segment_bytes) * 8).div_ceil(self.cfg.segment_ms);
+        let wait = if u64::from(self.me.upload_kbps) < bitrate_kbps {
+            self.cfg.cdn_patience_ms
+        } else {
+            self.rng.random_range(0..=self.cfg.cdn_patience_ms)
+        };
+        let fresh = available_at(&self.cfg, s) + wait;
         let t = fresh.max(self.created + self.cfg.join_grace_ms);
         self.patience.insert(s, t);
         t

@@ -12,7 +12,13 @@ use tracker_geo::{
 const SEG: u32 = 125_000;
 
 fn cfg() -> ClientConfig {
-    ClientConfig { stream: StreamId(1), stream_start: Timestamp(0), ..ClientConfig::default() }
+    ClientConfig {
+        stream: StreamId(1),
+        stream_start: Timestamp(0),
+        start_behind: 6,
+        cdn_patience_ms: 4000,
+        ..ClientConfig::default()
+    }
 }
 
 fn viewer(id: u64, upload_kbps: u32) -> Viewer {
