@@ -3,7 +3,7 @@
 //! bitrate. Prints CDN offload, rebuffering ratio and startup delay, then the trade-off
 //! as the buffer threshold changes.
 //!
-//! `cargo run --release -p tracker-geo --example mesh_scenario [viewers] [seconds] [thresholds,ms]`
+//! `cargo run --release -p tracker-geo --example mesh_scenario [viewers] [seconds] [thresholds,ms] [start_behind]`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
 #[path = "../tests/support/scenario.rs"]
@@ -29,8 +29,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let viewers = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(2000);
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(120);
-    let base = ScenarioConfig { viewers, duration_ms: secs * 1000, ..ScenarioConfig::default() };
-    println!("viewers={viewers} duration={secs}s churn={} seed={}", base.churn, base.seed);
+    let mut base = ScenarioConfig { viewers, duration_ms: secs * 1000, ..ScenarioConfig::default() };
+    if let Some(behind) = args.get(4).and_then(|s| s.parse().ok()) {
+        base.client.start_behind = behind;
+    }
+    println!(
+        "viewers={viewers} duration={secs}s churn={} seed={} start_behind={} segments",
+        base.churn, base.seed, base.client.start_behind
+    );
     println!(
         "| buffer threshold | CDN offload | rebuffering | stalls | startup mean ms | startup p95 ms | viewers started | wall s |"
     );
