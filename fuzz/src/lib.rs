@@ -12,6 +12,7 @@ pub mod micropool_targets;
 pub mod mpt_refcount_targets;
 pub mod pm_tickets_targets;
 pub mod primitives_targets;
+pub mod tracker_geo_targets;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

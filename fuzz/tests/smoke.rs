@@ -3,7 +3,7 @@
 
 use meshcast_fuzz::{
     bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets,
-    smoke,
+    smoke, tracker_geo_targets,
 };
 
 #[test]
@@ -41,4 +41,12 @@ fn mpt_refcount_decoders_never_panic() {
     let seeds = mpt_refcount_targets::seeds();
     assert!(smoke(mpt_refcount_targets::node, &seeds, 5_000, 3) > 5_000);
     assert!(smoke(mpt_refcount_targets::proof, &seeds, 5_000, 4) > 5_000);
+}
+
+#[test]
+fn tracker_geo_decoders_and_handlers_never_panic() {
+    let seeds = tracker_geo_targets::seeds();
+    assert!(smoke(tracker_geo_targets::message, &seeds, 3_000, 11) > 3_000);
+    assert!(smoke(tracker_geo_targets::tracker_service, &seeds, 2_000, 12) > 2_000);
+    assert!(smoke(tracker_geo_targets::client, &seeds, 2_000, 13) > 2_000);
 }
