@@ -2,8 +2,13 @@
 //! three caching peers from one pool, then double-spends with a colluding fourth peer
 //! and loses its collateral.
 //!
-//! Run: `cargo run -p micropool --example micropool_walkthrough`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
+//! The pool records live in an Ethereum Merkle Patricia trie (`mpt-refcount`): each
+//! time a peer joins, the state is committed, the peer checks a Merkle proof of the
+//! reserve against the state root, and roots older than the last two are pruned by
+//! reference counting.
+//!
+//! Run: `cargo run -p meshcast-examples --example micropool_walkthrough`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods, missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -14,17 +19,36 @@ const CHAIN: u64 = 1;
 
 struct World {
     store: MemoryStore,
+    /// The state trie over the pool records, its node store and retention policy.
+    trie: mpt_refcount::Trie,
+    nodes: mpt_refcount::MemoryStore,
+    retention: mpt_refcount::Retention,
     cfg: PoolConfig,
     height: u64,
     names: BTreeMap<Address, &'static str>,
+    alice: Address,
     burned: U256,
 }
 
 impl World {
-    fn proof(&self) -> (H256, Vec<Vec<u8>>) {
-        let state: BTreeMap<Vec<u8>, Vec<u8>> =
-            self.store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
-        ToyStateProof::commit(&state)
+    /// Commits the pool records to the state trie and returns the new root with a
+    /// Merkle proof of Alice's reserve `seq`.
+    fn proof(&mut self, seq: u64) -> (H256, Vec<Vec<u8>>) {
+        for r in self.store.reserves.values() {
+            self.trie.insert(&self.nodes, r.key().as_bytes(), &r.encode()).unwrap();
+        }
+        let changes = self.trie.commit();
+        let root = changes.root();
+        let pruned = self.retention.commit(&mut self.nodes, &changes).unwrap();
+        let deleted: usize = pruned.iter().map(|(_, s)| s.deleted).sum();
+        println!(
+            "  state root {root:?}: {} trie nodes stored, {} pruned from {} old root(s)",
+            self.nodes.len(),
+            deleted,
+            pruned.len()
+        );
+        let key = reserve_key(&self.alice, seq);
+        (root, self.trie.prove(&self.nodes, key.as_bytes()).unwrap())
     }
 
     fn submit(&mut self, tx: Transaction) -> Result<Receipt, Error> {
@@ -55,7 +79,7 @@ fn key(b: u8) -> SecretKey {
     SecretKey::from_bytes([b; 32]).unwrap()
 }
 
-fn peer(k: &SecretKey) -> Payee<ToyStateProof, SecretKey> {
+fn peer(k: &SecretKey) -> Payee<MptStateProof, SecretKey> {
     let cfg = PayeeConfig {
         chain_id: CHAIN,
         block_time_ms: 1000,
@@ -65,7 +89,7 @@ fn peer(k: &SecretKey) -> Payee<ToyStateProof, SecretKey> {
         settle_margin_blocks: 10,
         fee: U256::zero(),
     };
-    Payee::new(cfg, PayeeContext { verifier: ToyStateProof, signer: k.clone() }, Timestamp(0), [0; 32])
+    Payee::new(cfg, PayeeContext { verifier: MptStateProof, signer: k.clone() }, Timestamp(0), [0; 32])
 }
 
 fn reserve(w: &mut World, alice: &SecretKey, seq: u64) {
@@ -85,13 +109,13 @@ fn reserve(w: &mut World, alice: &SecretKey, seq: u64) {
 }
 
 fn handshake(
-    w: &World,
-    p: &mut Payee<ToyStateProof, SecretKey>,
+    w: &mut World,
+    p: &mut Payee<MptStateProof, SecretKey>,
     alice: &SecretKey,
     seq: u64,
     now: Timestamp,
 ) {
-    let (state_root, proof) = w.proof();
+    let (state_root, proof) = w.proof(seq);
     p.handle(
         now,
         PayeeInput::Handshake {
@@ -112,7 +136,7 @@ fn handshake(
     }
 }
 
-fn settle_all(w: &mut World, p: &mut Payee<ToyStateProof, SecretKey>, name: &str) -> bool {
+fn settle_all(w: &mut World, p: &mut Payee<MptStateProof, SecretKey>, name: &str) -> bool {
     let mut submitted = false;
     while let Some(o) = p.poll_output() {
         if let PayeeOutput::Submit(tx) = o {
@@ -140,6 +164,10 @@ fn main() {
     let (alice, bob, carol, david, eve) = (key(1), key(2), key(3), key(4), key(5));
     let mut w = World {
         store: MemoryStore::with_balances([(alice.address(), U256::from(1000u64))]),
+        trie: mpt_refcount::Trie::new(),
+        nodes: mpt_refcount::MemoryStore::default(),
+        retention: mpt_refcount::Retention::new(2),
+        alice: alice.address(),
         cfg: PoolConfig::default(),
         height: 10,
         names: [
@@ -164,7 +192,7 @@ fn main() {
     ];
     for (name, _, p) in peers.iter_mut() {
         println!("{name} connects:");
-        handshake(&w, p, &alice, 1, Timestamp(0));
+        handshake(&mut w, p, &alice, 1, Timestamp(0));
     }
     let mut payer = Payer::new(
         PayerConfig {
@@ -248,7 +276,7 @@ fn main() {
     reserve(&mut w, &alice, 2);
     let mut bob_peer = peer(&bob);
     println!("Bob connects:");
-    handshake(&w, &mut bob_peer, &alice, 2, Timestamp(0));
+    handshake(&mut w, &mut bob_peer, &alice, 2, Timestamp(0));
     let eve_cheque = Cheque {
         source: alice.address(),
         reserve_seq: 2,
@@ -304,7 +332,7 @@ fn main() {
         );
         bob_peer.handle(now, PayeeInput::Cheque(c)).unwrap();
         if settle_all(&mut w, &mut bob_peer, "Bob") {
-            let (state_root, proof) = w.proof();
+            let (state_root, proof) = w.proof(2);
             let hs = PayeeInput::Handshake {
                 source: alice.address(),
                 reserve_seq: 2,
