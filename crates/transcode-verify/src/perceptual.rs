@@ -1,0 +1,189 @@
+//! Perceptual checks on a sampled segment: quality against the local reference and the
+//! black-frame, frozen-frame and temporal-alignment detectors.
+
+use parity_scale_codec::{Decode, Encode};
+
+use crate::error::Error;
+use crate::frame::Frame;
+use crate::metrics::{block_mse, mean_abs_diff, mean_std, mse, psnr_from_mse, ssim, thumbnail};
+use crate::verdict::Fault;
+
+/// Detector thresholds. The defaults are calibrated by the `evaluate` example so that
+/// honest renditions from a different encoder, preset or rate control pass, and every
+/// tampering class in the corpus fails (see `docs/transcode.md`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Minimum luma PSNR (dB) of a sampled frame against the reference.
+    pub min_psnr_y: f64,
+    /// Minimum luma SSIM of a sampled frame.
+    pub min_ssim_y: f64,
+    /// Minimum chroma PSNR (dB, worse of U and V) of a sampled frame.
+    pub min_psnr_uv: f64,
+    /// A 16×16 luma block is an outlier when its MSE exceeds this many times the frame's
+    /// MSE and also `outlier_block_min_mse`.
+    pub outlier_block_ratio: f64,
+    /// Absolute MSE floor for an outlier block.
+    pub outlier_block_min_mse: f64,
+    /// Largest tolerated fraction of outlier blocks in a sampled frame.
+    pub max_outlier_fraction: f64,
+    /// A frame is black when its mean luma is at most this…
+    pub black_max_mean: f64,
+    /// …and its luma standard deviation at most this.
+    pub black_max_std: f64,
+    /// A rendition frame is frozen when it differs from its predecessor by at most this
+    /// mean absolute difference…
+    pub frozen_max_diff: f64,
+    /// …while the reference moves by at least this much.
+    pub frozen_min_reference_motion: f64,
+    /// A frame is misaligned when a reference frame at another offset matches it better
+    /// than this fraction of the same-index distance.
+    pub misalignment_ratio: f64,
+    /// Misaligned frames tolerated before the segment fails.
+    pub max_misaligned_frames: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            min_psnr_y: 24.0,
+            min_ssim_y: 0.70,
+            min_psnr_uv: 28.0,
+            outlier_block_ratio: 12.0,
+            outlier_block_min_mse: 300.0,
+            max_outlier_fraction: 0.004,
+            black_max_mean: 24.0,
+            black_max_std: 6.0,
+            frozen_max_diff: 0.3,
+            frozen_min_reference_motion: 2.0,
+            misalignment_ratio: 0.6,
+            max_misaligned_frames: 2,
+        }
+    }
+}
+
+/// Metrics of one sampled frame, in fixed point so evidence encodes exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct FrameMetrics {
+    /// Frame index in the rendition.
+    pub frame: u32,
+    /// Luma PSNR in centi-dB (capped at 100 dB).
+    pub psnr_y_cdb: u32,
+    /// Worse chroma PSNR in centi-dB (capped at 100 dB).
+    pub psnr_uv_cdb: u32,
+    /// Luma SSIM × 10000.
+    pub ssim_y_e4: u32,
+    /// Outlier 16×16 blocks per 10000.
+    pub outlier_blocks_e4: u32,
+}
+
+fn cdb(db: f64) -> u32 {
+    (db.min(100.0).max(0.0) * 100.0).round() as u32
+}
+
+/// The result of the perceptual checks on one rendition.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PerceptualReport {
+    /// Metrics of the sampled frames.
+    pub metrics: Vec<FrameMetrics>,
+    /// Faults found.
+    pub faults: Vec<Fault>,
+}
+
+/// Compares a decoded rendition with the verifier's local reference (the source decoded,
+/// scaled and rate-converted exactly as the profile asks, e.g. by gpu-encode's
+/// `Transcoder::reference_frames`). `sampled` are the secret frame indices for the
+/// quality metrics; the cheap detectors (black, frozen, alignment) scan every frame on a
+/// subsampled grid. Frames beyond the shorter sequence are ignored (the frame count is a
+/// cheap check).
+pub fn perceptual_check(
+    rendition_index: u32,
+    reference: &[Frame],
+    rendition: &[Frame],
+    sampled: &[usize],
+    t: &Thresholds,
+) -> Result<PerceptualReport, Error> {
+    let n = reference.len().min(rendition.len());
+    if n == 0 {
+        return Err(Error::NoFrames);
+    }
+    let r = rendition_index;
+    let mut report = PerceptualReport::default();
+    // Black frames (where the reference is not black).
+    for i in 0..n {
+        let (m, s) = mean_std(&rendition[i].y, 4);
+        if m <= t.black_max_mean && s <= t.black_max_std {
+            let (rm, rs) = mean_std(&reference[i].y, 4);
+            if !(rm <= t.black_max_mean * 1.5 && rs <= t.black_max_std * 2.0) {
+                report.faults.push(Fault::BlackFrame { rendition: r, frame: i as u32 });
+                break;
+            }
+        }
+    }
+    // Frozen frames.
+    for i in 1..n {
+        let d = mean_abs_diff(&rendition[i].y, &rendition[i - 1].y, 2)?;
+        if d <= t.frozen_max_diff {
+            let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
+            if rd >= t.frozen_min_reference_motion {
+                report.faults.push(Fault::FrozenFrame { rendition: r, frame: i as u32 });
+                break;
+            }
+        }
+    }
+    // Temporal alignment on 8x thumbnails: the same-index reference frame must match
+    // best; a consistent better match at another offset means shifted or dropped frames.
+    let thumbs_ref: Vec<_> = reference[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
+    let thumbs_out: Vec<_> = rendition[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
+    let mut misaligned = 0usize;
+    let mut first: Option<(u32, i32)> = None;
+    for i in 0..n {
+        let d0 = mse(&thumbs_out[i], &thumbs_ref[i])?;
+        let mut best = (d0, 0i32);
+        for off in [-3i32, -2, -1, 1, 2, 3] {
+            let j = i as i64 + i64::from(off);
+            if j < 0 || j >= n as i64 {
+                continue;
+            }
+            let d = mse(&thumbs_out[i], &thumbs_ref[j as usize])?;
+            if d < best.0 {
+                best = (d, off);
+            }
+        }
+        if best.1 != 0 && best.0 < d0 * t.misalignment_ratio && d0 > 4.0 {
+            misaligned += 1;
+            first.get_or_insert((i as u32, best.1));
+        }
+    }
+    if misaligned > t.max_misaligned_frames {
+        if let Some((frame, offset)) = first {
+            report.faults.push(Fault::Misaligned { rendition: r, frame, offset, frames: misaligned as u32 });
+        }
+    }
+    // Quality on the sampled frames.
+    for &i in sampled.iter().filter(|&&i| i < n) {
+        let (a, b) = (&reference[i], &rendition[i]);
+        let m = mse(&a.y, &b.y)?;
+        let py = psnr_from_mse(m);
+        let puv = psnr_from_mse(mse(&a.u, &b.u)?.max(mse(&a.v, &b.v)?));
+        let s = ssim(&a.y, &b.y)?;
+        let blocks = block_mse(&a.y, &b.y, 16)?;
+        let limit = (m * t.outlier_block_ratio).max(t.outlier_block_min_mse);
+        let outliers = blocks.iter().filter(|&&v| v > limit).count() as f64 / blocks.len().max(1) as f64;
+        let fm = FrameMetrics {
+            frame: i as u32,
+            psnr_y_cdb: cdb(py),
+            psnr_uv_cdb: cdb(puv),
+            ssim_y_e4: (s.clamp(0.0, 1.0) * 10_000.0).round() as u32,
+            outlier_blocks_e4: (outliers * 10_000.0).round() as u32,
+        };
+        report.metrics.push(fm);
+        if py < t.min_psnr_y || s < t.min_ssim_y {
+            report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
+        } else if puv < t.min_psnr_uv {
+            report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
+        } else if outliers > t.max_outlier_fraction {
+            report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
+        }
+    }
+    Ok(report)
+}
