@@ -8,6 +8,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod primitives_targets;
+pub mod transcode_verify_targets;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

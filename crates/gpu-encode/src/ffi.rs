@@ -756,6 +756,9 @@ unsafe extern "C" fn write_cb(opaque: *mut c_void, buf: *const u8, buf_size: c_i
 pub(crate) struct TsMuxer {
     oc: *mut sys::AVFormatContext,
     avio: *mut sys::AVIOContext,
+    // Boxed on purpose: FFmpeg holds a raw pointer to the Vec itself (the write
+    // callback's opaque), which must not move while `TsMuxer` does.
+    #[allow(clippy::box_collection)]
     out: Box<Vec<u8>>,
     enc_tb: sys::AVRational,
     header_written: bool,

@@ -162,3 +162,49 @@ fn software_policy_uses_libx264() {
     assert!(!t.acceleration().nvenc);
     assert!(!t.acceleration().cuda_decode);
 }
+
+/// Runs an ffmpeg quality filter over two files and returns its summary line.
+fn ffmpeg_filter_summary(filter: &str, a: &std::path::Path, b: &std::path::Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(b)
+        .arg("-i")
+        .arg(a)
+        .args(["-lavfi", filter, "-f", "null", "-"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("Parsed_"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn field(summary: &str, key: &str) -> f64 {
+    let at = summary.find(key).unwrap_or_else(|| panic!("{key} in {summary}")) + key.len();
+    summary[at..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn psnr_and_ssim_match_ffmpeg_filters() {
+    let dir = std::env::temp_dir().join(format!("gpu-encode-q-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = clip("testsrc2=size=320x240:rate=25", "mpegts", "0.4");
+    let mut t = session(vec![Profile::P240P25]);
+    let out = t.transcode(&src).unwrap();
+    let (a, b) = (dir.join("a.ts"), dir.join("b.ts"));
+    std::fs::write(&a, &src).unwrap();
+    std::fs::write(&b, &out.renditions[0].data).unwrap();
+    let da = decode_segment(&src, &Limits::default()).unwrap();
+    let db = decode_segment(&out.renditions[0].data, &Limits::default()).unwrap();
+    assert_eq!(da.frames.len(), db.frames.len());
+    let ours_psnr = transcode_verify::metrics::psnr_y(&da.frames, &db.frames).unwrap();
+    let ours_ssim = transcode_verify::metrics::ssim_y(&da.frames, &db.frames).unwrap();
+    let psnr = ffmpeg_filter_summary("psnr", &a, &b);
+    let ssim = ffmpeg_filter_summary("ssim", &a, &b);
+    let _ = std::fs::remove_dir_all(&dir);
+    let ff_psnr = field(&psnr, " y:");
+    let ff_ssim = field(&ssim, " Y:");
+    assert!((ours_psnr - ff_psnr).abs() < 0.01, "ours {ours_psnr} ffmpeg {ff_psnr}");
+    assert!((ours_ssim - ff_ssim).abs() < 0.001, "ours {ours_ssim} ffmpeg {ff_ssim}");
+}

@@ -13,7 +13,8 @@
 //! 2. samples **1 in `rate`** segments with a secret seed ([`SamplingPolicy`]: a keyed
 //!    keccak of the segment id), so the orchestrator cannot tell which segments matter;
 //! 3. on sampled segments, compares each decoded rendition with its **local reference**
-//!    (the source scaled and rate-converted as the profile asks) with
+//!    (the source scaled and rate-converted as the profile asks) and the verifier's own
+//!    **local encode** of the profile (which calibrates the thresholds to the content) with
 //!    [`perceptual_check`]: PSNR, SSIM, chroma PSNR and outlier blocks on secretly
 //!    sampled frames, and black-frame, frozen-frame and temporal-alignment detectors on
 //!    every frame;
@@ -48,8 +49,8 @@
 //!
 //! assert_eq!(metrics::psnr_y(&frames, &honest)?, f64::INFINITY);
 //! let t = Thresholds::default();
-//! assert!(perceptual_check(0, &frames, &honest, &[2, 5], &t)?.faults.is_empty());
-//! assert!(!perceptual_check(0, &frames, &black, &[2, 5], &t)?.faults.is_empty());
+//! assert!(perceptual_check(0, &frames, None, &honest, &[2, 5], &t)?.faults.is_empty());
+//! assert!(!perceptual_check(0, &frames, None, &black, &[2, 5], &t)?.faults.is_empty());
 //! # Ok::<(), transcode_verify::Error>(())
 //! ```
 #![forbid(unsafe_code)]

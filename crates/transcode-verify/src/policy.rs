@@ -46,6 +46,13 @@ impl SamplingPolicy {
         u64::from_be_bytes(v) % u64::from(self.rate) == 0
     }
 
+    /// `k` distinct secret rendition indices in `0..n` (sorted): on a sampled segment the
+    /// verifier checks these renditions perceptually, so the orchestrator cannot cheat
+    /// on any rung of the ladder without risking detection.
+    pub fn renditions(&self, segment_id: &[u8], n: usize, k: usize) -> Vec<usize> {
+        self.frames(segment_id, u32::MAX, n, k)
+    }
+
     /// `k` distinct secret frame indices in `0..n` (sorted), for rendition `rendition`.
     pub fn frames(&self, segment_id: &[u8], rendition: u32, n: usize, k: usize) -> Vec<usize> {
         if k >= n {

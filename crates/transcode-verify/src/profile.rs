@@ -121,7 +121,7 @@ impl Profile {
         // Fit by width unless that overflows the height.
         let (w, h) =
             if sw * bh >= sh * bw { (bw, (sh * bw + sw / 2) / sw) } else { ((sw * bh + sh / 2) / sh, bh) };
-        let even = |v: u64| u32::try_from((v & !1).max(2)).unwrap_or(u32::MAX & !1);
+        let even = |v: u64| u32::try_from((v & !1).max(2)).unwrap_or(!1);
         Ok((even(w), even(h)))
     }
 }

@@ -16,13 +16,15 @@ pub struct VerifierConfig {
     pub rate: u32,
     /// Frames per rendition for PSNR/SSIM.
     pub frames_per_check: usize,
+    /// Renditions checked perceptually per sampled segment (chosen secretly).
+    pub renditions_per_sample: usize,
     /// Detector thresholds.
     pub thresholds: Thresholds,
 }
 
 impl Default for VerifierConfig {
     fn default() -> Self {
-        Self { rate: 10, frames_per_check: 8, thresholds: Thresholds::default() }
+        Self { rate: 10, frames_per_check: 8, renditions_per_sample: 1, thresholds: Thresholds::default() }
     }
 }
 
@@ -60,17 +62,25 @@ impl Verifier {
         self.policy.is_sampled(&claim.segment_id())
     }
 
-    /// Step 3, sampled segments: compare rendition `index` with the local reference.
+    /// Step 2b: which renditions of a sampled segment get the perceptual checks (secret).
+    pub fn renditions_to_check(&self, claim: &TranscodeClaim) -> Vec<usize> {
+        let n = claim.renditions.len();
+        self.policy.renditions(&claim.segment_id(), n, self.config.renditions_per_sample.max(1))
+    }
+
+    /// Step 3, sampled segments: compare rendition `index` with the local reference
+    /// (uncompressed) and, if given, the verifier's own encode of the same profile.
     pub fn perceptual(
         &self,
         claim: &TranscodeClaim,
         index: u32,
         reference: &[Frame],
+        local: Option<&[Frame]>,
         rendition: &[Frame],
     ) -> Result<PerceptualReport, Error> {
         let n = reference.len().min(rendition.len());
         let sampled = self.policy.frames(&claim.segment_id(), index, n, self.config.frames_per_check);
-        perceptual_check(index, reference, rendition, &sampled, &self.config.thresholds)
+        perceptual_check(index, reference, local, rendition, &sampled, &self.config.thresholds)
     }
 
     /// Step 4: the verdict from the cheap faults and the perceptual reports (empty when
