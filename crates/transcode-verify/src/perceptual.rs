@@ -64,10 +64,10 @@ impl Default for Thresholds {
     fn default() -> Self {
         Self {
             min_psnr_y: 24.0,
-            max_psnr_y_deficit: 4.0,
-            max_ssim_deficit: 0.12,
-            max_psnr_uv_deficit: 4.0,
-            good_enough: (34.0, 0.95, 36.0),
+            max_psnr_y_deficit: 6.0,
+            max_ssim_deficit: 0.25,
+            max_psnr_uv_deficit: 6.0,
+            good_enough: (32.0, 0.90, 34.0),
             min_ssim_y: 0.70,
             min_psnr_uv: 28.0,
             outlier_block_ratio: 12.0,
@@ -78,7 +78,7 @@ impl Default for Thresholds {
             frozen_max_diff: 0.3,
             frozen_min_reference_motion: 2.0,
             frozen_min_run: 2,
-            min_detail_ratio: 0.5,
+            min_detail_ratio: 0.35,
             misalignment_ratio: 0.6,
             max_misaligned_frames: 2,
         }
@@ -244,9 +244,9 @@ pub fn perceptual_check(
     // Quality on the sampled frames.
     for &i in sampled.iter().filter(|&&i| i < n) {
         // Encoders may round frame-rate conversion differently: take the best match within
-        // one frame (shifts beyond that are the alignment detector's job).
+        // two frames (consistent shifts are the alignment and frozen detectors' job).
         let mut q = quality(&reference[i], &rendition[i], t)?;
-        for j in [i.wrapping_sub(1), i + 1] {
+        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
             if j < n {
                 let alt = quality(&reference[j], &rendition[i], t)?;
                 if alt.psnr_y > q.psnr_y {
