@@ -283,7 +283,7 @@ fn perceptual_step(
     let limits = Limits::default();
     let reference = local.reference_frames(src, &profile).unwrap();
     let mut cfg = TranscoderConfig::new(vec![profile]);
-    cfg.preset = "superfast".into();
+    cfg.preset = "ultrafast".into();
     let own = Transcoder::new(cfg).unwrap().transcode(src).unwrap();
     let own = decode_segment(&own.renditions[0].data, &limits).unwrap().frames;
     let decoded = decode_segment(rendition, &limits).unwrap().frames;

@@ -78,7 +78,7 @@ impl Default for Thresholds {
             frozen_max_diff: 0.3,
             frozen_min_reference_motion: 2.0,
             frozen_min_run: 2,
-            min_detail_ratio: 0.35,
+            min_detail_ratio: 0.2,
             misalignment_ratio: 0.6,
             max_misaligned_frames: 2,
         }
@@ -265,7 +265,12 @@ pub fn perceptual_check(
         let (low, colour, local_outliers) = match local {
             Some(l) => {
                 let lq = quality(&reference[i], &l[i], t)?;
-                let detail_loss = detail(&rendition[i].y) < t.min_detail_ratio * detail(&l[i].y);
+                // Blur: only where quality is not good enough anyway and the local encode
+                // kept real detail.
+                let local_detail = detail(&l[i].y);
+                let detail_loss = q.psnr_y < t.good_enough.0
+                    && local_detail > 2.0
+                    && detail(&rendition[i].y) < t.min_detail_ratio * local_detail;
                 (
                     detail_loss
                         || q.psnr_y < lq.psnr_y.min(t.good_enough.0) - t.max_psnr_y_deficit
