@@ -13,6 +13,7 @@ pub mod mpt_refcount_targets;
 pub mod pm_tickets_targets;
 pub mod primitives_targets;
 pub mod tracker_geo_targets;
+pub mod transcode_verify_targets;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -3,7 +3,7 @@
 
 use meshcast_fuzz::{
     bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets,
-    smoke, tracker_geo_targets,
+    smoke, tracker_geo_targets, transcode_verify_targets,
 };
 
 #[test]
@@ -49,4 +49,11 @@ fn tracker_geo_decoders_and_handlers_never_panic() {
     assert!(smoke(tracker_geo_targets::message, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(tracker_geo_targets::tracker_service, &seeds, 2_000, 12) > 2_000);
     assert!(smoke(tracker_geo_targets::client, &seeds, 2_000, 13) > 2_000);
+}
+
+#[test]
+fn transcode_verify_decoders_never_panic() {
+    let seeds = transcode_verify_targets::seeds();
+    assert!(smoke(transcode_verify_targets::claim, &seeds, 3_000, 11) > 3_000);
+    assert!(smoke(transcode_verify_targets::evidence, &seeds, 3_000, 12) > 3_000);
 }

@@ -1,0 +1,219 @@
+//! Picture-quality measures over 8-bit planes: MSE, PSNR, SSIM and helpers for the
+//! detectors (block errors, thumbnails, mean absolute differences).
+//!
+//! PSNR follows FFmpeg's `psnr` filter: `10·log10(255² / MSE)` with the MSE taken over
+//! every sample of every frame. SSIM follows FFmpeg's `ssim` filter (the x264 form):
+//! sums over 4×4 blocks, 8×8 windows at a stride of 4, constants
+//! `c1 = 0.01²·255²·64`, `c2 = 0.03²·255²·64·63`, the mean over all windows.
+
+use crate::error::Error;
+use crate::frame::{Frame, Plane};
+
+fn same_size(a: &Plane, b: &Plane) -> Result<(), Error> {
+    if a.width != b.width || a.height != b.height {
+        return Err(Error::SizeMismatch {
+            a_width: a.width,
+            a_height: a.height,
+            b_width: b.width,
+            b_height: b.height,
+        });
+    }
+    Ok(())
+}
+
+/// Sum of squared differences of two planes of equal size.
+pub fn sse(a: &Plane, b: &Plane) -> Result<u64, Error> {
+    same_size(a, b)?;
+    Ok(a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| (i32::from(x) - i32::from(y)).unsigned_abs().pow(2) as u64)
+        .sum())
+}
+
+/// Mean squared error of two planes of equal size (0 for empty planes).
+pub fn mse(a: &Plane, b: &Plane) -> Result<f64, Error> {
+    let s = sse(a, b)?;
+    Ok(if a.data.is_empty() { 0.0 } else { s as f64 / a.data.len() as f64 })
+}
+
+/// PSNR in dB for an MSE over 8-bit samples; `f64::INFINITY` for identical pictures.
+pub fn psnr_from_mse(mse: f64) -> f64 {
+    if mse <= 0.0 { f64::INFINITY } else { 10.0 * (255.0 * 255.0 / mse).log10() }
+}
+
+/// Luma PSNR of two frame sequences over all samples of the first `min(len)` frames
+/// (FFmpeg `psnr` filter, `y`).
+pub fn psnr_y(reference: &[Frame], test: &[Frame]) -> Result<f64, Error> {
+    let n = reference.len().min(test.len());
+    if n == 0 {
+        return Err(Error::NoFrames);
+    }
+    let (mut total, mut samples) = (0u64, 0u64);
+    for (r, t) in reference.iter().zip(test) {
+        total += sse(&r.y, &t.y)?;
+        samples += r.y.data.len() as u64;
+    }
+    Ok(psnr_from_mse(if samples == 0 { 0.0 } else { total as f64 / samples as f64 }))
+}
+
+/// Mean luma SSIM of two frame sequences over the first `min(len)` frames.
+pub fn ssim_y(reference: &[Frame], test: &[Frame]) -> Result<f64, Error> {
+    let n = reference.len().min(test.len());
+    if n == 0 {
+        return Err(Error::NoFrames);
+    }
+    let mut sum = 0.0;
+    for (r, t) in reference.iter().zip(test) {
+        sum += ssim(&r.y, &t.y)?;
+    }
+    Ok(sum / n as f64)
+}
+
+/// Per-4×4-block sums: Σa, Σb, Σa²+Σb², Σab.
+#[derive(Clone, Copy, Default)]
+struct Sums {
+    a: i64,
+    b: i64,
+    ss: i64,
+    ab: i64,
+}
+
+fn ssim_window(s: Sums) -> f64 {
+    const C1: f64 = 0.01 * 0.01 * 255.0 * 255.0 * 64.0;
+    const C2: f64 = 0.03 * 0.03 * 255.0 * 255.0 * 64.0 * 63.0;
+    let (s1, s2) = (s.a as f64, s.b as f64);
+    let vars = s.ss as f64 * 64.0 - s1 * s1 - s2 * s2;
+    let covar = s.ab as f64 * 64.0 - s1 * s2;
+    (2.0 * s1 * s2 + C1) * (2.0 * covar + C2) / ((s1 * s1 + s2 * s2 + C1) * (vars + C2))
+}
+
+/// SSIM of two planes of equal size (FFmpeg/x264 form, see the module docs). Planes
+/// smaller than 8×8 are compared as one window scaled to 64 samples.
+pub fn ssim(a: &Plane, b: &Plane) -> Result<f64, Error> {
+    same_size(a, b)?;
+    let (bw, bh) = (a.width / 4, a.height / 4);
+    if bw < 2 || bh < 2 {
+        if a.data.is_empty() {
+            return Ok(1.0);
+        }
+        let n = a.data.len() as f64;
+        let mut s = [0f64; 4];
+        for (&x, &y) in a.data.iter().zip(&b.data) {
+            let (x, y) = (f64::from(x), f64::from(y));
+            s[0] += x;
+            s[1] += y;
+            s[2] += x * x + y * y;
+            s[3] += x * y;
+        }
+        let k = 64.0 / n;
+        let sums =
+            Sums { a: (s[0] * k) as i64, b: (s[1] * k) as i64, ss: (s[2] * k) as i64, ab: (s[3] * k) as i64 };
+        return Ok(ssim_window(sums));
+    }
+    let w = a.width;
+    let block = |bx: usize, by: usize| {
+        let mut s = Sums::default();
+        for row in by * 4..by * 4 + 4 {
+            let o = row * w + bx * 4;
+            for (&x, &y) in a.data[o..o + 4].iter().zip(&b.data[o..o + 4]) {
+                let (x, y) = (i64::from(x), i64::from(y));
+                s.a += x;
+                s.b += y;
+                s.ss += x * x + y * y;
+                s.ab += x * y;
+            }
+        }
+        s
+    };
+    let mut prev: Vec<Sums> = (0..bw).map(|bx| block(bx, 0)).collect();
+    let mut total = 0.0;
+    for by in 1..bh {
+        let cur: Vec<Sums> = (0..bw).map(|bx| block(bx, by)).collect();
+        for bx in 0..bw - 1 {
+            let q = [prev[bx], prev[bx + 1], cur[bx], cur[bx + 1]];
+            let s = q.iter().fold(Sums::default(), |acc, v| Sums {
+                a: acc.a + v.a,
+                b: acc.b + v.b,
+                ss: acc.ss + v.ss,
+                ab: acc.ab + v.ab,
+            });
+            total += ssim_window(s);
+        }
+        prev = cur;
+    }
+    Ok(total / ((bw - 1) * (bh - 1)) as f64)
+}
+
+/// Mean squared error of each `size`×`size` block (row-major; edge blocks are partial).
+pub fn block_mse(a: &Plane, b: &Plane, size: usize) -> Result<Vec<f64>, Error> {
+    same_size(a, b)?;
+    let size = size.max(1);
+    let (nx, ny) = (a.width.div_ceil(size), a.height.div_ceil(size));
+    let mut sums = vec![(0u64, 0u64); nx * ny];
+    for row in 0..a.height {
+        let o = row * a.width;
+        for (col, (&x, &y)) in a.data[o..o + a.width].iter().zip(&b.data[o..o + a.width]).enumerate() {
+            let cell = &mut sums[(row / size) * nx + col / size];
+            cell.0 += (i32::from(x) - i32::from(y)).unsigned_abs().pow(2) as u64;
+            cell.1 += 1;
+        }
+    }
+    Ok(sums.into_iter().map(|(s, n)| if n == 0 { 0.0 } else { s as f64 / n as f64 }).collect())
+}
+
+/// Mean absolute difference over a grid sampling every `step`-th sample in both axes.
+pub fn mean_abs_diff(a: &Plane, b: &Plane, step: usize) -> Result<f64, Error> {
+    same_size(a, b)?;
+    let step = step.max(1);
+    let (mut sum, mut n) = (0u64, 0u64);
+    for row in (0..a.height).step_by(step) {
+        let o = row * a.width;
+        for col in (0..a.width).step_by(step) {
+            sum += u64::from(a.data[o + col].abs_diff(b.data[o + col]));
+            n += 1;
+        }
+    }
+    Ok(if n == 0 { 0.0 } else { sum as f64 / n as f64 })
+}
+
+/// Mean and standard deviation of a plane over a grid sampling every `step`-th sample.
+pub fn mean_std(p: &Plane, step: usize) -> (f64, f64) {
+    let step = step.max(1);
+    let (mut s, mut ss, mut n) = (0f64, 0f64, 0f64);
+    for row in (0..p.height).step_by(step) {
+        let o = row * p.width;
+        for col in (0..p.width).step_by(step) {
+            let v = f64::from(p.data[o + col]);
+            s += v;
+            ss += v * v;
+            n += 1.0;
+        }
+    }
+    if n == 0.0 {
+        return (0.0, 0.0);
+    }
+    let mean = s / n;
+    (mean, (ss / n - mean * mean).max(0.0).sqrt())
+}
+
+/// A `factor`-times smaller thumbnail (box filter), for temporal alignment.
+pub fn thumbnail(p: &Plane, factor: usize) -> Plane {
+    let f = factor.max(1);
+    let (w, h) = ((p.width / f).max(1), (p.height / f).max(1));
+    let mut data = Vec::with_capacity(w * h);
+    for ty in 0..h {
+        for tx in 0..w {
+            let (mut s, mut n) = (0u32, 0u32);
+            for row in ty * f..((ty + 1) * f).min(p.height) {
+                let o = row * p.width;
+                for col in tx * f..((tx + 1) * f).min(p.width) {
+                    s += u32::from(p.data[o + col]);
+                    n += 1;
+                }
+            }
+            data.push(u8::try_from(s / n.max(1)).unwrap_or(u8::MAX));
+        }
+    }
+    Plane { width: w, height: h, data }
+}

@@ -1,0 +1,361 @@
+//! Integration tests through the public API: metrics, profiles, sampling, claims, cheap
+//! and perceptual checks, verdicts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use transcode_verify::{
+    ClaimSignature, Error, Evidence, Fault, Fps, Frame, Plane, Profile, RenditionClaim, RenditionFacts,
+    SamplingPolicy, SegmentExpectation, Thresholds, TranscodeClaim, Verdict, Verifier, VerifierConfig,
+    cheap_checks, metrics, perceptual_check, rendition_hash,
+};
+
+/// A moving, textured synthetic clip: frame `t` is a diagonal gradient shifted by 5·t
+/// with a bright square that moves 3 px per frame.
+fn clip(w: usize, h: usize, n: usize) -> Vec<Frame> {
+    (0..n)
+        .map(|t| {
+            let mut f = Frame::solid(w, h, t as i64 * 33_333, [0, 100, 150]);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut v = ((x * 2 + y + t * 5) % 200) as u8 + 20;
+                    if (x + 200 - (t * 3) % 200) % 200 < 12 && y % 40 < 12 {
+                        v = 235;
+                    }
+                    f.y.data[y * w + x] = v;
+                }
+            }
+            for (i, v) in f.u.data.iter_mut().enumerate() {
+                *v = 90 + ((i + t) % 40) as u8;
+            }
+            f
+        })
+        .collect()
+}
+
+/// Deterministic small noise (±2) as an honest encoder's error.
+fn degrade(frames: &[Frame], seed: u32) -> Vec<Frame> {
+    frames
+        .iter()
+        .map(|f| {
+            let mut g = f.clone();
+            let mut s = seed;
+            for v in g.y.data.iter_mut().chain(g.u.data.iter_mut()).chain(g.v.data.iter_mut()) {
+                s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                *v = v.saturating_add_signed(((s >> 16) % 5) as i8 - 2);
+            }
+            g
+        })
+        .collect()
+}
+
+#[test]
+fn psnr_matches_the_formula() {
+    let a = Plane::filled(16, 16, 10);
+    let b = Plane::filled(16, 16, 12);
+    assert_eq!(metrics::mse(&a, &b).unwrap(), 4.0);
+    let want = 10.0 * (255.0f64 * 255.0 / 4.0).log10();
+    assert!((metrics::psnr_from_mse(4.0) - want).abs() < 1e-12);
+    assert_eq!(metrics::psnr_from_mse(0.0), f64::INFINITY);
+    let fa = vec![Frame::solid(16, 16, 0, [10, 128, 128]), Frame::solid(16, 16, 1, [10, 128, 128])];
+    let fb = vec![Frame::solid(16, 16, 0, [12, 128, 128]), Frame::solid(16, 16, 1, [10, 128, 128])];
+    // MSE over all samples of all frames: (4·256 + 0)/512 = 2.
+    assert!((metrics::psnr_y(&fa, &fb).unwrap() - metrics::psnr_from_mse(2.0)).abs() < 1e-12);
+    assert!(matches!(metrics::mse(&a, &Plane::filled(8, 8, 0)), Err(Error::SizeMismatch { .. })));
+    assert_eq!(metrics::psnr_y(&[], &fb), Err(Error::NoFrames));
+}
+
+#[test]
+fn ssim_is_one_for_identical_and_drops_with_distortion() {
+    let f = clip(64, 48, 2);
+    assert!((metrics::ssim(&f[0].y, &f[0].y).unwrap() - 1.0).abs() < 1e-12);
+    let noisy = degrade(&f, 3);
+    let s_noise = metrics::ssim(&f[0].y, &noisy[0].y).unwrap();
+    let inverted = Plane::new(64, 48, f[0].y.data.iter().map(|v| 255 - v).collect()).unwrap();
+    let s_flat = metrics::ssim(&f[0].y, &inverted).unwrap();
+    assert!(s_noise > 0.9 && s_noise < 1.0, "{s_noise}");
+    assert!(s_flat < 0.0, "{s_flat}");
+    // Tiny planes use one window.
+    let t = Plane::filled(3, 3, 50);
+    assert!((metrics::ssim(&t, &t).unwrap() - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn output_sizes_keep_aspect_and_are_even() {
+    let p = Profile::P720P30;
+    assert_eq!(p.output_size(1920, 1080).unwrap(), (1280, 720));
+    assert_eq!(p.output_size(640, 480).unwrap(), (960, 720));
+    assert_eq!(p.output_size(1080, 1920).unwrap(), (720, 1280));
+    assert_eq!(Profile::P240P30.output_size(1920, 1080).unwrap(), (426, 240));
+    assert_eq!(Profile::P144P30.output_size(320, 240).unwrap(), (192, 144));
+    assert!(p.output_size(0, 10).is_err());
+    assert_eq!(Profile::by_name("P360P60"), Some(Profile::P360P60));
+    assert_eq!(Profile::TABLE.len(), 15);
+    assert_eq!(Fps::whole(30).frames_in(2_000_000), 60);
+    assert_eq!(Fps::new(30_000, 1001).unwrap().frames_in(2_002_000), 60);
+    assert!(Fps::new(0, 1).is_err());
+}
+
+proptest! {
+    #[test]
+    fn output_size_fits_box_is_even_and_keeps_aspect(w in 16u32..4000, h in 16u32..4000, idx in 0usize..15) {
+        let p = Profile::TABLE[idx];
+        let (ow, oh) = p.output_size(w, h).unwrap();
+        prop_assert!(ow % 2 == 0 && oh % 2 == 0 && ow >= 2 && oh >= 2);
+        let (bw, bh) = if h > w { (p.height, p.width) } else { (p.width, p.height) };
+        prop_assert!(ow <= bw && oh <= bh);
+        // One side (nearly) fills the box.
+        prop_assert!(ow + 2 >= bw || oh + 2 >= bh);
+        // Aspect error is at most the rounding of the shorter side.
+        let err = (f64::from(ow) / f64::from(oh) - f64::from(w) / f64::from(h)).abs() * f64::from(oh);
+        prop_assert!(err <= 3.0 * f64::from(w) / f64::from(h) + 3.0, "{w}x{h} -> {ow}x{oh}");
+    }
+
+    #[test]
+    fn psnr_and_ssim_are_symmetric(seed in any::<u32>(), shift in 0u8..40) {
+        let a = clip(32, 24, 1);
+        let mut b = degrade(&a, seed);
+        for v in &mut b[0].y.data { *v = v.saturating_add(shift); }
+        let p1 = metrics::psnr_y(&a, &b).unwrap();
+        let p2 = metrics::psnr_y(&b, &a).unwrap();
+        prop_assert_eq!(p1, p2);
+        let s1 = metrics::ssim(&a[0].y, &b[0].y).unwrap();
+        let s2 = metrics::ssim(&b[0].y, &a[0].y).unwrap();
+        prop_assert!((s1 - s2).abs() < 1e-12 && s1 <= 1.0 + 1e-12 && s1 > -1.0);
+    }
+
+    #[test]
+    fn sampled_frames_are_distinct_sorted_and_in_range(id in any::<u64>(), n in 1usize..200, k in 0usize..20) {
+        let p = SamplingPolicy::new(10, [1; 32]);
+        let f = p.frames(&id.to_be_bytes(), 0, n, k);
+        prop_assert_eq!(f.len(), k.min(n));
+        prop_assert!(f.windows(2).all(|w| w[0] < w[1]));
+        prop_assert!(f.iter().all(|&i| i < n));
+    }
+
+    #[test]
+    fn claim_codec_round_trips(seq in any::<u64>(), frames in 0u64..1 << 30, sig in proptest::collection::vec(any::<u8>(), 0..80)) {
+        let c = TranscodeClaim { sequence: seq, signature: sig, ..claim(frames) };
+        prop_assert_eq!(TranscodeClaim::from_bytes(&c.to_bytes(), 4096).unwrap(), c);
+    }
+}
+
+#[test]
+fn sampling_is_secret_deterministic_and_near_the_rate() {
+    let a = SamplingPolicy::new(10, [1; 32]);
+    let b = SamplingPolicy::new(10, [2; 32]);
+    let ids: Vec<[u8; 8]> = (0..20_000u64).map(u64::to_be_bytes).collect();
+    let sa: Vec<bool> = ids.iter().map(|i| a.is_sampled(i)).collect();
+    let sb: Vec<bool> = ids.iter().map(|i| b.is_sampled(i)).collect();
+    assert_eq!(sa, ids.iter().map(|i| a.is_sampled(i)).collect::<Vec<_>>());
+    let na = sa.iter().filter(|&&s| s).count();
+    assert!((1_700..2_300).contains(&na), "{na}");
+    // Another secret picks a (nearly) independent set.
+    let both = sa.iter().zip(&sb).filter(|(x, y)| **x && **y).count();
+    assert!(both < 320, "{both}");
+    assert!(ids.iter().all(|i| SamplingPolicy::new(1, [0; 32]).is_sampled(i)));
+}
+
+struct Mac;
+
+impl ClaimSignature for Mac {
+    fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
+        signature == sign(digest)
+    }
+}
+
+fn sign(digest: &[u8; 32]) -> Vec<u8> {
+    rendition_hash(&[b"key".as_slice(), digest].concat()).to_vec()
+}
+
+fn claim(frames: u64) -> TranscodeClaim {
+    TranscodeClaim {
+        stream_id: [3; 32],
+        sequence: 7,
+        source_hash: [9; 32],
+        renditions: vec![RenditionClaim {
+            profile: "P360P30".into(),
+            width: 640,
+            height: 360,
+            frames,
+            pixels: frames * 640 * 360,
+            hash: rendition_hash(b"rendition"),
+        }],
+        signature: Vec::new(),
+    }
+}
+
+fn signed(mut c: TranscodeClaim) -> TranscodeClaim {
+    c.signature = sign(&c.digest());
+    c
+}
+
+fn expectation() -> SegmentExpectation {
+    SegmentExpectation {
+        profiles: vec![Profile::P360P30],
+        source_width: 1920,
+        source_height: 1080,
+        source_duration_us: 2_000_000,
+        source_hash: [9; 32],
+    }
+}
+
+fn facts() -> RenditionFacts {
+    RenditionFacts {
+        width: 640,
+        height: 360,
+        frames: 60,
+        duration_us: 2_000_000,
+        fps: Some(Fps::whole(30)),
+        hash: rendition_hash(b"rendition"),
+    }
+}
+
+#[test]
+fn cheap_checks_table() {
+    let good = signed(claim(60));
+    assert_eq!(cheap_checks(&expectation(), &good, &[facts()], &Mac), vec![]);
+    type Case = (&'static str, Box<dyn Fn(&mut TranscodeClaim, &mut RenditionFacts)>, fn(&Fault) -> bool);
+    let cases: Vec<Case> = vec![
+        ("bad signature", Box::new(|c, _| c.signature[0] ^= 1), |f| matches!(f, Fault::BadSignature)),
+        ("other source", Box::new(|c, _| c.source_hash = [1; 32]), |f| matches!(f, Fault::BadSignature)),
+        ("hash", Box::new(|_, o| o.hash = [0; 32]), |f| matches!(f, Fault::HashMismatch { rendition: 0 })),
+        ("resolution", Box::new(|_, o| o.width = 480), |f| {
+            matches!(f, Fault::Resolution { expected: (640, 360), .. })
+        }),
+        ("frames", Box::new(|_, o| o.frames = 50), |f| {
+            matches!(f, Fault::FrameCount { expected: 60, found: 50, .. })
+        }),
+        ("duration", Box::new(|_, o| o.duration_us = 1_500_000), |f| matches!(f, Fault::Duration { .. })),
+        ("fps", Box::new(|_, o| o.fps = Some(Fps::whole(25))), |f| {
+            matches!(f, Fault::FrameRate { found: (25, 1), .. })
+        }),
+        ("pixels", Box::new(|c, _| c.renditions[0].pixels += 1), |f| matches!(f, Fault::BadSignature)),
+        ("profile", Box::new(|c, _| c.renditions[0].profile = "P720P30".into()), |f| {
+            matches!(f, Fault::BadSignature)
+        }),
+        ("count", Box::new(|c, _| c.renditions.clear()), |f| matches!(f, Fault::BadSignature)),
+    ];
+    for (name, mutate, want) in cases {
+        let (mut c, mut o) = (good.clone(), facts());
+        mutate(&mut c, &mut o);
+        let faults = cheap_checks(&expectation(), &c, &[o.clone()], &Mac);
+        assert!(faults.iter().any(want), "{name}: {faults:?}");
+        // Re-signed by a cheating orchestrator, the content faults remain.
+        let resigned = signed(c);
+        let faults = cheap_checks(&expectation(), &resigned, &[o], &Mac);
+        if name != "bad signature" {
+            assert!(!faults.is_empty() && !faults.contains(&Fault::BadSignature), "{name}: {faults:?}");
+        }
+    }
+    let mut more = signed(claim(60));
+    more.renditions[0].pixels = 1;
+    let more = signed(more);
+    assert!(
+        cheap_checks(&expectation(), &more, &[facts()], &Mac)
+            .iter()
+            .any(|f| matches!(f, Fault::PixelCount { .. }))
+    );
+    // One frame of slack on the count.
+    let mut o = facts();
+    o.frames = 61;
+    let c = signed(claim(61));
+    assert_eq!(cheap_checks(&expectation(), &c, &[o], &Mac), vec![]);
+}
+
+#[test]
+fn claim_and_evidence_decoders_reject_bad_bytes() {
+    let c = signed(claim(60));
+    let bytes = c.to_bytes();
+    assert_eq!(TranscodeClaim::from_bytes(&bytes, 4096).unwrap(), c);
+    assert!(matches!(TranscodeClaim::from_bytes(&bytes, 10), Err(Error::TooLarge { .. })));
+    let mut v = bytes.clone();
+    v[0] = 2;
+    assert!(matches!(TranscodeClaim::from_bytes(&v, 4096), Err(Error::Version { found: 2, expected: 1 })));
+    let mut v = bytes.clone();
+    v.push(0);
+    assert!(matches!(TranscodeClaim::from_bytes(&v, 4096), Err(Error::Decode { .. })));
+    assert!(matches!(TranscodeClaim::from_bytes(&bytes[..bytes.len() - 1], 4096), Err(Error::Decode { .. })));
+    assert!(TranscodeClaim::from_bytes(&[], 4096).is_err());
+    let ev =
+        Evidence { claim: c, faults: vec![Fault::BlackFrame { rendition: 0, frame: 4 }], metrics: vec![] };
+    assert_eq!(Evidence::from_bytes(&ev.to_bytes(), 4096).unwrap(), ev);
+    assert!(
+        Fault::HashMismatch { rendition: 0 }.is_cheap()
+            && !Fault::BlackFrame { rendition: 0, frame: 0 }.is_cheap()
+    );
+}
+
+#[test]
+fn perceptual_detectors_on_synthetic_clips() {
+    let reference = clip(160, 96, 30);
+    let honest = degrade(&reference, 1);
+    let local = degrade(&reference, 2);
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let check = |r: &[Frame]| perceptual_check(0, &reference, Some(&local), r, &all, &t).unwrap().faults;
+    assert_eq!(check(&honest), vec![]);
+    assert_eq!(perceptual_check(0, &reference, None, &honest, &all, &t).unwrap().faults, vec![]);
+
+    let mut black = honest.clone();
+    black[10] = Frame::solid(160, 96, black[10].pts_us, [16, 128, 128]);
+    assert!(matches!(check(&black)[0], Fault::BlackFrame { frame: 10, .. }));
+
+    let mut frozen = honest.clone();
+    for i in 12..16 {
+        frozen[i] = frozen[11].clone();
+    }
+    assert!(check(&frozen).iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })));
+
+    let shifted: Vec<Frame> = (0..30).map(|i| honest[(i + 2).min(29)].clone()).collect();
+    assert!(check(&shifted).iter().any(|f| matches!(f, Fault::Misaligned { offset: 2, .. })));
+
+    let mut overlay = honest.clone();
+    for f in &mut overlay {
+        for y in 20..40 {
+            for x in 30..62 {
+                f.y.data[y * 160 + x] = 255 - f.y.data[y * 160 + x] / 4;
+            }
+        }
+    }
+    assert!(
+        check(&overlay).iter().any(|f| matches!(f, Fault::LocalDistortion { .. } | Fault::LowQuality { .. }))
+    );
+
+    let mut colour = honest.clone();
+    for f in &mut colour {
+        std::mem::swap(&mut f.u, &mut f.v);
+    }
+    assert!(check(&colour).iter().any(|f| matches!(f, Fault::ColourShift { .. })));
+
+    let other: Vec<Frame> = clip(160, 96, 60)[30..]
+        .iter()
+        .map(|f| {
+            let mut g = f.clone();
+            g.y.data.reverse();
+            g
+        })
+        .collect();
+    assert!(check(&other).iter().any(|f| matches!(f, Fault::LowQuality { .. })));
+    assert_eq!(perceptual_check(0, &[], None, &honest, &all, &t), Err(Error::NoFrames));
+}
+
+#[test]
+fn verifier_is_deterministic_and_builds_evidence() {
+    let reference = clip(64, 48, 12);
+    let bad: Vec<Frame> = reference.iter().map(|f| Frame::solid(64, 48, f.pts_us, [16, 128, 128])).collect();
+    let run = |secret: [u8; 32]| {
+        let v = Verifier::new(VerifierConfig { rate: 1, ..VerifierConfig::default() }, secret);
+        let c = signed(claim(60));
+        let cheap = v.cheap(&expectation(), &c, &[facts()], &Mac);
+        let sampled = v.is_sampled(&c);
+        let report = v.perceptual(&c, 0, &reference, None, &bad).unwrap();
+        v.verdict(&c, cheap, sampled, vec![(0, report)])
+    };
+    let a = run([5; 32]);
+    assert_eq!(a, run([5; 32]));
+    let Verdict::Fault(ev) = a else { panic!("black rendition must fail") };
+    assert!(matches!(ev.faults[0], Fault::BlackFrame { frame: 0, .. }));
+    assert_eq!(ev.claim, signed(claim(60)));
+    let v = Verifier::new(VerifierConfig::default(), [5; 32]);
+    assert_eq!(v.verdict(&signed(claim(60)), vec![], false, vec![]), Verdict::PassedCheap);
+}
