@@ -378,7 +378,8 @@ fn main() {
                     for k in 1..decoded.frames.len().min(reference.len()).min(local.len()) {
                         use transcode_verify::metrics::{mean_abs_diff, thumbnail};
                         let d = mean_abs_diff(&decoded.frames[k].y, &decoded.frames[k - 1].y, 2).unwrap();
-                        if d <= 0.3 {
+                        let ld0 = mean_abs_diff(&local[k].y, &local[k - 1].y, 2).unwrap();
+                        if d <= 0.3 || d < 0.25 * ld0 {
                             let rd = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
                             let rc = mean_abs_diff(
                                 &thumbnail(&reference[k].y, 4),

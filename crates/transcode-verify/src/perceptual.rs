@@ -95,6 +95,9 @@ pub struct Thresholds {
     pub max_chroma_shift: f64,
     /// See `max_chroma_shift`.
     pub chroma_local_factor: f64,
+    /// Fraction of the sampled frames that must show the chroma shift for the segment
+    /// to fail with a colour change.
+    pub colour_min_fraction: f64,
     /// With a local encode: a block is anomalous when its mean differs from the
     /// reference's by more than `block_local_factor` × the local encode's difference plus
     /// this, in luma levels…
@@ -127,7 +130,7 @@ impl Default for Thresholds {
             frozen_min_reference_motion: 1.0,
             frozen_exact_diff: 0.02,
             frozen_min_run: 2,
-            min_detail_ratio: 0.5,
+            min_detail_ratio: 0.3,
             misalignment_ratio: 0.6,
             max_misaligned_frames: 3,
             frozen_local_motion_fraction: 0.1,
@@ -140,6 +143,7 @@ impl Default for Thresholds {
             block: 16,
             max_chroma_shift: 1.5,
             chroma_local_factor: 2.0,
+            colour_min_fraction: 0.75,
             block_luma_levels: 10.0,
             block_chroma_levels: 6.0,
             block_local_factor: 2.0,
@@ -395,6 +399,8 @@ pub fn perceptual_check(
     let mut overlay_frame: Option<FrameMetrics> = None;
     let mut detail_ratios: Vec<f64> = Vec::new();
     let mut blur_frame: Option<FrameMetrics> = None;
+    let mut colour_frames = 0usize;
+    let mut colour_frame: Option<FrameMetrics> = None;
     for &i in sampled.iter().filter(|&&i| i < n) {
         // Encoders may round frame-rate conversion differently: take the best match within
         // two frames (consistent shifts are the alignment and frozen detectors' job).
@@ -457,8 +463,16 @@ pub fn perceptual_check(
         if fine_low && coarse_low {
             report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
         } else if colour {
-            report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
+            colour_frames += 1;
+            colour_frame.get_or_insert(fm);
         }
+    }
+    // Colour: a colour change applies to the whole segment; an honest encoder's chroma
+    // lags on some frames of fast-changing saturated content, not on (nearly) all.
+    if colour_frames as f64 >= t.colour_min_fraction * sampled_n as f64
+        && let Some(fm) = colour_frame
+    {
+        report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
     }
     if !detail_ratios.is_empty() {
         detail_ratios.sort_by(f64::total_cmp);
