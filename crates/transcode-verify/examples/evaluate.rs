@@ -12,6 +12,11 @@
 //! perceptual checks against the local reference from `Transcoder::reference_frames`).
 //! Prints the confusion matrix and per-class detection.
 //!
+//! `EVAL_DIR=DIR` keeps the generated corpus in `DIR` and reuses it on the next run
+//! (source `i` is the same whatever the source count); `EVAL_FEATURES=1` prints the
+//! decision features of every sampled frame (`FEAT`), the per-block anomaly persistence
+//! (`PERSIST`) and the static rendition frames (`STATIC`) for calibration.
+//!
 //! Decoding and the reference come from gpu-encode, a dev-dependency only: the
 //! transcode-verify library itself never links FFmpeg.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
