@@ -12,6 +12,11 @@
 //! perceptual checks against the local reference from `Transcoder::reference_frames`).
 //! Prints the confusion matrix and per-class detection.
 //!
+//! `EVAL_DIR=DIR` keeps the generated corpus in `DIR` and reuses it on the next run
+//! (source `i` is the same whatever the source count); `EVAL_FEATURES=1` prints the
+//! decision features of every sampled frame (`FEAT`), the per-block anomaly persistence
+//! (`PERSIST`) and the static rendition frames (`STATIC`) for calibration.
+//!
 //! Decoding and the reference come from gpu-encode, a dev-dependency only: the
 //! transcode-verify library itself never links FFmpeg.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
@@ -65,6 +70,13 @@ impl Rng {
 }
 
 fn ffmpeg(args: &[String], out: &Path) -> Vec<u8> {
+    // With EVAL_DIR set, outputs are kept and reused: the corpus is deterministic per
+    // source index, so re-running the verifier on it skips every ffmpeg run.
+    if std::env::var_os("EVAL_DIR").is_some()
+        && let Ok(bytes) = std::fs::read(out)
+    {
+        return bytes;
+    }
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args(args)
@@ -140,7 +152,10 @@ fn fit(src_w: u32, src_h: u32) -> (u32, u32) {
 
 fn main() {
     let sources: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50);
-    let dir: PathBuf = std::env::temp_dir().join(format!("transcode-verify-eval-{}", std::process::id()));
+    let keep = std::env::var_os("EVAL_DIR").map(PathBuf::from);
+    let dir: PathBuf = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("transcode-verify-eval-{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).unwrap();
     let key = MacSignature([7; 32]);
     let verifier = Verifier::new(VerifierConfig { rate: 1, ..VerifierConfig::default() }, [42; 32]);
@@ -166,6 +181,7 @@ fn main() {
     let mut honest_metrics: Vec<(f64, f64, f64, f64)> = Vec::new();
     let mut prev_source: Option<PathBuf> = None;
     let mut honest_passed_frames = 0usize;
+    let dump = std::env::var_os("EVAL_FEATURES").is_some();
     for i in 0..sources {
         let (graph, family) = source_graph(i, &mut rng);
         let src_path = dir.join(format!("src{i}.ts"));
@@ -330,7 +346,7 @@ fn main() {
             ),
         ));
 
-        for (class, bytes) in cases {
+        for (case, (class, bytes)) in cases.into_iter().enumerate() {
             // The orchestrator signs what it delivers.
             let facts = probe(&bytes, &limits).unwrap();
             let decoded = decode_segment(&bytes, &limits).unwrap();
@@ -362,6 +378,50 @@ fn main() {
             if cheap.is_empty() && verifier.is_sampled(&claim) {
                 let report =
                     verifier.perceptual(&claim, 0, &reference, Some(&local), &decoded.frames).unwrap();
+                if dump {
+                    // EVAL_FEATURES=1: one line per sampled frame, for calibration.
+                    for k in 1..decoded.frames.len().min(reference.len()).min(local.len()) {
+                        use transcode_verify::metrics::{mean_abs_diff, thumbnail};
+                        let d = mean_abs_diff(&decoded.frames[k].y, &decoded.frames[k - 1].y, 2).unwrap();
+                        let ld0 = mean_abs_diff(&local[k].y, &local[k - 1].y, 2).unwrap();
+                        if d <= 0.3 || d < 0.25 * ld0 {
+                            let rd = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
+                            let rc = mean_abs_diff(
+                                &thumbnail(&reference[k].y, 4),
+                                &thumbnail(&reference[k - 1].y, 4),
+                                1,
+                            )
+                            .unwrap();
+                            let ld = mean_abs_diff(&local[k].y, &local[k - 1].y, 2).unwrap();
+                            println!("STATIC {class} {family} {i} {case} {k} {d:.3} {rd:.3} {rc:.3} {ld:.3}");
+                        }
+                    }
+                    let mut persist = [0u32; 9];
+                    for &c in &report.anomaly_counts {
+                        persist[(c as usize).min(8)] += 1;
+                    }
+                    println!("PERSIST {class} {family} {i} {case} {persist:?}");
+                    for f in &report.features {
+                        println!(
+                            "FEAT {class} {family} {i} {case} {} {:.3} {:.3} {:.4} {:.4} {:.3} {:.3} {:.3} {:.3} {:.3} {:.3} {} {:.3} {:.3} {}",
+                            f.frame,
+                            f.psnr_y.0,
+                            f.psnr_y.1,
+                            f.ssim_y.0,
+                            f.ssim_y.1,
+                            f.coarse_psnr_y.0,
+                            f.coarse_psnr_y.1,
+                            f.detail.0,
+                            f.detail.1,
+                            f.chroma_shift.0,
+                            f.chroma_shift.1,
+                            f.anomalous_blocks,
+                            f.block_error.0,
+                            f.block_error.1,
+                            report.faults.iter().map(fault_name).collect::<Vec<_>>().join(",")
+                        );
+                    }
+                }
                 if class == "honest" {
                     if report.faults.is_empty() {
                         honest_passed_frames += report.metrics.len();
@@ -399,7 +459,9 @@ fn main() {
     eprintln!();
     print_results(&table, &honest_metrics);
     println!("honest sampled frames in passing renditions: {honest_passed_frames}");
-    let _ = std::fs::remove_dir_all(&dir);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 fn fault_name(f: &Fault) -> String {

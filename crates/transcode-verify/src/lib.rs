@@ -70,7 +70,7 @@ pub use checks::{RenditionFacts, SegmentExpectation, cheap_checks};
 pub use claim::{CODEC_VERSION, ClaimSignature, RenditionClaim, TranscodeClaim, rendition_hash};
 pub use error::Error;
 pub use frame::{Frame, Plane};
-pub use perceptual::{FrameMetrics, PerceptualReport, Thresholds, perceptual_check};
+pub use perceptual::{FrameFeatures, FrameMetrics, PerceptualReport, Thresholds, perceptual_check};
 pub use policy::SamplingPolicy;
 pub use profile::{Fps, Profile};
 pub use verdict::{Evidence, Fault, Verdict};

@@ -217,3 +217,39 @@ pub fn thumbnail(p: &Plane, factor: usize) -> Plane {
     }
     Plane { width: w, height: h, data }
 }
+
+/// Mean of each `size`×`size` block (row-major; edge blocks are partial). Block means
+/// are what every honest encoder preserves best (the DC coefficient), and averaging
+/// removes film grain and noise, so differences of block means expose colour changes and
+/// overlays that grain hides from PSNR.
+pub fn block_means(p: &Plane, size: usize) -> Vec<f64> {
+    let size = size.max(1);
+    let (nx, ny) = (p.width.div_ceil(size), p.height.div_ceil(size));
+    let mut sums = vec![(0u64, 0u64); nx * ny];
+    for row in 0..p.height {
+        let o = row * p.width;
+        for (col, &v) in p.data[o..o + p.width].iter().enumerate() {
+            let cell = &mut sums[(row / size) * nx + col / size];
+            cell.0 += u64::from(v);
+            cell.1 += 1;
+        }
+    }
+    sums.into_iter().map(|(s, n)| if n == 0 { 0.0 } else { s as f64 / n as f64 }).collect()
+}
+
+/// High-frequency energy: the mean absolute horizontal plus vertical neighbour difference.
+pub fn detail(p: &Plane) -> f64 {
+    let (w, h) = (p.width, p.height);
+    if w < 2 || h < 2 {
+        return 0.0;
+    }
+    let mut sum = 0u64;
+    for y in 0..h - 1 {
+        let row = &p.data[y * w..(y + 1) * w];
+        let next = &p.data[(y + 1) * w..(y + 2) * w];
+        for x in 0..w - 1 {
+            sum += u64::from(row[x].abs_diff(row[x + 1])) + u64::from(row[x].abs_diff(next[x]));
+        }
+    }
+    sum as f64 / ((w - 1) * (h - 1)) as f64
+}

@@ -5,7 +5,9 @@ use parity_scale_codec::{Decode, Encode};
 
 use crate::error::Error;
 use crate::frame::Frame;
-use crate::metrics::{block_mse, mean_abs_diff, mean_std, mse, psnr_from_mse, ssim, thumbnail};
+use crate::metrics::{
+    block_means, block_mse, detail, mean_abs_diff, mean_std, mse, psnr_from_mse, ssim, thumbnail,
+};
 use crate::verdict::Fault;
 
 /// Detector thresholds. The defaults are calibrated by the `evaluate` example so that
@@ -47,17 +49,66 @@ pub struct Thresholds {
     pub frozen_max_diff: f64,
     /// …while the reference moves by at least this much…
     pub frozen_min_reference_motion: f64,
+    /// A static frame that repeats its predecessor this exactly (mean absolute
+    /// difference) is frozen whatever the local encode does: an encoder fed a repeated
+    /// picture reproduces it, one skipping frames of grain leaves residue.
+    pub frozen_exact_diff: f64,
     /// …for at least this many consecutive frames (encoders may skip a single frame of
     /// incompressible content under CBR).
     pub frozen_min_run: usize,
-    /// With a local encode: a sampled frame has lost detail (blur) when its
-    /// high-frequency energy is below this fraction of the local encode's.
+    /// With a local encode: the segment has lost detail (blur) when the median over the
+    /// sampled frames of the rendition's half-resolution detail divided by the local
+    /// encode's is below this (frames already good enough count as 1).
     pub min_detail_ratio: f64,
     /// A frame is misaligned when a reference frame at another offset matches it better
     /// than this fraction of the same-index distance.
     pub misalignment_ratio: f64,
     /// Misaligned frames tolerated before the segment fails.
     pub max_misaligned_frames: usize,
+    /// With a local encode: a static rendition frame only counts as frozen when the
+    /// local encode moves by more than this fraction of the reference's motion (capped by
+    /// `frozen_local_motion_cap`, floored by twice `frozen_max_diff`). Honest encoders
+    /// skip frames of pure grain, and so does the local encode, nearly.
+    pub frozen_local_motion_fraction: f64,
+    /// See `frozen_local_motion_fraction`.
+    pub frozen_local_motion_cap: f64,
+    /// With a local encode: a frame only counts as misaligned when its same-index
+    /// thumbnail distance exceeds this many times the local encode's.
+    pub misaligned_local_factor: f64,
+    /// With a local encode: box-filter factor of the coarse scale at which low quality is
+    /// confirmed. Film grain and noise average out there, so an honest encoder that
+    /// dropped grain is not "low quality", while other content or starvation still is.
+    pub coarse_factor: usize,
+    /// With a local encode: largest tolerated coarse-scale luma PSNR deficit (dB) against
+    /// the local encode; a frame is low quality only when it also fails the full-scale
+    /// deficits.
+    pub max_coarse_psnr_deficit: f64,
+    /// Coarse-scale luma PSNR (dB) above which the coarse check always passes.
+    pub coarse_good_enough: f64,
+    /// With a local encode: the local encode's detail (at half resolution) must be at
+    /// least this for the blur check to apply.
+    pub min_local_detail: f64,
+    /// Block size (luma samples) of the block-mean maps; chroma uses half.
+    pub block: usize,
+    /// With a local encode: colour change when the mean absolute chroma block-mean error
+    /// exceeds `chroma_local_factor` × the local encode's plus this (8-bit levels).
+    pub max_chroma_shift: f64,
+    /// See `max_chroma_shift`.
+    pub chroma_local_factor: f64,
+    /// Fraction of the sampled frames that must show the chroma shift for the segment
+    /// to fail with a colour change.
+    pub colour_min_fraction: f64,
+    /// With a local encode: a block is anomalous when its mean differs from the
+    /// reference's by more than `block_local_factor` × the local encode's difference plus
+    /// this, in luma levels…
+    pub block_luma_levels: f64,
+    /// …or plus this in chroma levels.
+    pub block_chroma_levels: f64,
+    /// See `block_luma_levels`.
+    pub block_local_factor: f64,
+    /// Overlay: blocks anomalous in all sampled frames but one (and at least two) make the
+    /// segment fail when there are this many or more.
+    pub overlay_min_blocks: usize,
 }
 
 impl Default for Thresholds {
@@ -67,7 +118,7 @@ impl Default for Thresholds {
             max_psnr_y_deficit: 6.0,
             max_ssim_deficit: 0.25,
             max_psnr_uv_deficit: 6.0,
-            good_enough: (32.0, 0.90, 34.0),
+            good_enough: (38.0, 0.95, 34.0),
             min_ssim_y: 0.70,
             min_psnr_uv: 28.0,
             outlier_block_ratio: 12.0,
@@ -76,11 +127,27 @@ impl Default for Thresholds {
             black_max_mean: 24.0,
             black_max_std: 6.0,
             frozen_max_diff: 0.3,
-            frozen_min_reference_motion: 2.0,
+            frozen_min_reference_motion: 1.0,
+            frozen_exact_diff: 0.02,
             frozen_min_run: 2,
-            min_detail_ratio: 0.2,
+            min_detail_ratio: 0.3,
             misalignment_ratio: 0.6,
-            max_misaligned_frames: 2,
+            max_misaligned_frames: 3,
+            frozen_local_motion_fraction: 0.1,
+            frozen_local_motion_cap: 5.0,
+            misaligned_local_factor: 2.0,
+            coarse_factor: 4,
+            max_coarse_psnr_deficit: 4.0,
+            coarse_good_enough: 40.0,
+            min_local_detail: 1.5,
+            block: 16,
+            max_chroma_shift: 1.5,
+            chroma_local_factor: 2.0,
+            colour_min_fraction: 0.75,
+            block_luma_levels: 10.0,
+            block_chroma_levels: 6.0,
+            block_local_factor: 2.0,
+            overlay_min_blocks: 3,
         }
     }
 }
@@ -100,23 +167,6 @@ pub struct FrameMetrics {
     pub outlier_blocks_e4: u32,
 }
 
-/// High-frequency energy: mean absolute horizontal plus vertical difference.
-fn detail(p: &crate::frame::Plane) -> f64 {
-    let (w, h) = (p.width, p.height);
-    if w < 2 || h < 2 {
-        return 0.0;
-    }
-    let mut sum = 0u64;
-    for y in 0..h - 1 {
-        let row = &p.data[y * w..(y + 1) * w];
-        let next = &p.data[(y + 1) * w..(y + 2) * w];
-        for x in 0..w - 1 {
-            sum += u64::from(row[x].abs_diff(row[x + 1])) + u64::from(row[x].abs_diff(next[x]));
-        }
-    }
-    sum as f64 / ((w - 1) * (h - 1)) as f64
-}
-
 fn cdb(db: f64) -> u32 {
     (db.clamp(0.0, 100.0) * 100.0).round() as u32
 }
@@ -128,6 +178,34 @@ pub struct PerceptualReport {
     pub metrics: Vec<FrameMetrics>,
     /// Faults found.
     pub faults: Vec<Fault>,
+    /// Decision features of the sampled frames (with a local encode only), for
+    /// calibration and diagnostics; not part of the evidence encoding.
+    pub features: Vec<FrameFeatures>,
+    /// Per block of the block-mean grid: in how many sampled frames it was anomalous
+    /// (with a local encode only; diagnostics for the overlay rule).
+    pub anomaly_counts: Vec<u32>,
+}
+
+/// The features the relative (local-encode) decision rule uses on one sampled frame.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct FrameFeatures {
+    /// Frame index in the rendition.
+    pub frame: u32,
+    /// Luma PSNR (dB) of the rendition and of the local encode.
+    pub psnr_y: (f64, f64),
+    /// Luma SSIM of the rendition and of the local encode.
+    pub ssim_y: (f64, f64),
+    /// Coarse-scale luma PSNR (dB) of the rendition and of the local encode.
+    pub coarse_psnr_y: (f64, f64),
+    /// Half-resolution luma detail of the rendition and of the local encode.
+    pub detail: (f64, f64),
+    /// Mean absolute chroma block-mean error (worse of U and V) of the rendition and of
+    /// the local encode, in 8-bit levels.
+    pub chroma_shift: (f64, f64),
+    /// Anomalous blocks in this frame.
+    pub anomalous_blocks: u32,
+    /// Mean absolute luma block-mean error of the rendition and of the local encode.
+    pub block_error: (f64, f64),
 }
 
 /// Per-frame quality of `test` against the reference `a`.
@@ -148,6 +226,66 @@ fn quality(a: &Frame, b: &Frame, t: &Thresholds) -> Result<Quality, Error> {
         ssim_y: ssim(&a.y, &b.y)?,
         outliers: blocks.iter().filter(|&&v| v > limit).count() as f64 / blocks.len().max(1) as f64,
     })
+}
+
+struct Relative {
+    features: FrameFeatures,
+    /// Per block: anomalous (mean far from the reference's, beyond the local encode's).
+    blocks: Vec<bool>,
+}
+
+/// Mean absolute difference of two block-mean maps.
+fn chroma_shift(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len().max(1) as f64
+}
+
+/// The features of the relative rule for rendition frame `test` (matched to reference
+/// frame `matched`) and local frame `local` (same index as reference frame `same`).
+fn relative_features(
+    matched: &Frame,
+    same: &Frame,
+    local: &Frame,
+    test: &Frame,
+    q: &Quality,
+    t: &Thresholds,
+) -> Result<Relative, Error> {
+    let lq = quality(same, local, t)?;
+    let c = t.coarse_factor.max(1);
+    let coarse = |a: &Frame, b: &Frame| -> Result<f64, Error> {
+        Ok(psnr_from_mse(mse(&thumbnail(&a.y, c), &thumbnail(&b.y, c))?))
+    };
+    let bs = t.block.max(2);
+    let maps = |f: &Frame| [block_means(&f.y, bs), block_means(&f.u, bs / 2), block_means(&f.v, bs / 2)];
+    let (mr, ms, ml, mt) = (maps(matched), maps(same), maps(local), maps(test));
+    let shift_r = chroma_shift(&mt[1], &mr[1]).max(chroma_shift(&mt[2], &mr[2]));
+    let shift_l = chroma_shift(&ml[1], &ms[1]).max(chroma_shift(&ml[2], &ms[2]));
+    let nb = mr[0].len();
+    let mut blocks = vec![false; nb];
+    for (p, levels) in [(0usize, t.block_luma_levels), (1, t.block_chroma_levels), (2, t.block_chroma_levels)]
+    {
+        // The chroma grid has the same block count as the luma grid for 4:2:0.
+        if mr[p].len() != nb {
+            continue;
+        }
+        for (b, hit) in blocks.iter_mut().enumerate() {
+            let dr = (mt[p][b] - mr[p][b]).abs();
+            let dl = (ml[p][b] - ms[p][b]).abs();
+            if dr > t.block_local_factor * dl + levels {
+                *hit = true;
+            }
+        }
+    }
+    let features = FrameFeatures {
+        frame: 0,
+        psnr_y: (q.psnr_y, lq.psnr_y),
+        ssim_y: (q.ssim_y, lq.ssim_y),
+        coarse_psnr_y: (coarse(matched, test)?, coarse(same, local)?),
+        detail: (detail(&thumbnail(&test.y, 2)), detail(&thumbnail(&local.y, 2))),
+        chroma_shift: (shift_r, shift_l),
+        anomalous_blocks: blocks.iter().filter(|&&b| b).count() as u32,
+        block_error: (chroma_shift(&mt[0], &mr[0]), chroma_shift(&ml[0], &ms[0])),
+    };
+    Ok(Relative { features, blocks })
 }
 
 /// Compares a decoded rendition with the verifier's local reference (the source decoded,
@@ -200,7 +338,12 @@ pub fn perceptual_check(
         let frozen = d <= t.frozen_max_diff && {
             let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
             let local_moves = match local {
-                Some(l) => mean_abs_diff(&l[i].y, &l[i - 1].y, 2)? > t.frozen_max_diff * 2.0,
+                Some(l) => {
+                    let need = (t.frozen_local_motion_fraction * rd)
+                        .min(t.frozen_local_motion_cap)
+                        .max(t.frozen_max_diff * 2.0);
+                    d <= t.frozen_exact_diff || mean_abs_diff(&l[i].y, &l[i - 1].y, 2)? > need
+                }
                 None => true,
             };
             rd >= t.frozen_min_reference_motion && local_moves
@@ -216,6 +359,7 @@ pub fn perceptual_check(
     // best; a consistent better match at another offset means shifted or dropped frames.
     let thumbs_ref: Vec<_> = reference[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
     let thumbs_out: Vec<_> = rendition[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
+    let thumbs_local: Option<Vec<_>> = local.map(|l| l[..n].iter().map(|f| thumbnail(&f.y, 8)).collect());
     let mut misaligned = 0usize;
     let mut first: Option<(u32, i32)> = None;
     for i in 0..n {
@@ -231,7 +375,15 @@ pub fn perceptual_check(
                 best = (d, off);
             }
         }
-        if best.1 != 0 && best.0 < d0 * t.misalignment_ratio && d0 > 4.0 {
+        let local_d0 = match &thumbs_local {
+            Some(tl) => mse(&tl[i], &thumbs_ref[i])?,
+            None => 0.0,
+        };
+        if best.1 != 0
+            && best.0 < d0 * t.misalignment_ratio
+            && d0 > 4.0
+            && d0 > t.misaligned_local_factor * local_d0
+        {
             misaligned += 1;
             first.get_or_insert((i as u32, best.1));
         }
@@ -242,15 +394,24 @@ pub fn perceptual_check(
         report.faults.push(Fault::Misaligned { rendition: r, frame, offset, frames: misaligned as u32 });
     }
     // Quality on the sampled frames.
+    let mut anomalies: Vec<u32> = Vec::new();
+    let mut sampled_n = 0usize;
+    let mut overlay_frame: Option<FrameMetrics> = None;
+    let mut detail_ratios: Vec<f64> = Vec::new();
+    let mut blur_frame: Option<FrameMetrics> = None;
+    let mut colour_frames = 0usize;
+    let mut colour_frame: Option<FrameMetrics> = None;
     for &i in sampled.iter().filter(|&&i| i < n) {
         // Encoders may round frame-rate conversion differently: take the best match within
         // two frames (consistent shifts are the alignment and frozen detectors' job).
         let mut q = quality(&reference[i], &rendition[i], t)?;
+        let mut matched = i;
         for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
             if j < n {
                 let alt = quality(&reference[j], &rendition[i], t)?;
                 if alt.psnr_y > q.psnr_y {
                     q = alt;
+                    matched = j;
                 }
             }
         }
@@ -262,32 +423,77 @@ pub fn perceptual_check(
             outlier_blocks_e4: (q.outliers * 10_000.0).round() as u32,
         };
         report.metrics.push(fm);
-        let (low, colour, local_outliers) = match local {
-            Some(l) => {
-                let lq = quality(&reference[i], &l[i], t)?;
-                // Blur: only where quality is not good enough anyway and the local encode
-                // kept real detail.
-                let local_detail = detail(&l[i].y);
-                let detail_loss = q.psnr_y < t.good_enough.0
-                    && local_detail > 2.0
-                    && detail(&rendition[i].y) < t.min_detail_ratio * local_detail;
-                (
-                    detail_loss
-                        || q.psnr_y < lq.psnr_y.min(t.good_enough.0) - t.max_psnr_y_deficit
-                        || q.ssim_y < lq.ssim_y.min(t.good_enough.1) - t.max_ssim_deficit,
-                    q.psnr_uv < lq.psnr_uv.min(t.good_enough.2) - t.max_psnr_uv_deficit,
-                    lq.outliers,
-                )
+        let Some(l) = local else {
+            if q.psnr_y < t.min_psnr_y || q.ssim_y < t.min_ssim_y {
+                report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
+            } else if q.psnr_uv < t.min_psnr_uv {
+                report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
+            } else if q.outliers > t.max_outlier_fraction {
+                report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
             }
-            None => (q.psnr_y < t.min_psnr_y || q.ssim_y < t.min_ssim_y, q.psnr_uv < t.min_psnr_uv, 0.0),
+            continue;
         };
-        if low {
+        let f = relative_features(&reference[matched], &reference[i], &l[i], &rendition[i], &q, t)?;
+        let flagged = f.blocks;
+        let f = FrameFeatures { frame: i as u32, ..f.features };
+        report.features.push(f);
+        sampled_n += 1;
+        if anomalies.is_empty() {
+            anomalies = vec![0; flagged.len()];
+        }
+        for (count, &hit) in anomalies.iter_mut().zip(&flagged) {
+            *count += u32::from(hit);
+        }
+        if f.anomalous_blocks > 0 {
+            overlay_frame.get_or_insert(fm);
+        }
+        // Full-scale deficits (as before) confirmed at the coarse scale, where grain that
+        // an honest encoder may drop no longer counts.
+        let fine_low = q.psnr_y < f.psnr_y.1.min(t.good_enough.0) - t.max_psnr_y_deficit
+            || q.ssim_y < f.ssim_y.1.min(t.good_enough.1) - t.max_ssim_deficit;
+        let coarse_low =
+            f.coarse_psnr_y.0 < f.coarse_psnr_y.1.min(t.coarse_good_enough) - t.max_coarse_psnr_deficit;
+        // Blur: detail lost where the local encode kept it (decided on the median over the
+        // sampled frames; a single frame's detail varies too much between honest encoders).
+        if f.detail.1 > t.min_local_detail {
+            detail_ratios.push(if q.psnr_y >= t.good_enough.0 { 1.0 } else { f.detail.0 / f.detail.1 });
+            blur_frame.get_or_insert(fm);
+        }
+        let colour = f.chroma_shift.0 > t.chroma_local_factor * f.chroma_shift.1 + t.max_chroma_shift;
+        if fine_low && coarse_low {
             report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
         } else if colour {
-            report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
-        } else if q.outliers > local_outliers + t.max_outlier_fraction {
-            report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
+            colour_frames += 1;
+            colour_frame.get_or_insert(fm);
         }
     }
+    // Colour: a colour change applies to the whole segment; an honest encoder's chroma
+    // lags on some frames of fast-changing saturated content, not on (nearly) all.
+    if colour_frames as f64 >= t.colour_min_fraction * sampled_n as f64
+        && let Some(fm) = colour_frame
+    {
+        report.faults.push(Fault::ColourShift { rendition: r, metrics: fm });
+    }
+    if !detail_ratios.is_empty() {
+        detail_ratios.sort_by(f64::total_cmp);
+        let median = detail_ratios[detail_ratios.len() / 2];
+        if median < t.min_detail_ratio
+            && let Some(fm) = blur_frame
+            && !report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. }))
+        {
+            report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
+        }
+    }
+    // Overlay: blocks whose mean departs from the reference far more than the local
+    // encode's, at the same place in all sampled frames but one (an overlay is
+    // persistent; an honest encoder's local failures move with the content).
+    let needed = sampled_n.saturating_sub(1).max(2) as u32;
+    let persistent = anomalies.iter().filter(|&&c| c >= needed).count();
+    if persistent >= t.overlay_min_blocks
+        && let Some(fm) = overlay_frame
+    {
+        report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
+    }
+    report.anomaly_counts = anomalies;
     Ok(report)
 }

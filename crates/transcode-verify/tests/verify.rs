@@ -359,3 +359,169 @@ fn verifier_is_deterministic_and_builds_evidence() {
     let v = Verifier::new(VerifierConfig::default(), [5; 32]);
     assert_eq!(v.verdict(&signed(claim(60)), vec![], false, vec![]), Verdict::PassedCheap);
 }
+
+/// `clip` with per-frame film grain (±12 luma, ±6 chroma) that changes every frame.
+fn grainy(w: usize, h: usize, n: usize) -> Vec<Frame> {
+    clip(w, h, n)
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut f)| {
+            let mut s = 0x9e37_79b9u32 ^ (t as u32).wrapping_mul(2_654_435_761);
+            let mut next = |amp: i32| {
+                s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                ((s >> 16) % (2 * amp as u32 + 1)) as i32 - amp
+            };
+            for v in f.y.data.iter_mut() {
+                *v = (i32::from(*v) + next(12)).clamp(0, 255) as u8;
+            }
+            for v in f.u.data.iter_mut().chain(f.v.data.iter_mut()) {
+                *v = (i32::from(*v) + next(6)).clamp(0, 255) as u8;
+            }
+            f
+        })
+        .collect()
+}
+
+/// Replaces every 2×2 cell of every plane by its mean (an encoder that drops grain).
+fn smooth2(frames: &[Frame]) -> Vec<Frame> {
+    let cell = |p: &Plane| {
+        let mut q = p.clone();
+        for y in (0..p.height - 1).step_by(2) {
+            for x in (0..p.width - 1).step_by(2) {
+                let idx =
+                    [y * p.width + x, y * p.width + x + 1, (y + 1) * p.width + x, (y + 1) * p.width + x + 1];
+                let m = (idx.iter().map(|&i| u32::from(p.data[i])).sum::<u32>() / 4) as u8;
+                for i in idx {
+                    q.data[i] = m;
+                }
+            }
+        }
+        q
+    };
+    frames.iter().map(|f| Frame::new(f.pts_us, cell(&f.y), cell(&f.u), cell(&f.v)).unwrap()).collect()
+}
+
+/// Box blur of radius `r` on luma.
+fn blur(frames: &[Frame], r: usize) -> Vec<Frame> {
+    frames
+        .iter()
+        .map(|f| {
+            let mut g = f.clone();
+            let (w, h) = (f.y.width, f.y.height);
+            for y in 0..h {
+                for x in 0..w {
+                    let (mut s, mut n) = (0u32, 0u32);
+                    for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                        for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                            s += u32::from(f.y.data[yy * w + xx]);
+                            n += 1;
+                        }
+                    }
+                    g.y.data[y * w + x] = (s / n) as u8;
+                }
+            }
+            g
+        })
+        .collect()
+}
+
+#[test]
+fn relative_rule_on_grain_spares_honest_and_catches_tampering() {
+    let reference = grainy(160, 96, 30);
+    // The local encode keeps most of the grain; the honest rendition drops it entirely
+    // (a deficit of several dB at full scale, none at the coarse scale).
+    let local = degrade(&reference, 3);
+    let honest = smooth2(&reference);
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let check = |r: &[Frame]| perceptual_check(0, &reference, Some(&local), r, &all, &t).unwrap();
+    let ok = check(&honest);
+    assert_eq!(ok.faults, vec![]);
+    assert_eq!(ok.features.len(), all.len());
+    assert!(
+        ok.features.iter().all(|f| f.psnr_y.0 < f.psnr_y.1),
+        "the honest rendition is worse at full scale"
+    );
+    assert!(ok.anomaly_counts.iter().all(|&c| c == 0));
+
+    // A colour cast of 10 levels in U: hidden by the grain in chroma PSNR, obvious in
+    // block means.
+    let cast: Vec<Frame> = honest
+        .iter()
+        .map(|f| {
+            let mut g = f.clone();
+            g.u.data.iter_mut().for_each(|v| *v = v.saturating_add(10));
+            g
+        })
+        .collect();
+    assert!(check(&cast).faults.iter().any(|f| matches!(f, Fault::ColourShift { .. })));
+
+    // A persistent flat box (32×32, 30 levels brighter than the content's mean) is an
+    // overlay; the same box on a single frame is not (an honest encoder's local failure).
+    let boxed = |frames: &mut [Frame]| {
+        for f in frames {
+            let m = (0..32).flat_map(|y| (64..96).map(move |x| (y + 32) * 160 + x));
+            let mean = m.clone().map(|i| u32::from(f.y.data[i])).sum::<u32>() / 1024;
+            for i in m {
+                f.y.data[i] = (mean + 30).min(255) as u8;
+            }
+        }
+    };
+    let mut overlay = honest.clone();
+    boxed(&mut overlay);
+    let report = check(&overlay);
+    assert!(report.faults.iter().any(|f| matches!(f, Fault::LocalDistortion { .. })), "{:?}", report.faults);
+    assert!(
+        report.anomaly_counts.iter().filter(|&&c| c as usize + 1 >= all.len()).count()
+            >= t.overlay_min_blocks
+    );
+    let mut once = honest.clone();
+    boxed(&mut once[9..10]);
+    assert!(!check(&once).faults.iter().any(|f| matches!(f, Fault::LocalDistortion { .. })));
+
+    // Heavy blur removes the structure the local encode kept.
+    assert!(check(&blur(&reference, 4)).faults.iter().any(|f| matches!(f, Fault::LowQuality { .. })));
+}
+
+#[test]
+fn frozen_detector_needs_exact_repeats_or_a_moving_local_encode() {
+    let reference = grainy(160, 96, 30);
+    let honest = smooth2(&reference);
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    // Exact repeats are frozen even if the local encode also stood still there.
+    let mut frozen = honest.clone();
+    let mut still_local = degrade(&reference, 3);
+    for i in 12..16 {
+        frozen[i] = frozen[11].clone();
+        still_local[i] = still_local[11].clone();
+    }
+    let faults = perceptual_check(0, &reference, Some(&still_local), &frozen, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })), "{faults:?}");
+    // Near repeats with residue (an encoder skipping grain) while the local encode also
+    // nearly skips: not frozen.
+    let mut skipping = honest.clone();
+    for i in 12..16 {
+        skipping[i] = degrade(&skipping[11..12], i as u32)[0].clone();
+        for v in skipping[i].y.data.iter_mut() {
+            *v = *v / 2 * 2;
+        }
+    }
+    let faults = perceptual_check(0, &reference, Some(&still_local), &skipping, &all, &t).unwrap().faults;
+    assert!(!faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+}
+
+#[test]
+fn block_means_and_detail() {
+    let mut p = Plane::filled(20, 10, 10);
+    for x in 0..10 {
+        p.data[x] = 30;
+    }
+    let m = metrics::block_means(&p, 8);
+    assert_eq!(m.len(), 3 * 2);
+    assert!((m[0] - (10.0 + 20.0 * 8.0 / 64.0)).abs() < 1e-9);
+    assert!((m[3] - 10.0).abs() < 1e-9);
+    assert_eq!(metrics::detail(&Plane::filled(8, 8, 77)), 0.0);
+    let stripes = Plane::new(4, 2, vec![0, 10, 0, 10, 0, 10, 0, 10]).unwrap();
+    assert!((metrics::detail(&stripes) - 10.0).abs() < 1e-9);
+}
