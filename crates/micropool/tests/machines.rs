@@ -7,24 +7,12 @@ use std::collections::BTreeMap;
 
 use common::*;
 use micropool::*;
-use primitives::{Address, H256, Machine, SecretKey, Timestamp, U256};
+use primitives::{Address, H256, Machine, SecretKey, Timestamp};
 
 fn state_proof(store: &MemoryStore) -> (H256, Vec<Vec<u8>>) {
     let state: BTreeMap<Vec<u8>, Vec<u8>> =
         store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
     ToyStateProof::commit(&state)
-}
-
-fn payee_cfg() -> PayeeConfig {
-    PayeeConfig {
-        chain_id: CHAIN,
-        block_time_ms: 1000,
-        credit_limit: u(30),
-        min_remaining: u(10),
-        settle_threshold: u(20),
-        settle_margin_blocks: 10,
-        fee: U256::zero(),
-    }
 }
 
 fn payee(k: SecretKey) -> Payee<ToyStateProof, SecretKey> {

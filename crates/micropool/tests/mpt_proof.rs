@@ -9,41 +9,29 @@ mod common;
 use common::*;
 use micropool::*;
 use mpt_refcount::{SecureTrie, Trie, apply};
-use primitives::{Machine, Timestamp, U256};
-
-fn payee_cfg() -> PayeeConfig {
-    PayeeConfig {
-        chain_id: CHAIN,
-        block_time_ms: 1000,
-        credit_limit: u(30),
-        min_remaining: u(10),
-        settle_threshold: u(20),
-        settle_margin_blocks: 10,
-        fee: U256::zero(),
-    }
-}
+use primitives::{Machine, Timestamp};
 
 #[test]
 fn payee_verifies_the_pool_with_a_merkle_proof() {
     let (pool_store, _, viewer) = funded();
     let record = pool_store.reserve(&viewer.address(), 1).unwrap();
-    let key = reserve_key(&viewer.address(), 1);
+    let record_key = reserve_key(&viewer.address(), 1);
 
     // The state trie holds the record plus unrelated accounts.
     let mut nodes = mpt_refcount::MemoryStore::default();
     let mut trie = Trie::new();
-    trie.insert(&nodes, key.as_bytes(), &record.encode()).unwrap();
+    trie.insert(&nodes, record_key.as_bytes(), &record.encode()).unwrap();
     for i in 0u8..50 {
         trie.insert(&nodes, primitives::keccak256([i]).as_bytes(), &[i; 40]).unwrap();
     }
     let changes = trie.commit();
     let root = changes.root();
     apply(&mut nodes, &changes).unwrap();
-    let proof = trie.prove(&nodes, key.as_bytes()).unwrap();
+    let proof = trie.prove(&nodes, record_key.as_bytes()).unwrap();
 
     let mut payee = Payee::new(
         payee_cfg(),
-        PayeeContext { verifier: MptStateProof, signer: key_of(5) },
+        PayeeContext { verifier: MptStateProof, signer: key(5) },
         Timestamp(0),
         [0; 32],
     );
@@ -64,7 +52,7 @@ fn payee_verifies_the_pool_with_a_merkle_proof() {
     // A proof against another root, or of another key, is refused.
     let mut fresh = Payee::new(
         payee_cfg(),
-        PayeeContext { verifier: MptStateProof, signer: key_of(6) },
+        PayeeContext { verifier: MptStateProof, signer: key(6) },
         Timestamp(0),
         [0; 32],
     );
@@ -86,20 +74,16 @@ fn payee_verifies_the_pool_with_a_merkle_proof() {
 fn secure_trie_variant() {
     let (pool_store, _, viewer) = funded();
     let record = pool_store.reserve(&viewer.address(), 1).unwrap();
-    let key = reserve_key(&viewer.address(), 1);
+    let record_key = reserve_key(&viewer.address(), 1);
     let mut nodes = mpt_refcount::MemoryStore::default();
     let mut trie = SecureTrie::new();
-    trie.insert(&nodes, key.as_bytes(), &record.encode()).unwrap();
+    trie.insert(&nodes, record_key.as_bytes(), &record.encode()).unwrap();
     let changes = trie.commit();
     apply(&mut nodes, &changes).unwrap();
-    let proof = trie.prove(&nodes, key.as_bytes()).unwrap();
+    let proof = trie.prove(&nodes, record_key.as_bytes()).unwrap();
     assert_eq!(
-        MptSecureStateProof.verify(changes.root(), key.as_bytes(), &proof).unwrap(),
+        MptSecureStateProof.verify(changes.root(), record_key.as_bytes(), &proof).unwrap(),
         Some(record.encode())
     );
     assert_eq!(MptSecureStateProof.verify(changes.root(), b"absent", &proof).unwrap(), None);
-}
-
-fn key_of(b: u8) -> primitives::SecretKey {
-    key(b)
 }

@@ -10,6 +10,19 @@ pub fn key(b: u8) -> SecretKey {
     SecretKey::from_bytes([b; 32]).unwrap()
 }
 
+/// The payee configuration the machine tests share.
+pub fn payee_cfg() -> PayeeConfig {
+    PayeeConfig {
+        chain_id: CHAIN,
+        block_time_ms: 1000,
+        credit_limit: u(30),
+        min_remaining: u(10),
+        settle_threshold: u(20),
+        settle_margin_blocks: 10,
+        fee: U256::zero(),
+    }
+}
+
 pub fn u(x: u64) -> U256 {
     U256::from(x)
 }
