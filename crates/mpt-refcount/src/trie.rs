@@ -148,6 +148,32 @@ fn leaf(path: &[u8], value: Vec<u8>) -> Child {
     Child::Node(MemNode::fresh(Node::Leaf { path: path.to_vec(), value }))
 }
 
+/// Completes the split of a leaf or extension whose path shares `common` nibbles with
+/// `path`: places `value` in the new branch (as its value, or as a leaf below it), and
+/// hangs the branch below an extension over the shared prefix, if there is one.
+fn finish_split(
+    path: &[u8],
+    common: usize,
+    mut children: Box<[Child; 16]>,
+    mut branch_value: Option<Vec<u8>>,
+    value: Vec<u8>,
+) -> Child {
+    if common == path.len() {
+        branch_value = Some(value);
+    } else {
+        children[usize::from(path[common])] = leaf(&path[common + 1..], value);
+    }
+    let branch = MemNode::fresh(Node::Branch { children, value: branch_value });
+    if common > 0 {
+        Child::Node(MemNode::fresh(Node::Extension {
+            path: path[..common].to_vec(),
+            child: Child::Node(branch),
+        }))
+    } else {
+        Child::Node(branch)
+    }
+}
+
 /// Prepends `nibbles` to the path of `node` (a leaf or an extension), or wraps it in an
 /// extension (a branch). Used when a branch or extension collapses.
 fn prefix_with(nibbles: &[u8], mut node: Box<MemNode>) -> Child {
@@ -196,20 +222,7 @@ fn insert_at<S: NodeStore + ?Sized>(
                 } else {
                     children[usize::from(old_path[common])] = leaf(&old_path[common + 1..], old_value);
                 }
-                if common == path.len() {
-                    branch_value = Some(value);
-                } else {
-                    children[usize::from(path[common])] = leaf(&path[common + 1..], value);
-                }
-                let branch = MemNode::fresh(Node::Branch { children, value: branch_value });
-                *slot = if common > 0 {
-                    Child::Node(MemNode::fresh(Node::Extension {
-                        path: path[..common].to_vec(),
-                        child: Child::Node(branch),
-                    }))
-                } else {
-                    Child::Node(branch)
-                };
+                *slot = finish_split(path, common, children, branch_value, value);
                 return Ok(true);
             }
         }
@@ -221,27 +234,14 @@ fn insert_at<S: NodeStore + ?Sized>(
                 let old_path = std::mem::take(ep);
                 let old_child = std::mem::take(child);
                 let mut children: Box<[Child; 16]> = Box::default();
-                let mut branch_value = None;
+                let branch_value = None;
                 let rest = &old_path[common + 1..];
                 children[usize::from(old_path[common])] = if rest.is_empty() {
                     old_child
                 } else {
                     Child::Node(MemNode::fresh(Node::Extension { path: rest.to_vec(), child: old_child }))
                 };
-                if common == path.len() {
-                    branch_value = Some(value);
-                } else {
-                    children[usize::from(path[common])] = leaf(&path[common + 1..], value);
-                }
-                let branch = MemNode::fresh(Node::Branch { children, value: branch_value });
-                *slot = if common > 0 {
-                    Child::Node(MemNode::fresh(Node::Extension {
-                        path: path[..common].to_vec(),
-                        child: Child::Node(branch),
-                    }))
-                } else {
-                    Child::Node(branch)
-                };
+                *slot = finish_split(path, common, children, branch_value, value);
                 return Ok(true);
             }
         }
