@@ -18,28 +18,6 @@ use tracker_geo::{Asn, GeoPoint, PeerId, PeerInfo, Query, StreamId, Tracker, Tra
 
 const K: usize = 20;
 
-/// Peers clustered around 300 random "cities" (±1.5°), one stream: the worst case for a
-/// per-stream index.
-fn population(n: usize, seed: u64) -> Vec<GeoPoint> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres: Vec<(f64, f64)> =
-        (0..300).map(|_| (rng.random_range(-60.0..70.0), rng.random_range(-180.0..180.0))).collect();
-    (0..n)
-        .map(|_| {
-            let (lat, lon) = centres[rng.random_range(0..centres.len())];
-            let lon = lon + rng.random_range(-1.5..1.5);
-            let lon = if lon > 180.0 {
-                lon - 360.0
-            } else if lon < -180.0 {
-                lon + 360.0
-            } else {
-                lon
-            };
-            GeoPoint::new(lat + rng.random_range(-1.5..1.5), lon).unwrap()
-        })
-        .collect()
-}
-
 fn build(points: &[GeoPoint]) -> Tracker {
     let mut t = Tracker::new(TrackerConfig { ttl_ms: u64::MAX / 4, ..TrackerConfig::default() }).unwrap();
     for (i, p) in points.iter().enumerate() {
@@ -60,14 +38,14 @@ fn build(points: &[GeoPoint]) -> Tracker {
 }
 
 fn queries(seed: u64) -> Vec<GeoPoint> {
-    population(1024, seed)
+    tracker_geo::synthetic::clustered_population(1024, seed)
 }
 
 fn query(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracker_query_k20");
     group.sample_size(30);
     for n in [10_000usize, 100_000, 1_000_000] {
-        let points = population(n, 1);
+        let points = tracker_geo::synthetic::clustered_population(n, 1);
         let tracker = build(&points);
         let raw: RTree<[f32; 3]> = points.iter().fold(RTree::new(), |mut t, p| {
             t.insert(p.to_unit());
@@ -114,7 +92,7 @@ fn query(c: &mut Criterion) {
 fn maintenance(c: &mut Criterion) {
     let mut group = c.benchmark_group("tracker_maintenance");
     for n in [10_000usize, 100_000, 1_000_000] {
-        let points = population(n, 1);
+        let points = tracker_geo::synthetic::clustered_population(n, 1);
         let mut tracker = build(&points);
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut now = 1u64;
@@ -125,7 +103,7 @@ fn maintenance(c: &mut Criterion) {
                 tracker.heartbeat(Timestamp(now), black_box(id)).unwrap();
             })
         });
-        let extra = population(1024, 9);
+        let extra = tracker_geo::synthetic::clustered_population(1024, 9);
         let mut j = 0usize;
         group.bench_with_input(BenchmarkId::new("join_then_leave", n), &n, |b, _| {
             b.iter(|| {

@@ -13,29 +13,9 @@ use primitives::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rstar::RTree;
-use tracker_geo::{Asn, GeoPoint, PeerId, PeerInfo, Query, StreamId, Tracker, TrackerConfig};
+use tracker_geo::{Asn, PeerId, PeerInfo, Query, StreamId, Tracker, TrackerConfig};
 
 const K: usize = 20;
-
-fn population(n: usize, seed: u64) -> Vec<GeoPoint> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres: Vec<(f64, f64)> =
-        (0..300).map(|_| (rng.random_range(-60.0..70.0), rng.random_range(-180.0..180.0))).collect();
-    (0..n)
-        .map(|_| {
-            let (lat, lon) = centres[rng.random_range(0..centres.len())];
-            let lon = lon + rng.random_range(-1.5..1.5);
-            let lon = if lon > 180.0 {
-                lon - 360.0
-            } else if lon < -180.0 {
-                lon + 360.0
-            } else {
-                lon
-            };
-            GeoPoint::new(lat + rng.random_range(-1.5..1.5), lon).unwrap()
-        })
-        .collect()
-}
 
 fn rss_bytes() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -59,7 +39,7 @@ fn main() {
     println!("| peers | op | p50 µs | p99 µs | p99.9 µs |");
     println!("|---|---|---|---|---|");
     for n in sizes {
-        let points = population(n, 1);
+        let points = tracker_geo::synthetic::clustered_population(n, 1);
         let before = rss_bytes();
         let mut t = Tracker::new(TrackerConfig { ttl_ms: u64::MAX / 4, ..TrackerConfig::default() }).unwrap();
         for (i, p) in points.iter().enumerate() {
@@ -78,7 +58,7 @@ fn main() {
             r.insert(p.to_unit());
             r
         });
-        let qs = population(100_000, 2);
+        let qs = tracker_geo::synthetic::clustered_population(100_000, 2);
         let mut out = Vec::with_capacity(K);
         // Warm up, then time each call.
         for q in qs.iter().take(10_000) {

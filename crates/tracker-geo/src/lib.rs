@@ -83,6 +83,7 @@ mod error;
 pub mod geo;
 pub mod protocol;
 mod service;
+pub mod synthetic;
 mod tracker;
 
 pub use client::{Client, ClientConfig, ClientStats, Event, Input, Output, Source, Viewer};
