@@ -16,12 +16,15 @@
 //! is one multi-scalar multiplication ([`weighted_public_key`]). [`batch_verify`] checks
 //! many aggregates over one message with random 64-bit weights `r_j` folded into the
 //! per-key scalars `Σ_j r_j·c_{j,u}`, so a batch costs one G1 MSM, one small G2 MSM and two
-//! pairings; [`find_invalid`] bisects a failed batch to name the bad aggregates.
+//! pairings; [`find_invalid`] bisects a failed batch to name the bad aggregates. A
+//! [`KeyTable`] built once per guardian set precomputes `2^{9l}·pk_u` so that the G1 MSM
+//! of a batch is a single window with no doublings ([`batch_verify_with`]).
 
 use core::fmt;
+use std::sync::Arc;
 
-use blst::BLST_ERROR;
 use blst::min_pk;
+use blst::{BLST_ERROR, MultiPoint};
 use rand_chacha::rand_core::RngCore;
 
 use crate::Error;
@@ -297,6 +300,102 @@ pub fn verify_weighted(
     Ok(apk.is_ok_and(|apk| apk.verify(msg, sig)))
 }
 
+/// Bits per digit of a [`KeyTable`].
+const TABLE_DIGIT_BITS: usize = 9;
+/// Levels of a [`KeyTable`]: digits of scalars below `2^72`.
+const TABLE_LEVELS: usize = 8;
+
+/// A guardian set's keys as the batch verifier uses them: the keys, plus (when built with
+/// [`KeyTable::new`]) a fixed-base precomputation for [`batch_verify_with`].
+///
+/// The precomputation holds `2^{9·l}·pk_u` for every key and `l = 0..8`, in affine form (768 bytes per
+/// key). With it, the batch's G1 multi-scalar multiplication `Σ_u s_u·pk_u` over ~72-bit
+/// folded scalars becomes a single 9-bit-window Pippenger pass over `8·n` points, with no
+/// doublings and about a quarter fewer point additions than the plain multi-window MSM.
+/// Build it once per guardian set (72 doublings per key, about 20 ms for 1,000 keys);
+/// [`GuardianSet`] does.
+///
+/// [`GuardianSet`]: crate::GuardianSet
+#[derive(Clone)]
+pub struct KeyTable {
+    keys: Vec<PublicKey>,
+    /// Level-major: `points[l·n + u] = 2^{9·l}·pk_u`. `None` for an empty key list.
+    points: Option<Arc<blst::p1_affines>>,
+}
+
+impl KeyTable {
+    /// The keys (in guardian index order) with the fixed-base precomputation.
+    pub fn new(keys: Vec<PublicKey>) -> Self {
+        let n = keys.len();
+        let points = (n > 0).then(|| {
+            let mut proj: Vec<blst::blst_p1> = Vec::with_capacity(n * TABLE_LEVELS);
+            let mut level: Vec<min_pk::AggregatePublicKey> =
+                keys.iter().map(|k| min_pk::AggregatePublicKey::from_public_key(&k.0)).collect();
+            for l in 0..TABLE_LEVELS {
+                if l > 0 {
+                    for p in &mut level {
+                        for _ in 0..TABLE_DIGIT_BITS {
+                            let q = *p;
+                            p.add_aggregate(&q);
+                        }
+                    }
+                }
+                proj.extend(level.iter().map(|p| blst::blst_p1::from(*p)));
+            }
+            Arc::new(blst::p1_affines::from(&proj))
+        });
+        KeyTable { keys, points }
+    }
+
+    /// The keys without precomputation: batches use the plain multi-window MSM. Cheap to
+    /// build; for one-off checks.
+    pub fn without_precomputation(keys: Vec<PublicKey>) -> Self {
+        KeyTable { keys, points: None }
+    }
+
+    /// Whether the fixed-base precomputation is present.
+    pub fn is_precomputed(&self) -> bool {
+        self.points.is_some()
+    }
+
+    /// The keys the table was built from.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// `Σ_u s_u·pk_u` with one single-window MSM, or `None` when a scalar needs more than
+    /// 72 bits (the caller then uses the plain MSM).
+    fn weighted_key(&self, scalars: &[u128]) -> Option<Result<PublicKey, Error>> {
+        let points = self.points.as_ref()?;
+        let n = self.keys.len();
+        let max = scalars.iter().copied().max().unwrap_or(0);
+        let levels = ((128 - max.leading_zeros()) as usize).div_ceil(TABLE_DIGIT_BITS);
+        if levels > TABLE_LEVELS || scalars.len() != n {
+            return None;
+        }
+        if levels == 0 {
+            return Some(Err(Error::EmptyAggregate));
+        }
+        let mut digits = Vec::with_capacity(levels * n * 2);
+        for l in 0..levels {
+            let shift = l * TABLE_DIGIT_BITS;
+            for &s in scalars {
+                // Lossless: masked to 9 bits.
+                let d = ((s >> shift) & ((1 << TABLE_DIGIT_BITS) - 1)) as u16;
+                digits.extend_from_slice(&d.to_le_bytes());
+            }
+        }
+        let sum = points.as_slice()[..levels * n].mult(&digits, TABLE_DIGIT_BITS);
+        Some(non_identity(min_pk::AggregatePublicKey::from(sum).to_public_key()))
+    }
+}
+
+impl fmt::Debug for KeyTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyTable({} keys, {} levels)", self.keys.len(), TABLE_LEVELS)
+    }
+}
+
 /// Batch-verifies aggregates over one message: draws a non-zero 64-bit `r_j` per
 /// aggregate from `rng` and checks `e(Σ r_j σ_j, g1) = e(H(m), Σ_u (Σ_j r_j c_{j,u})·pk_u)`
 /// with one G1 MSM, one G2 MSM and two pairings. True iff every aggregate is valid (a
@@ -306,6 +405,30 @@ pub fn verify_weighted(
 /// for any batch that fits in memory.
 pub fn batch_verify(
     keys: &[PublicKey],
+    msg: &[u8],
+    items: &[(&SignerVector, &Signature)],
+    rng: &mut dyn RngCore,
+) -> Result<bool, Error> {
+    batch_core(keys, None, msg, items, rng)
+}
+
+/// [`batch_verify`] over the keys of `table`, using its fixed-base precomputation (if any)
+/// for the G1 multi-scalar multiplication: same result, same soundness, about a quarter
+/// faster. It applies while the folded scalars fit 72 bits, i.e. while the number of
+/// aggregates times their largest multiplicity is below 256; larger batches fall back to
+/// the plain MSM.
+pub fn batch_verify_with(
+    table: &KeyTable,
+    msg: &[u8],
+    items: &[(&SignerVector, &Signature)],
+    rng: &mut dyn RngCore,
+) -> Result<bool, Error> {
+    batch_core(&table.keys, Some(table), msg, items, rng)
+}
+
+fn batch_core(
+    keys: &[PublicKey],
+    table: Option<&KeyTable>,
     msg: &[u8],
     items: &[(&SignerVector, &Signature)],
     rng: &mut dyn RngCore,
@@ -340,8 +463,14 @@ pub fn batch_verify(
     let combined = min_pk::AggregateSignature::aggregate_with_randomness(&sigs, &rs, 64, false)
         .map_err(|e| point_error("signature", e))?
         .to_signature();
-    let terms: Vec<(usize, u128)> = scalars.into_iter().enumerate().filter(|&(_, s)| s != 0).collect();
-    let apk = weighted_public_key(keys, &terms);
+    let apk = match table.and_then(|t| t.weighted_key(&scalars)) {
+        Some(apk) => apk,
+        None => {
+            let terms: Vec<(usize, u128)> =
+                scalars.into_iter().enumerate().filter(|&(_, s)| s != 0).collect();
+            weighted_public_key(keys, &terms)
+        }
+    };
     Ok(apk.is_ok_and(|apk| apk.verify(msg, &Signature(combined))))
 }
 
@@ -349,10 +478,10 @@ pub fn batch_verify(
 /// check when all are valid, otherwise bisection (about `2·b·log2(n/b)` batch checks for
 /// `b` bad among `n`).
 pub fn find_invalid(
-    keys: &[PublicKey],
+    table: &KeyTable,
     msg: &[u8],
     items: &[(&SignerVector, &Signature)],
     rng: &mut dyn RngCore,
 ) -> Result<Vec<usize>, Error> {
-    <Bls as Scheme>::find_invalid(keys, msg, items, rng)
+    <Bls as Scheme>::find_invalid(table, msg, items, rng)
 }

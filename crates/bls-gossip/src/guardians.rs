@@ -10,7 +10,8 @@ use crate::signers::SignerVector;
 /// units is 3.4·10^20 whole tokens at 18 decimals).
 #[derive(Clone, Debug)]
 pub struct GuardianSet<S: Scheme> {
-    keys: Vec<S::PublicKey>,
+    /// The keys, with the scheme's batch-verification precomputation.
+    table: S::KeyTable,
     stakes: Vec<u128>,
     total: u128,
 }
@@ -34,7 +35,7 @@ impl<S: Scheme> GuardianSet<S> {
         if total == 0 {
             return Err(Error::InvalidGuardianSet { reason: "zero total stake" });
         }
-        Ok(GuardianSet { keys, stakes, total })
+        Ok(GuardianSet { table: S::key_table(keys), stakes, total })
     }
 
     /// A set of `keys.len()` guardians with stake 1 each.
@@ -45,17 +46,22 @@ impl<S: Scheme> GuardianSet<S> {
 
     /// Number of guardians.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.stakes.len()
     }
 
     /// Always false (a set has at least one guardian).
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.stakes.is_empty()
     }
 
     /// Keys by index.
     pub fn keys(&self) -> &[S::PublicKey] {
-        &self.keys
+        S::table_keys(&self.table)
+    }
+
+    /// The keys with the scheme's batch-verification precomputation.
+    pub fn key_table(&self) -> &S::KeyTable {
+        &self.table
     }
 
     /// Stake of guardian `index` (0 if out of range).

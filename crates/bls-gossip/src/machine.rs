@@ -391,10 +391,10 @@ impl<S: Scheme> GossipMachine<S> {
         self.stats.verified += candidates.len() as u64;
         let items: Vec<(&SignerVector, &S::Signature)> =
             candidates.iter().map(|(_, a)| (&*a.signers, &a.signature)).collect();
-        let keys = self.ctx.guardians.keys();
+        let table = self.ctx.guardians.key_table();
         // Lengths were checked on arrival, so verification cannot fail with an error;
         // if it somehow does, treat the whole batch as unverified and merge nothing.
-        let Ok(bad) = S::find_invalid(keys, &self.ctx.message, &items, &mut self.rng) else {
+        let Ok(bad) = S::find_invalid(table, &self.ctx.message, &items, &mut self.rng) else {
             return;
         };
         drop(items);

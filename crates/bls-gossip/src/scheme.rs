@@ -24,6 +24,9 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
     type PublicKey: Clone + Debug + PartialEq;
     /// A signature or aggregate signature.
     type Signature: Clone + Debug + PartialEq;
+    /// A guardian set's keys as the batch verifier uses them, with any precomputation
+    /// that speeds batches up (for [`Bls`]: [`bls::KeyTable`]). Built once per set.
+    type KeyTable: Clone + Debug + Send + Sync;
     /// Name printed by tools ("bls12-381", "fake").
     const NAME: &'static str;
 
@@ -57,9 +60,13 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
         signers: &SignerVector,
         sig: &Self::Signature,
     ) -> Result<bool, Error>;
+    /// Builds the verifier's key table (keys in guardian index order).
+    fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable;
+    /// The keys of a table, in guardian index order.
+    fn table_keys(table: &Self::KeyTable) -> &[Self::PublicKey];
     /// True iff every aggregate in `items` verifies, with random weights from `rng`.
     fn batch_verify(
-        keys: &[Self::PublicKey],
+        table: &Self::KeyTable,
         msg: &[u8],
         items: &[(&SignerVector, &Self::Signature)],
         rng: &mut dyn RngCore,
@@ -69,12 +76,12 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
     /// are valid, otherwise bisection; each named item is confirmed individually, so an
     /// honest aggregate is never named.
     fn find_invalid(
-        keys: &[Self::PublicKey],
+        table: &Self::KeyTable,
         msg: &[u8],
         items: &[(&SignerVector, &Self::Signature)],
         rng: &mut dyn RngCore,
     ) -> Result<Vec<usize>, Error> {
-        if Self::batch_verify(keys, msg, items, rng)? {
+        if Self::batch_verify(table, msg, items, rng)? {
             return Ok(Vec::new());
         }
         let mut bad = Vec::new();
@@ -83,18 +90,18 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
         while let Some((lo, hi)) = stack.pop() {
             if hi - lo == 1 {
                 let (c, s) = items[lo];
-                if !Self::verify_aggregate(keys, msg, c, s)? {
+                if !Self::verify_aggregate(Self::table_keys(table), msg, c, s)? {
                     bad.push(lo);
                 }
                 continue;
             }
             let mid = lo + (hi - lo) / 2;
-            let left_ok = Self::batch_verify(keys, msg, &items[lo..mid], rng)?;
+            let left_ok = Self::batch_verify(table, msg, &items[lo..mid], rng)?;
             if left_ok {
                 stack.push((mid, hi));
             } else {
                 stack.push((lo, mid));
-                if !Self::batch_verify(keys, msg, &items[mid..hi], rng)? {
+                if !Self::batch_verify(table, msg, &items[mid..hi], rng)? {
                     stack.push((mid, hi));
                 }
             }
@@ -112,6 +119,7 @@ impl Scheme for Bls {
     type SecretKey = bls::SecretKey;
     type PublicKey = bls::PublicKey;
     type Signature = bls::Signature;
+    type KeyTable = bls::KeyTable;
     const NAME: &'static str = "bls12-381";
 
     fn keypair(ikm: &[u8; 32]) -> Result<(Self::SecretKey, Self::PublicKey), Error> {
@@ -142,13 +150,19 @@ impl Scheme for Bls {
     ) -> Result<bool, Error> {
         bls::verify_weighted(keys, msg, signers, sig)
     }
+    fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable {
+        bls::KeyTable::new(keys)
+    }
+    fn table_keys(table: &Self::KeyTable) -> &[Self::PublicKey] {
+        table.keys()
+    }
     fn batch_verify(
-        keys: &[Self::PublicKey],
+        table: &Self::KeyTable,
         msg: &[u8],
         items: &[(&SignerVector, &Self::Signature)],
         rng: &mut dyn RngCore,
     ) -> Result<bool, Error> {
-        bls::batch_verify(keys, msg, items, rng)
+        bls::batch_verify_with(table, msg, items, rng)
     }
 }
 
@@ -200,6 +214,7 @@ mod fake {
         type SecretKey = FakeSecretKey;
         type PublicKey = FakePublicKey;
         type Signature = FakeSignature;
+        type KeyTable = Vec<FakePublicKey>;
         const NAME: &'static str = "fake";
 
         fn keypair(ikm: &[u8; 32]) -> Result<(Self::SecretKey, Self::PublicKey), Error> {
@@ -246,8 +261,14 @@ mod fake {
             let h = digest(msg);
             Ok(weighted(keys, h, signers.iter().map(|(i, c)| (i, u64::from(c)))) == sig.0)
         }
+        fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable {
+            keys
+        }
+        fn table_keys(table: &Self::KeyTable) -> &[Self::PublicKey] {
+            table
+        }
         fn batch_verify(
-            keys: &[Self::PublicKey],
+            keys: &Self::KeyTable,
             msg: &[u8],
             items: &[(&SignerVector, &Self::Signature)],
             rng: &mut dyn RngCore,

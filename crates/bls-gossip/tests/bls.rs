@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bls_gossip::bls::{
-    self, DST_POP, DST_SIGNATURE, ProofOfPossession, PublicKey, SecretKey, Signature, aggregate_public_keys,
-    weighted_public_key,
+    self, DST_POP, DST_SIGNATURE, KeyTable, ProofOfPossession, PublicKey, SecretKey, Signature,
+    aggregate_public_keys, weighted_public_key,
 };
 use bls_gossip::{Bls, Error, Scheme, SignerVector};
 use rand_chacha::ChaCha8Rng;
@@ -122,9 +122,13 @@ fn weighted_and_batch_verification_name_the_bad_aggregate() {
         assert!(bls::verify_weighted(&keys, &msg, c, s).unwrap());
     }
     let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let table = KeyTable::new(keys.clone());
+    let plain = KeyTable::without_precomputation(keys.clone());
+    assert!(table.is_precomputed() && !plain.is_precomputed());
     let items: Vec<(&SignerVector, &Signature)> = aggs.iter().map(|(c, s)| (c, s)).collect();
     assert!(bls::batch_verify(&keys, &msg, &items, &mut rng).unwrap());
-    assert!(bls::find_invalid(&keys, &msg, &items, &mut rng).unwrap().is_empty());
+    assert!(bls::batch_verify_with(&table, &msg, &items, &mut rng).unwrap());
+    assert!(bls::find_invalid(&table, &msg, &items, &mut rng).unwrap().is_empty());
 
     // Corrupt aggregate 4: claim one more signature by guardian 0 than it holds.
     let mut bad = aggs[4].0.clone();
@@ -133,12 +137,15 @@ fn weighted_and_batch_verification_name_the_bad_aggregate() {
     let items: Vec<(&SignerVector, &Signature)> = aggs.iter().map(|(c, s)| (c, s)).collect();
     assert!(!bls::verify_weighted(&keys, &msg, items[4].0, items[4].1).unwrap());
     assert!(!bls::batch_verify(&keys, &msg, &items, &mut rng).unwrap());
-    assert_eq!(bls::find_invalid(&keys, &msg, &items, &mut rng).unwrap(), vec![4]);
+    assert!(!bls::batch_verify_with(&table, &msg, &items, &mut rng).unwrap());
+    for t in [&table, &plain] {
+        assert_eq!(bls::find_invalid(t, &msg, &items, &mut rng).unwrap(), vec![4]);
+    }
     // Two bad ones.
     let swapped = (items[1].0, items[0].1);
     let mut two = items.clone();
     two[1] = swapped;
-    assert_eq!(<Bls as Scheme>::find_invalid(&keys, &msg, &two, &mut rng).unwrap(), vec![1, 4]);
+    assert_eq!(<Bls as Scheme>::find_invalid(&table, &msg, &two, &mut rng).unwrap(), vec![1, 4]);
     // Mismatched lengths are typed errors.
     let short = SignerVector::singleton(3, 0).unwrap();
     assert!(matches!(
@@ -158,4 +165,26 @@ fn negation_and_scaling() {
     assert_eq!(three, s.combine(&s).combine(&s));
     assert_eq!(<Bls as Scheme>::scale(&s, 1).unwrap(), s);
     assert!(<Bls as Scheme>::scale(&s, 0).is_none());
+}
+
+/// Folded scalars above 72 bits (here 6 aggregates with multiplicities up to 240) take the
+/// plain MSM instead of the key table, with the same verdicts.
+#[test]
+fn key_table_falls_back_for_wide_scalars() {
+    let (keys, msg, aggs) = fixture(5, 6);
+    let scaled: Vec<(SignerVector, Signature)> = aggs
+        .iter()
+        .map(|(c, s)| {
+            let counts: Vec<u8> = (0..c.len()).map(|u| c.count(u) * 80).collect();
+            (SignerVector::from_counts(&counts), <Bls as Scheme>::scale(s, 80).unwrap())
+        })
+        .collect();
+    let table = KeyTable::new(keys.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let items: Vec<(&SignerVector, &Signature)> = scaled.iter().map(|(c, s)| (c, s)).collect();
+    assert!(bls::batch_verify_with(&table, &msg, &items, &mut rng).unwrap());
+    let mut wrong = items.clone();
+    wrong[2].1 = items[3].1;
+    assert!(!bls::batch_verify_with(&table, &msg, &wrong, &mut rng).unwrap());
+    assert_eq!(bls::find_invalid(&table, &msg, &wrong, &mut rng).unwrap(), vec![2]);
 }
