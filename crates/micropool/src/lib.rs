@@ -110,6 +110,6 @@ pub use rules::{
 };
 pub use store::{MemoryStore, PoolStore};
 pub use tx::{
-    MAX_TX_BYTES, MAX_TX_ITEMS, ReleaseFund, ReportOverspend, ReserveFund, ServicePayment, Transaction,
-    placeholder_signature,
+    MAX_TX_BYTES, MAX_TX_ITEMS, ReleaseFund, ReportOverspend, ReserveFund, SETTLE_DOMAIN, ServicePayment,
+    Transaction, placeholder_signature,
 };

@@ -16,6 +16,9 @@ pub const MAX_TX_BYTES: usize = 16 * 1024;
 /// apply the tighter [`PoolConfig`](crate::PoolConfig) limits).
 pub const MAX_TX_ITEMS: usize = 64;
 
+/// Domain tag of the [`ServicePayment`] countersignature digest.
+pub const SETTLE_DOMAIN: &[u8] = b"meshcast/micropool/settle/v1";
+
 fn digest(domain: &[u8], chain_id: u64, fields: usize, append: impl FnOnce(&mut RlpStream)) -> H256 {
     let mut s = RlpStream::new_list(fields + 2);
     s.append(&domain);
@@ -91,10 +94,19 @@ pub struct ServicePayment {
 }
 
 impl ServicePayment {
-    /// Digest the target countersigns: it covers the cheque and the source's signature.
+    /// Digest the target countersigns: keccak256 of the RLP list `[SETTLE_DOMAIN,
+    /// chain_id, cheque_digest, source_signature, fee]`, where `cheque_digest` is the
+    /// cheque's [`Cheque::signing_hash`](crate::Cheque::signing_hash). It commits to the
+    /// cheque through the digest the source signed (computed once when verifying both
+    /// signatures) and to the source's signature.
     pub fn signing_hash(&self, chain_id: u64) -> H256 {
-        digest(b"meshcast/micropool/settle/v1", chain_id, 2, |s| {
-            s.append(&self.cheque);
+        self.signing_hash_over(&self.cheque.cheque.signing_hash(chain_id), chain_id)
+    }
+
+    fn signing_hash_over(&self, cheque_digest: &H256, chain_id: u64) -> H256 {
+        digest(SETTLE_DOMAIN, chain_id, 3, |s| {
+            s.append(cheque_digest);
+            s.append(&self.cheque.signature);
             s.append(&self.fee);
         })
     }
@@ -109,10 +121,11 @@ impl ServicePayment {
     /// Checks both signatures: the source's on the cheque and the target's on the
     /// settlement.
     pub fn verify(&self, chain_id: u64) -> Result<(), Error> {
-        self.cheque.verify(chain_id)?;
+        let cheque_digest = self.cheque.cheque.signing_hash(chain_id);
+        check_signer(&self.cheque.signature, &cheque_digest, self.cheque.cheque.source, Role::Source)?;
         check_signer(
             &self.target_signature,
-            &self.signing_hash(chain_id),
+            &self.signing_hash_over(&cheque_digest, chain_id),
             self.cheque.cheque.target,
             Role::Target,
         )
