@@ -13,6 +13,7 @@ use bls_gossip::bls::{
     find_invalid, verify_weighted,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
+use meshcast_benches::paired;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -98,6 +99,22 @@ fn bench(c: &mut Criterion) {
     g.bench_function("find_one_bad_of_20x1000", |b| {
         b.iter(|| assert_eq!(find_invalid(&table, MSG, black_box(&bad), &mut rng).unwrap(), vec![13]))
     });
+    // Load-robust ratios: alternating blocks of one-by-one and batch verification.
+    let one_by_one = || {
+        for (v, s) in &items {
+            assert!(verify_weighted(&f.keys, MSG, v, s).unwrap());
+        }
+    };
+    let with_table = paired(
+        15,
+        2,
+        |_| one_by_one(),
+        |_| assert!(batch_verify_with(&table, MSG, &items, &mut rng).unwrap()),
+    );
+    let without =
+        paired(15, 2, |_| one_by_one(), |_| assert!(batch_verify(&f.keys, MSG, &items, &mut rng).unwrap()));
+    println!("paired/batch_20x1000_speedup_over_one_by_one           {with_table:.2}");
+    println!("paired/batch_20x1000_no_table_speedup_over_one_by_one  {without:.2}");
     g.bench_function("key_table_build_1000", |b| b.iter(|| black_box(KeyTable::new(f.keys.clone()))));
     g.finish();
 

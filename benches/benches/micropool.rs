@@ -11,6 +11,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use meshcast_benches::paired;
 use micropool::{
     Cheque, MemoryStore, PoolConfig, ReserveFund, ServicePayment, SignedCheque, Verified,
     placeholder_signature, reserve_fund, resource_id, settle, settle_verified, verify_batch,
@@ -31,32 +32,6 @@ fn cheque(src: &SecretKey, target: &SecretKey, amount: u64, seq: u64) -> SignedC
         payment_seq: seq,
     }
     .sign(src, 1)
-}
-
-/// Median over `rounds` of (op rate / baseline rate), each round timing `n` baseline
-/// runs and `n` op runs back to back, alternating which goes first.
-fn paired(rounds: usize, n: usize, mut baseline: impl FnMut(usize), mut op: impl FnMut(usize)) -> f64 {
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|r| {
-            let time = |f: &mut dyn FnMut(usize)| {
-                let t = Instant::now();
-                for i in 0..n {
-                    f(i);
-                }
-                t.elapsed().as_secs_f64()
-            };
-            let (tb, to) = if r % 2 == 0 {
-                let tb = time(&mut baseline);
-                (tb, time(&mut op))
-            } else {
-                let to = time(&mut op);
-                (time(&mut baseline), to)
-            };
-            tb / to
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[rounds / 2]
 }
 
 struct Fixture {
