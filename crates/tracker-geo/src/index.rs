@@ -36,7 +36,7 @@ use crate::Error;
 use crate::geo::chord2;
 
 /// Points per leaf bucket before it splits.
-pub const BUCKET: usize = 32;
+pub const BUCKET: usize = 64;
 
 const LEAF: u32 = 1 << 31;
 /// Most points one index holds (the node's point count has 30 bits).
@@ -325,15 +325,21 @@ impl SphereIndex {
     /// first, as `(distance², item)`, into `out` (cleared first). Exact: equal to a
     /// brute-force scan up to the order among equal distances.
     pub fn nearest_into(&self, q: &[f32; 3], n: usize, out: &mut Vec<(f32, u32)>) {
+        self.nearest_unsorted_into(q, n, out);
+        out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    }
+
+    /// [`SphereIndex::nearest_into`] without the final sort: the same entries, in no
+    /// particular order.
+    pub fn nearest_unsorted_into(&self, q: &[f32; 3], n: usize, out: &mut Vec<(f32, u32)>) {
         out.clear();
         if n == 0 || self.len == 0 || !q.iter().all(|c| c.is_finite()) {
             return;
         }
         let n = n.min(self.len);
         out.reserve(n);
-        let mut knn = Knn { n, heap: out };
+        let mut knn = Knn { n, heap: out, worst: f32::INFINITY };
         self.search(self.root, q, &mut knn);
-        knn.heap.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     }
 
     /// Estimated heap bytes held (buckets at their allocated capacity).
@@ -366,13 +372,13 @@ impl SphereIndex {
                 *d = chord2(&e.p, q);
             }
             for (d, e) in d.iter().zip(&leaf.inline) {
-                if *d < knn.worst() {
+                if *d < knn.worst {
                     knn.push(*d, e.item);
                 }
             }
             for e in &leaf.overflow {
                 let d = chord2(&e.p, q);
-                if d < knn.worst() {
+                if d < knn.worst {
                     knn.push(d, e.item);
                 }
             }
@@ -382,10 +388,10 @@ impl SphereIndex {
         let (d0, d1) = (s.bbox[0].dist2(q), s.bbox[1].dist2(q));
         let (first, df, second, ds) =
             if d0 <= d1 { (s.child[0], d0, s.child[1], d1) } else { (s.child[1], d1, s.child[0], d0) };
-        if df < knn.worst() {
+        if df < knn.worst {
             self.search(first, q, knn);
         }
-        if ds < knn.worst() {
+        if ds < knn.worst {
             self.search(second, q, knn);
         }
     }
@@ -499,51 +505,51 @@ fn partition(entries: &mut [Entry], dim: usize, at: f32) -> usize {
 }
 
 /// The `n` best so far: appended unordered until `n` are held, then a max-heap on the
-/// distance (the root is the current `n`-th distance, the pruning bound).
+/// distance whose root (the current `n`-th distance) is the pruning bound.
 struct Knn<'a> {
     n: usize,
     heap: &'a mut Vec<(f32, u32)>,
+    worst: f32,
 }
 
 impl Knn<'_> {
-    #[inline]
-    fn worst(&self) -> f32 {
-        if self.heap.len() < self.n { f32::INFINITY } else { self.heap[0].0 }
-    }
-
-    /// Adds a candidate closer than [`Knn::worst`].
+    /// Adds a candidate closer than `worst`.
     #[inline]
     fn push(&mut self, d: f32, item: u32) {
         let h = &mut *self.heap;
         if h.len() < self.n {
             h.push((d, item));
-            if h.len() == self.n {
-                for i in (0..self.n / 2).rev() {
-                    sift_down(h, i);
-                }
+            if h.len() < self.n {
+                return;
+            }
+            for i in (0..self.n / 2).rev() {
+                sift_down(h, i);
             }
         } else {
             h[0] = (d, item);
             sift_down(h, 0);
         }
+        self.worst = h[0].0;
     }
 }
 
 #[inline]
 fn sift_down(h: &mut [(f32, u32)], mut i: usize) {
+    let x = h[i];
     loop {
         let l = 2 * i + 1;
-        if l >= h.len() {
-            return;
+        let Some(&left) = h.get(l) else { break };
+        let (c, child) = match h.get(l + 1) {
+            Some(&right) if right.0 > left.0 => (l + 1, right),
+            _ => (l, left),
+        };
+        if child.0 <= x.0 {
+            break;
         }
-        let c = if l + 1 < h.len() && h[l + 1].0 > h[l].0 { l + 1 } else { l };
-        if h[c].0 > h[i].0 {
-            h.swap(c, i);
-            i = c;
-        } else {
-            return;
-        }
+        h[i] = child;
+        i = c;
     }
+    h[i] = x;
 }
 
 #[cfg(test)]

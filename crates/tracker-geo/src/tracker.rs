@@ -503,6 +503,7 @@ impl Tracker {
         let Some(index) = self.streams.get(&stream) else { return Vec::new() };
         let mut near = Vec::new();
         self.live_nearest(index, &location.to_unit(), k, exclude, now, &mut near);
+        near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         near.iter().map(|&(d2, slot)| (self.id_of(slot), d2)).collect()
     }
 
@@ -520,8 +521,8 @@ impl Tracker {
         slab + map + indexes + self.streams.len() * size_of::<(StreamId, SphereIndex)>()
     }
 
-    /// The first `want` live entries of `index` nearest to `q` (never `exclude`), nearest
-    /// first, as `(chord², slot)`. One index search unless expired or excluded peers
+    /// The `want` live entries of `index` nearest to `q` (never `exclude`), in no
+    /// particular order, as `(chord², slot)`. One index search unless expired or excluded peers
     /// crowd the neighbourhood; then the search widens (doubling) until `want` live
     /// peers are found or the index is exhausted. The liveness checks read the 64-byte
     /// records of the candidates in one pass after the search, so their cache misses
@@ -537,21 +538,22 @@ impl Tracker {
     ) {
         let mut n = want.saturating_add(usize::from(exclude.is_some()));
         loop {
-            index.nearest_into(q, n, out);
+            index.nearest_unsorted_into(q, n, out);
             let exhausted = out.len() < n;
-            let mut kept = 0;
-            for i in 0..out.len() {
-                let (d2, slot) = out[i];
-                if self.hot(slot).is_some_and(|h| Some(h.id) != exclude && self.alive(h, now)) {
-                    out[kept] = (d2, slot);
-                    kept += 1;
-                    if kept == want {
-                        break;
-                    }
+            out.retain(|&(_, slot)| {
+                self.hot(slot).is_some_and(|h| Some(h.id) != exclude && self.alive(h, now))
+            });
+            if out.len() >= want || exhausted {
+                // Usually at most one too many (the viewer was not among them): drop the
+                // farthest.
+                while out.len() > want && out.len() <= want + 2 {
+                    let far = (0..out.len()).fold(0, |m, i| if out[i].0 > out[m].0 { i } else { m });
+                    out.swap_remove(far);
                 }
-            }
-            if kept == want || exhausted {
-                out.truncate(kept);
+                if out.len() > want {
+                    out.select_nth_unstable_by(want - 1, |a, b| a.0.total_cmp(&b.0));
+                    out.truncate(want);
+                }
                 return;
             }
             n = n.saturating_mul(2);

@@ -197,7 +197,7 @@ proptest! {
     /// Hundreds of peers per stream on a coarse grid (many identical points): the index
     /// splits, collapses and rebuilds buckets, and still equals the model.
     #[test]
-    fn crowded_index_equals_brute_force_model(ops in proptest::collection::vec(op(600, 30, 4), 200..700)) {
+    fn crowded_index_equals_brute_force_model(ops in proptest::collection::vec(op(1200, 40, 4), 500..1000)) {
         check(ops, RankWeights::default())?;
     }
 }
@@ -224,7 +224,7 @@ fn crowded_strategy_really_splits_buckets() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     let mut runner = TestRunner::deterministic();
-    let ops = proptest::collection::vec(op(600, 30, 4), 600..601).new_tree(&mut runner).unwrap().current();
+    let ops = proptest::collection::vec(op(1200, 40, 4), 600..601).new_tree(&mut runner).unwrap().current();
     let mut t = Tracker::new(TrackerConfig { ttl_ms: TTL, ..Default::default() }).unwrap();
     let mut now = 0;
     let mut most = 0;
@@ -236,5 +236,5 @@ fn crowded_strategy_really_splits_buckets() {
         }
         most = most.max(t.stream_len(StreamId(0)));
     }
-    assert!(most > 4 * tracker_geo::index::BUCKET, "only {most} peers in stream 0");
+    assert!(most > 2 * tracker_geo::index::BUCKET, "only {most} peers in stream 0");
 }
