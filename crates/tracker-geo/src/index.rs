@@ -116,37 +116,55 @@ impl Aabb {
     }
 }
 
-/// A bucket, stored inline in the leaf array (no pointer to chase during a search).
+/// A bucket, stored inline in the leaf array (no pointer to chase during a search), as
+/// structure-of-arrays so the distance loop vectorizes.
 #[derive(Clone, Debug)]
 struct Leaf {
     len: u32,
     /// Size at which a split is next attempted (doubles after a failed attempt).
     limit: u32,
-    inline: [Entry; BUCKET],
+    /// Coordinates by axis; vacant slots hold infinity (never nearer than anything).
+    xyz: [[f32; BUCKET]; 3],
+    item: [u32; BUCKET],
     /// Entries beyond `BUCKET`: only in a bucket of identical points.
     overflow: Vec<Entry>,
 }
 
 impl Leaf {
-    const VACANT: Entry = Entry { p: [f32::INFINITY; 3], item: u32::MAX };
-    const EMPTY: Leaf =
-        Leaf { len: 0, limit: BUCKET as u32, inline: [Leaf::VACANT; BUCKET], overflow: Vec::new() };
+    const EMPTY: Leaf = Leaf {
+        len: 0,
+        limit: BUCKET as u32,
+        xyz: [[f32::INFINITY; BUCKET]; 3],
+        item: [u32::MAX; BUCKET],
+        overflow: Vec::new(),
+    };
 
     fn len(&self) -> usize {
         self.len as usize + self.overflow.len()
     }
 
-    fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.inline[..self.len as usize].iter().chain(&self.overflow)
+    fn get(&self, i: usize) -> Entry {
+        match self.overflow.get(i.wrapping_sub(self.len as usize)) {
+            Some(e) if i >= self.len as usize => *e,
+            _ => Entry { p: [self.xyz[0][i], self.xyz[1][i], self.xyz[2][i]], item: self.item[i] },
+        }
+    }
+
+    fn set(&mut self, i: usize, e: Entry) {
+        if i < BUCKET {
+            for d in 0..3 {
+                self.xyz[d][i] = e.p[d];
+            }
+            self.item[i] = e.item;
+        }
     }
 
     fn push(&mut self, e: Entry) {
-        match self.inline.get_mut(self.len as usize) {
-            Some(slot) => {
-                *slot = e;
-                self.len += 1;
-            }
-            None => self.overflow.push(e),
+        if (self.len as usize) < BUCKET {
+            self.set(self.len as usize, e);
+            self.len += 1;
+        } else {
+            self.overflow.push(e);
         }
     }
 
@@ -155,23 +173,22 @@ impl Leaf {
             Some(e) => e,
             None => {
                 self.len -= 1;
-                core::mem::replace(&mut self.inline[self.len as usize], Leaf::VACANT)
+                let last = self.get(self.len as usize);
+                self.set(self.len as usize, Entry { p: [f32::INFINITY; 3], item: u32::MAX });
+                last
             }
         };
         if i < self.len as usize {
-            self.inline[i] = last;
+            self.set(i, last);
         } else if let Some(slot) = self.overflow.get_mut(i - self.len as usize) {
             *slot = last;
         }
     }
 
     fn drain_into(&mut self, out: &mut Vec<Entry>) {
-        out.extend_from_slice(&self.inline[..self.len as usize]);
-        self.inline[..self.len as usize].fill(Leaf::VACANT);
+        out.extend((0..self.len as usize).map(|i| self.get(i)));
         out.append(&mut self.overflow);
-        self.overflow = Vec::new();
-        self.len = 0;
-        self.limit = BUCKET as u32;
+        *self = Leaf::EMPTY;
     }
 }
 
@@ -298,7 +315,7 @@ impl SphereIndex {
             r = s.child[usize::from(p[s.dim()] >= s.at)];
         }
         let leaf = &mut self.leaves[(r & !LEAF) as usize];
-        let Some(at) = leaf.entries().position(|e| e.item == item && e.p == p) else {
+        let Some(at) = (0..leaf.len()).position(|i| leaf.get(i) == Entry { p, item }) else {
             self.path = path;
             return false;
         };
@@ -367,13 +384,16 @@ impl SphereIndex {
         if r & LEAF != 0 {
             let leaf = &self.leaves[(r & !LEAF) as usize];
             // All BUCKET slots: vacant ones are at infinity. A fixed-size loop vectorizes.
+            let [xs, ys, zs] = &leaf.xyz;
             let mut d = [0.0f32; BUCKET];
-            for (d, e) in d.iter_mut().zip(&leaf.inline) {
-                *d = chord2(&e.p, q);
+            for i in 0..BUCKET {
+                // Exactly `chord2(&p, q)`, operation for operation.
+                let (dx, dy, dz) = (xs[i] - q[0], ys[i] - q[1], zs[i] - q[2]);
+                d[i] = dz * dz + (dy * dy + (dx * dx + 0.0));
             }
-            for (d, e) in d.iter().zip(&leaf.inline) {
-                if *d < knn.worst {
-                    knn.push(*d, e.item);
+            for (&d, &item) in d.iter().zip(&leaf.item) {
+                if d < knn.worst {
+                    knn.push(d, item);
                 }
             }
             for e in &leaf.overflow {
