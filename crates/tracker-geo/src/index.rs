@@ -2,33 +2,38 @@
 //! ([`crate::geo`]), built for a churn workload (peers join, heartbeat, leave and expire
 //! continuously) and for small-`k` nearest-neighbour queries.
 //!
-//! * Points live in leaf buckets of up to [`BUCKET`] entries of 16 bytes (`[f32; 3]` and a
-//!   `u32` item). A full bucket is split at the median of its widest axis; points equal
-//!   to the split value go right, so every point has exactly one path and a removal finds
-//!   it with one descent.
+//! * Points live in leaf buckets of up to [`BUCKET`] entries, stored inline in the leaf
+//!   array as structure-of-arrays (`x`, `y`, `z`, item; vacant slots at infinity), so a
+//!   search reaches a bucket's points without a pointer chase and its distance loop
+//!   vectorizes. A full bucket is split at the median of its widest axis; points equal to
+//!   the split value go right, so every point has exactly one path and a removal finds it
+//!   with one descent.
+//! * Each split node (one 64-byte cache line) holds a tight bounding box of each child's
+//!   points, grown by insertions and recomputed by rebuilds (a removal leaves it
+//!   conservative). The search visits the nearer box first and prunes a box no closer
+//!   than the current k-th distance; the k best so far are kept in a max-heap.
 //! * Identical coordinates are allowed in any number (thousands of viewers geolocated to
-//!   one city centre): a bucket whose points cannot be separated on any axis simply
-//!   grows, and is offered a split again only when it has doubled.
+//!   one city centre): a bucket whose points cannot be separated on any axis grows past
+//!   `BUCKET`, and is offered a split again only when it has doubled.
 //! * Balance: each split node counts the points below it. When an insertion lands deeper
 //!   than `2·log2(leaves) + 8`, the highest split on its path whose heavier side holds
 //!   more than 3/4 of its points is rebuilt with median splits (a scapegoat rebuild), so
-//!   sorted or adversarial insertion orders cannot degrade the depth, at an amortized
-//!   `O(log² n)` per insertion. A removal collapses any subtree left with at most
-//!   `BUCKET / 2` points into one bucket, and the whole tree is rebuilt if buckets become
-//!   sparse on average (less than `BUCKET / 8` points each).
-//! * [`SphereIndex::nearest_into`] is an exact depth-first k-nearest search. Its pruning
-//!   bound for a box is computed with the same `f32` operations, in the same order, as
+//!   sorted or adversarial insertion orders cannot degrade the depth. A removal collapses
+//!   any subtree left with at most `BUCKET / 2` points into one bucket, and the whole tree
+//!   is rebuilt if buckets become sparse on average (less than `BUCKET / 8` points each).
+//! * [`SphereIndex::nearest_into`] is an exact depth-first k-nearest search. Its box
+//!   bound is computed with the same `f32` operations, in the same order, as
 //!   [`crate::geo::chord2`], and is therefore never larger than the computed distance of
 //!   any point in the box: the answer equals a brute-force scan (property-tested in
 //!   `tests/tracker_model.rs` and below).
 //!
 //! Why not `rstar` or `kiddo` (measured side by side in `benches/benches/tracker.rs`, see
-//! `docs/benchmarks.md`): a raw 20-NN query over 10^6 clustered points takes about 12 µs
-//! with `rstar`'s R*-tree, whose nodes hold 48-byte enums and whose nearest-neighbour
-//! iterator pays a binary heap per step; `kiddo` 6's mutable tree is fast but rejects an
-//! insertion (`UnsplittableBucket`) once a bucket fills with points sharing one value on
-//! the split axis — every peer of a city sharing a latitude shares `z` — and does not
-//! rebalance under churn.
+//! `docs/benchmarks.md`): over 10^6 clustered points the raw 20-NN query of this index is
+//! several times faster than `rstar`'s R*-tree, whose lazy nearest-neighbour iterator
+//! keeps a binary heap of 48-byte node enums, and than `kiddo` 6's mutable tree built by
+//! the same insertions, which does not rebalance and rejects an insertion
+//! (`UnsplittableBucket`) once a bucket fills with points sharing one value on the split
+//! axis — every peer of a city sharing a latitude shares `z`.
 
 use core::mem::size_of;
 
@@ -384,14 +389,18 @@ impl SphereIndex {
         if r & LEAF != 0 {
             let leaf = &self.leaves[(r & !LEAF) as usize];
             // All BUCKET slots: vacant ones are at infinity. A fixed-size loop vectorizes.
+            // Whole cache lines of each axis up to the bucket's length: slots past `len`
+            // are vacant (at infinity), so rounding up is harmless and keeps the loop
+            // vectorized.
+            let m = (leaf.len as usize).div_ceil(16).saturating_mul(16).min(BUCKET);
             let [xs, ys, zs] = &leaf.xyz;
             let mut d = [0.0f32; BUCKET];
-            for i in 0..BUCKET {
+            for (d, ((x, y), z)) in d[..m].iter_mut().zip(xs[..m].iter().zip(&ys[..m]).zip(&zs[..m])) {
                 // Exactly `chord2(&p, q)`, operation for operation.
-                let (dx, dy, dz) = (xs[i] - q[0], ys[i] - q[1], zs[i] - q[2]);
-                d[i] = dz * dz + (dy * dy + (dx * dx + 0.0));
+                let (dx, dy, dz) = (x - q[0], y - q[1], z - q[2]);
+                *d = dz * dz + (dy * dy + (dx * dx + 0.0));
             }
-            for (&d, &item) in d.iter().zip(&leaf.item) {
+            for (&d, &item) in d[..m].iter().zip(&leaf.item[..m]) {
                 if d < knn.worst {
                     knn.push(d, item);
                 }

@@ -27,7 +27,7 @@
 //! while peers join, heartbeat and expire continuously, and must accept any number of
 //! peers at one position (thousands of viewers geolocated to a city centre).
 //! [`index::SphereIndex`] is a bucketed k-d tree with a tight bounding box per child,
-//! inline 32-entry buckets, a max-heap k-nearest search and scapegoat rebuilds (see
+//! inline 64-entry buckets, a max-heap k-nearest search and scapegoat rebuilds (see
 //! [`index`]). Measured side by side in one process (`benches/benches/tracker.rs`,
 //! figures in `docs/benchmarks.md`), its raw 20-NN query over 10^6 clustered points is
 //! several times faster than `rstar`'s R*-tree (whose nearest-neighbour iterator pays a

@@ -145,7 +145,7 @@ pub struct TrackerConfig {
     /// A peer not heard from for this long is expired (ms).
     pub ttl_ms: u64,
     /// The ranked query looks at the `ceil(k · pool_factor)` nearest live peers and
-    /// returns the `k` best scored among them (≥ 1; default 2).
+    /// returns the `k` best scored among them (≥ 1; default 1.5).
     pub pool_factor: f32,
     /// Largest `k` a query may ask for.
     pub max_k: usize,
@@ -159,7 +159,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             ttl_ms: 30_000,
-            pool_factor: 2.0,
+            pool_factor: 1.5,
             max_k: 256,
             capacity: 1 << 30,
             weights: RankWeights::default(),
