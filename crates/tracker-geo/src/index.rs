@@ -655,4 +655,44 @@ mod tests {
         assert_eq!(ix.insert([f32::NAN, 0.0, 0.0], 1), Err(Error::NonFinitePoint));
         assert!(ix.memory_bytes() > 0);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any sequence of insertions and removals over a coarse grid (many identical
+        /// points, shared axis values): the index answers exactly as a brute-force scan,
+        /// and its point counts stay consistent.
+        #[test]
+        fn any_churn_equals_brute_force(
+            ops in proptest::collection::vec((0u8..4, 0i32..7, 0i32..13, 0u32..400), 1..1500),
+            q in (0i32..13, 0i32..25),
+            n in 1usize..100,
+        ) {
+            let mut ix = SphereIndex::new();
+            let mut live: Vec<(Entry, bool)> = Vec::new();
+            for (kind, lat, lon, item) in ops {
+                let p = GeoPoint::new(f64::from(lat) * 15.0 - 45.0, f64::from(lon) * 30.0 - 180.0)
+                    .unwrap()
+                    .to_unit();
+                if kind == 0 {
+                    // Remove the oldest live entry with this item, if any.
+                    if let Some(x) = live.iter_mut().find(|x| x.1 && x.0.item == item) {
+                        proptest::prop_assert!(ix.remove(x.0.p, x.0.item));
+                        x.1 = false;
+                    } else {
+                        proptest::prop_assert!(!ix.remove(p, item));
+                    }
+                } else {
+                    ix.insert(p, item).unwrap();
+                    live.push((Entry { p, item }, true));
+                }
+            }
+            let q = GeoPoint::new(f64::from(q.0) * 7.5 - 90.0, f64::from(q.1) * 15.0 - 180.0).unwrap().to_unit();
+            let mut out = Vec::new();
+            ix.nearest_into(&q, n, &mut out);
+            proptest::prop_assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), brute(&live, &q, n));
+            proptest::prop_assert_eq!(ix.len(), live.iter().filter(|x| x.1).count());
+            proptest::prop_assert_eq!(ix.count(ix.root) as usize, ix.len());
+        }
+    }
 }
