@@ -31,7 +31,7 @@ use primitives::Timestamp;
 
 use crate::Error;
 use crate::geo::{GeoPoint, chord2_to_km};
-use crate::index::SphereIndex;
+use crate::index::{MAX_POINTS, SphereIndex};
 
 /// A peer's identifier, chosen by the embedder (a node id, a session id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
@@ -149,7 +149,7 @@ pub struct TrackerConfig {
     pub pool_factor: f32,
     /// Largest `k` a query may ask for.
     pub max_k: usize,
-    /// Most peers held at once.
+    /// Most peers held at once (at most 2^30 − 1; larger values are lowered).
     pub capacity: usize,
     /// Ranking weights.
     pub weights: RankWeights,
@@ -256,7 +256,9 @@ pub struct Tracker {
 
 impl Tracker {
     /// An empty tracker. Fails with [`Error::BadConfig`] on a zero TTL, a pool factor
-    /// below 1 (or not finite), a zero `max_k` or a capacity above `u32::MAX - 1`.
+    /// below 1 (or not finite) or a zero `max_k`. A capacity above
+    /// [`crate::index::MAX_POINTS`] (2^30 − 1) is lowered to it, so no stream's index can
+    /// ever be full.
     #[allow(clippy::disallowed_types)] // see the `use` of HashMap
     pub fn new(config: TrackerConfig) -> Result<Self, Error> {
         if config.ttl_ms == 0 {
@@ -268,7 +270,7 @@ impl Tracker {
         if config.max_k == 0 {
             return Err(Error::BadConfig { field: "max_k", value: "0".into() });
         }
-        let capacity = config.capacity.min((NIL - 1) as usize);
+        let capacity = config.capacity.min(MAX_POINTS as usize);
         Ok(Tracker {
             config: TrackerConfig { capacity, ..config },
             hot: Vec::new(),
@@ -351,7 +353,7 @@ impl Tracker {
         };
         let indexed = self.streams.entry(info.stream).or_default().insert(info.location.to_unit(), slot);
         if let Err(e) = indexed {
-            // Unreachable for a validated GeoPoint below u32::MAX peers; leave no trace.
+            // Unreachable: a GeoPoint is finite and the capacity is at most MAX_POINTS.
             self.hot[slot as usize] = None;
             self.free.push(slot);
             return Err(e);
