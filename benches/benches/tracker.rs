@@ -1,6 +1,8 @@
 //! tracker-geo: the ranked k = 20 candidate query at 10^4, 10^5 and 10^6 peers, side by
-//! side with the raw nearest-neighbour query of `rstar` alone over the same points (the
-//! floor) and a brute-force scan (the naive baseline); a heartbeat refresh; a join+leave.
+//! side with the raw 20-nearest query of the tracker's own spatial index alone
+//! (`SphereIndex`, the floor), the raw 20-nearest queries of `kiddo` 6 (mutable k-d tree)
+//! and `rstar` (R*-tree) over the same points (the crates it was chosen over), and a
+//! brute-force scan (the naive baseline); a heartbeat refresh; a join+leave.
 //! p50/p99 latencies and memory per peer come from
 //! `cargo run --release -p tracker-geo --example query_latency`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -12,8 +14,12 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use primitives::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::num::NonZero;
+
+use kiddo::{MutableKdTree, SquaredEuclidean};
 use rstar::RTree;
 use tracker_geo::geo::chord2;
+use tracker_geo::index::SphereIndex;
 use tracker_geo::{Asn, GeoPoint, PeerId, PeerInfo, Query, StreamId, Tracker, TrackerConfig};
 
 const K: usize = 20;
@@ -52,6 +58,16 @@ fn query(c: &mut Criterion) {
             t
         });
         let flat: Vec<[f32; 3]> = points.iter().map(GeoPoint::to_unit).collect();
+        let mut own = SphereIndex::new();
+        for (j, p) in flat.iter().enumerate() {
+            own.insert(*p, j as u32).unwrap();
+        }
+        // kiddo's mutable tree refuses a bucket of points sharing one value on the split
+        // axis; this synthetic population has none (random f64 coordinates).
+        let mut kd: MutableKdTree<f32, 3> = MutableKdTree::default();
+        for (j, p) in flat.iter().enumerate() {
+            kd.add(p, j as u32).unwrap();
+        }
         let qs = queries(2);
         let mut out = Vec::with_capacity(K);
         let mut i = 0usize;
@@ -62,6 +78,28 @@ fn query(c: &mut Criterion) {
                     Query { stream: StreamId(0), location: qs[i], asn: Some(Asn(3)), k: K, exclude: None };
                 tracker.query_into(Timestamp(1), black_box(&q), &mut out).unwrap();
                 black_box(out.len())
+            })
+        });
+        let mut i = 0usize;
+        let mut near = Vec::with_capacity(K);
+        group.bench_with_input(BenchmarkId::new("sphere_index_raw_nn", n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % qs.len();
+                own.nearest_into(black_box(&qs[i].to_unit()), K, &mut near);
+                black_box(near.len())
+            })
+        });
+        let mut i = 0usize;
+        let k = NonZero::new(K).unwrap();
+        group.bench_with_input(BenchmarkId::new("kiddo_raw_nn", n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % qs.len();
+                black_box(
+                    kd.query(black_box(&qs[i].to_unit()))
+                        .nearest_n::<SquaredEuclidean<f32>>(k)
+                        .execute()
+                        .len(),
+                )
             })
         });
         let mut i = 0usize;

@@ -18,6 +18,9 @@ pub enum Error {
         /// The longitude given, in degrees.
         lon: f64,
     },
+    /// A point given to the spatial index has a coordinate that is not finite.
+    #[error("spatial index point has a non-finite coordinate")]
+    NonFinitePoint,
     /// `now` is earlier than a time already seen; time only moves forward.
     #[error("time went backwards: {now} is before {last}")]
     TimeWentBackwards {

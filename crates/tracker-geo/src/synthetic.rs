@@ -8,6 +8,9 @@ use crate::GeoPoint;
 /// `n` points clustered around 300 random "cities" (±1.5° around each centre, latitudes
 /// between −61.5° and 71.5°), deterministic in `seed`. Dense clusters are the hard case
 /// for a nearest-neighbour index, so the tracker's benches and `query_latency` use this.
+/// Another seed gives other cities: queries drawn that way come from places with no
+/// peers nearby (the harder case); [`viewers_in_cities`] draws queries from the peers'
+/// own cities.
 ///
 /// ```
 /// let a = tracker_geo::synthetic::clustered_population(100, 7);
@@ -16,8 +19,29 @@ use crate::GeoPoint;
 /// ```
 pub fn clustered_population(n: usize, seed: u64) -> Vec<GeoPoint> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres: Vec<(f64, f64)> =
-        (0..300).map(|_| (rng.random_range(-60.0..70.0), rng.random_range(-180.0..180.0))).collect();
+    let centres = city_centres(&mut rng);
+    around(&centres, n, &mut rng)
+}
+
+/// `n` viewers in the cities of `clustered_population(_, population_seed)` (the same 300
+/// centres, ±1.5°), at positions drawn from `seed`: queries from where the peers are.
+///
+/// ```
+/// use tracker_geo::synthetic::{clustered_population, viewers_in_cities};
+/// let v = viewers_in_cities(50, 1, 9);
+/// assert_eq!(v.len(), 50);
+/// assert_ne!(v, clustered_population(50, 1));
+/// ```
+pub fn viewers_in_cities(n: usize, population_seed: u64, seed: u64) -> Vec<GeoPoint> {
+    let centres = city_centres(&mut ChaCha8Rng::seed_from_u64(population_seed));
+    around(&centres, n, &mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+fn city_centres(rng: &mut ChaCha8Rng) -> Vec<(f64, f64)> {
+    (0..300).map(|_| (rng.random_range(-60.0..70.0), rng.random_range(-180.0..180.0))).collect()
+}
+
+fn around(centres: &[(f64, f64)], n: usize, rng: &mut ChaCha8Rng) -> Vec<GeoPoint> {
     let mut out = Vec::with_capacity(n);
     while out.len() < n {
         let (lat, lon) = centres[rng.random_range(0..centres.len())];

@@ -7,10 +7,14 @@
 //! the player client ([`crate::client`]).
 //!
 //! Data layout (see the crate docs for the invariants):
-//! * a slab of peer records indexed by a `u32` slot, with a `HashMap` from [`PeerId`]
-//!   to slot (SipHash: peer ids are chosen by untrusted peers);
-//! * one R*-tree ([`rstar`]) per stream over unit-sphere points, each entry 16 bytes
-//!   (`[f32; 3]` + slot);
+//! * two parallel arrays of peer records indexed by a `u32` slot: a 64-byte, cache-line
+//!   aligned "hot" record with everything a query reads (id, last heartbeat, history,
+//!   ISP, upload capacity, IP), and a 32-byte "cold" record (stream, location, expiry
+//!   list links); a `HashMap` from [`PeerId`] to slot (SipHash: peer ids are chosen by
+//!   untrusted peers);
+//! * one [`SphereIndex`] (a bucketed k-d tree, [`crate::index`]) per stream over
+//!   unit-sphere points, each entry 16 bytes (`[f32; 3]` + slot); the position is not
+//!   stored again in the record (it is recomputed from the location on removal);
 //! * an intrusive doubly linked list of slots in heartbeat order (least recently seen at
 //!   the head). The time-to-live is one value for every peer and time only moves
 //!   forward, so the list is also sorted by expiry deadline: a heartbeat moves a record
@@ -24,10 +28,10 @@ use std::net::IpAddr;
 
 use parity_scale_codec::{Decode, Encode};
 use primitives::Timestamp;
-use rstar::{AABB, PointDistance, RTree, RTreeObject};
 
 use crate::Error;
-use crate::geo::{GeoPoint, chord2, chord2_to_km};
+use crate::geo::{GeoPoint, chord2_to_km};
+use crate::index::{MAX_POINTS, SphereIndex};
 
 /// A peer's identifier, chosen by the embedder (a node id, a session id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
@@ -145,7 +149,7 @@ pub struct TrackerConfig {
     pub pool_factor: f32,
     /// Largest `k` a query may ask for.
     pub max_k: usize,
-    /// Most peers held at once.
+    /// Most peers held at once (at most 2^30 − 1; larger values are lowered).
     pub capacity: usize,
     /// Ranking weights.
     pub weights: RankWeights,
@@ -155,7 +159,7 @@ impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
             ttl_ms: 30_000,
-            pool_factor: 2.0,
+            pool_factor: 1.5,
             max_k: 256,
             capacity: 1 << 30,
             weights: RankWeights::default(),
@@ -208,37 +212,26 @@ pub struct PeerView {
 
 const NIL: u32 = u32::MAX;
 
-/// One entry of a stream's R*-tree: 16 bytes.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Entry {
-    p: [f32; 3],
-    slot: u32,
-}
-
-impl RTreeObject for Entry {
-    type Envelope = AABB<[f32; 3]>;
-    fn envelope(&self) -> Self::Envelope {
-        AABB::from_point(self.p)
-    }
-}
-
-impl PointDistance for Entry {
-    fn distance_2(&self, point: &[f32; 3]) -> f32 {
-        chord2(&self.p, point)
-    }
-    fn contains_point(&self, point: &[f32; 3]) -> bool {
-        self.p == *point
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Slot {
-    info: PeerInfo,
-    p: [f32; 3],
+/// The part of a peer's record a query reads: one 64-byte cache line, so ranking a
+/// pooled candidate costs one cache miss.
+#[derive(Clone, Copy, Debug)]
+#[repr(align(64))]
+struct Hot {
+    id: PeerId,
     last_seen: Timestamp,
+    history: History,
+    asn: Asn,
+    upload_kbps: u32,
+    ip: IpAddr,
+}
+
+/// The rest of the record (32 bytes): only joins, heartbeats and removals touch it.
+#[derive(Clone, Copy, Debug)]
+struct Cold {
+    stream: StreamId,
+    location: GeoPoint,
     prev: u32,
     next: u32,
-    history: History,
 }
 
 /// The geo-optimized tracker: a pure, synchronous data structure (DESIGN.md section 4.7).
@@ -250,11 +243,12 @@ struct Slot {
 #[derive(Debug)]
 pub struct Tracker {
     config: TrackerConfig,
-    slots: Vec<Option<Slot>>,
+    hot: Vec<Option<Hot>>,
+    cold: Vec<Cold>,
     free: Vec<u32>,
     #[allow(clippy::disallowed_types)] // see the `use`
     by_id: HashMap<PeerId, u32>,
-    streams: BTreeMap<StreamId, RTree<Entry>>,
+    streams: BTreeMap<StreamId, SphereIndex>,
     head: u32,
     tail: u32,
     last_now: Timestamp,
@@ -262,7 +256,9 @@ pub struct Tracker {
 
 impl Tracker {
     /// An empty tracker. Fails with [`Error::BadConfig`] on a zero TTL, a pool factor
-    /// below 1 (or not finite), a zero `max_k` or a capacity above `u32::MAX - 1`.
+    /// below 1 (or not finite) or a zero `max_k`. A capacity above
+    /// [`crate::index::MAX_POINTS`] (2^30 − 1) is lowered to it, so no stream's index can
+    /// ever be full.
     #[allow(clippy::disallowed_types)] // see the `use` of HashMap
     pub fn new(config: TrackerConfig) -> Result<Self, Error> {
         if config.ttl_ms == 0 {
@@ -274,10 +270,11 @@ impl Tracker {
         if config.max_k == 0 {
             return Err(Error::BadConfig { field: "max_k", value: "0".into() });
         }
-        let capacity = config.capacity.min((NIL - 1) as usize);
+        let capacity = config.capacity.min(MAX_POINTS as usize);
         Ok(Tracker {
             config: TrackerConfig { capacity, ..config },
-            slots: Vec::new(),
+            hot: Vec::new(),
+            cold: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::default(),
             streams: BTreeMap::new(),
@@ -304,19 +301,20 @@ impl Tracker {
 
     /// Number of registered peers watching `stream`.
     pub fn stream_len(&self, stream: StreamId) -> usize {
-        self.streams.get(&stream).map_or(0, RTree::size)
+        self.streams.get(&stream).map_or(0, SphereIndex::len)
     }
 
     /// The record of `id`, if registered (it may be expired but not yet reclaimed; see
     /// [`Tracker::is_live`]).
     pub fn get(&self, id: PeerId) -> Option<PeerView> {
-        let slot = self.slot(*self.by_id.get(&id)?)?;
-        Some(PeerView { info: slot.info, last_seen: slot.last_seen, history: slot.history })
+        let slot = *self.by_id.get(&id)?;
+        let h = self.hot(slot)?;
+        Some(PeerView { info: self.info(slot, h), last_seen: h.last_seen, history: h.history })
     }
 
     /// Whether `id` is registered and not expired at `now`.
     pub fn is_live(&self, now: Timestamp, id: PeerId) -> bool {
-        self.by_id.get(&id).and_then(|&s| self.slot(s)).is_some_and(|s| self.alive(s, now))
+        self.by_id.get(&id).and_then(|&s| self.hot(s)).is_some_and(|h| self.alive(h, now))
     }
 
     /// Registers a peer (or replaces the registration of the same id, keeping its
@@ -325,28 +323,43 @@ impl Tracker {
         self.advance(now)?;
         let mut history = History::default();
         if let Some(&old) = self.by_id.get(&info.id) {
-            if let Some(s) = self.slot(old) {
-                history = s.history;
+            if let Some(h) = self.hot(old) {
+                history = h.history;
             }
             self.remove_slot(old);
         } else if self.by_id.len() >= self.config.capacity {
             return Err(Error::Full { capacity: self.config.capacity });
         }
-        let p = info.location.to_unit();
-        let record = Slot { info, p, last_seen: now, prev: NIL, next: NIL, history };
+        let hot = Hot {
+            id: info.id,
+            last_seen: now,
+            history,
+            asn: info.asn,
+            upload_kbps: info.upload_kbps,
+            ip: info.ip,
+        };
+        let cold = Cold { stream: info.stream, location: info.location, prev: NIL, next: NIL };
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = Some(record);
+                self.hot[s as usize] = Some(hot);
+                self.cold[s as usize] = cold;
                 s
             }
             None => {
-                self.slots.push(Some(record));
-                (self.slots.len() - 1) as u32
+                self.hot.push(Some(hot));
+                self.cold.push(cold);
+                (self.hot.len() - 1) as u32
             }
         };
+        let indexed = self.streams.entry(info.stream).or_default().insert(info.location.to_unit(), slot);
+        if let Err(e) = indexed {
+            // Unreachable: a GeoPoint is finite and the capacity is at most MAX_POINTS.
+            self.hot[slot as usize] = None;
+            self.free.push(slot);
+            return Err(e);
+        }
         self.push_back(slot);
         self.by_id.insert(info.id, slot);
-        self.streams.entry(info.stream).or_default().insert(Entry { p, slot });
         Ok(())
     }
 
@@ -356,14 +369,14 @@ impl Tracker {
     pub fn heartbeat(&mut self, now: Timestamp, id: PeerId) -> Result<(), Error> {
         self.advance(now)?;
         let slot = *self.by_id.get(&id).ok_or(Error::UnknownPeer(id))?;
-        let expired = self.slot(slot).is_none_or(|s| !self.alive(s, now));
+        let expired = self.hot(slot).is_none_or(|h| !self.alive(h, now));
         if expired {
             self.remove_slot(slot);
             return Err(Error::UnknownPeer(id));
         }
         self.unlink(slot);
-        if let Some(s) = self.slots[slot as usize].as_mut() {
-            s.last_seen = now;
+        if let Some(h) = self.hot[slot as usize].as_mut() {
+            h.last_seen = now;
         }
         self.push_back(slot);
         Ok(())
@@ -372,7 +385,7 @@ impl Tracker {
     /// Removes `id` at its own request; returns what it had declared.
     pub fn leave(&mut self, id: PeerId) -> Result<PeerInfo, Error> {
         let slot = *self.by_id.get(&id).ok_or(Error::UnknownPeer(id))?;
-        let info = self.slot(slot).map(|s| s.info).ok_or(Error::UnknownPeer(id))?;
+        let info = self.hot(slot).map(|h| self.info(slot, h)).ok_or(Error::UnknownPeer(id))?;
         self.remove_slot(slot);
         Ok(info)
     }
@@ -380,24 +393,24 @@ impl Tracker {
     /// Records how a transfer from `id` went (reported by a viewer).
     pub fn report(&mut self, id: PeerId, outcome: Outcome) -> Result<(), Error> {
         let slot = *self.by_id.get(&id).ok_or(Error::UnknownPeer(id))?;
-        let s = self.slots[slot as usize].as_mut().ok_or(Error::UnknownPeer(id))?;
-        s.history.record(outcome);
+        let h = self.hot[slot as usize].as_mut().ok_or(Error::UnknownPeer(id))?;
+        h.history.record(outcome);
         Ok(())
     }
 
     /// Reclaims every peer expired at `now`, appending their ids to `out` in expiry
     /// order; returns how many. Runs in time proportional to that number (each removal
-    /// costs one R*-tree deletion).
+    /// costs one index deletion).
     pub fn expire_into(&mut self, now: Timestamp, out: &mut Vec<PeerId>) -> Result<usize, Error> {
         self.advance(now)?;
         let mut n = 0;
         while self.head != NIL {
             let head = self.head;
-            let Some(s) = self.slot(head) else { break };
-            if self.alive(s, now) {
+            let Some(h) = self.hot(head) else { break };
+            if self.alive(h, now) {
                 break;
             }
-            out.push(s.info.id);
+            out.push(h.id);
             self.remove_slot(head);
             n += 1;
         }
@@ -414,7 +427,7 @@ impl Tracker {
     /// When the next registered peer expires, if any (the host's timer for
     /// [`Tracker::expire`]).
     pub fn next_expiry(&self) -> Option<Timestamp> {
-        self.slot(self.head).map(|s| s.last_seen + self.config.ttl_ms)
+        self.hot(self.head).map(|h| h.last_seen + self.config.ttl_ms)
     }
 
     /// The `k` best candidates for a viewer: the `ceil(k · pool_factor)` nearest live
@@ -426,38 +439,34 @@ impl Tracker {
         Ok(out)
     }
 
-    /// [`Tracker::query`] into a caller-owned buffer (cleared first), so a hot loop
-    /// allocates nothing but the index's own search heap.
+    /// [`Tracker::query`] into a caller-owned buffer (cleared first).
     pub fn query_into(&self, now: Timestamp, query: &Query, out: &mut Vec<Candidate>) -> Result<(), Error> {
         out.clear();
         if query.k == 0 || query.k > self.config.max_k {
             return Err(Error::BadK { k: query.k, max: self.config.max_k });
         }
-        let Some(tree) = self.streams.get(&query.stream) else { return Ok(()) };
+        let Some(index) = self.streams.get(&query.stream) else { return Ok(()) };
         let pool = ((query.k as f32) * self.config.pool_factor).ceil() as usize;
+        let mut near = Vec::new();
+        self.live_nearest(index, &query.location.to_unit(), pool, query.exclude, now, &mut near);
         let w = &self.config.weights;
-        let mut scored: Vec<(f32, f32, u32)> = Vec::with_capacity(pool);
-        for (e, d2) in tree.nearest_neighbor_iter_with_distance_2(query.location.to_unit()) {
-            let Some(s) = self.slot(e.slot) else { continue };
-            if Some(s.info.id) == query.exclude || !self.alive(s, now) {
-                continue;
-            }
-            let km = approx_km(d2);
-            let kbps = if s.history.throughput_kbps > 0.0 {
-                s.history.throughput_kbps
+        let per_km = 1.0 / w.distance_scale_km.max(f32::MIN_POSITIVE);
+        let per_kbps = 1.0 / w.throughput_ref_kbps.max(f32::MIN_POSITIVE);
+        let mut scored: Vec<(f32, f32, u32)> = Vec::with_capacity(near.len());
+        for &(d2, slot) in &near {
+            let Some(h) = self.hot(slot) else { continue };
+            let kbps = if h.history.throughput_kbps > 0.0 {
+                h.history.throughput_kbps
             } else {
-                s.info.upload_kbps as f32
+                h.upload_kbps as f32
             };
-            let mut score = w.distance / (1.0 + km / w.distance_scale_km.max(f32::MIN_POSITIVE))
-                + w.success * s.history.success_rate()
-                + w.throughput * (kbps / w.throughput_ref_kbps.max(f32::MIN_POSITIVE)).min(1.0);
-            if query.asn == Some(s.info.asn) {
+            let mut score = w.distance / (1.0 + approx_km(d2) * per_km)
+                + w.success * h.history.success_rate()
+                + w.throughput * (kbps * per_kbps).min(1.0);
+            if query.asn == Some(h.asn) {
                 score += w.same_isp;
             }
-            scored.push((score, d2, e.slot));
-            if scored.len() >= pool {
-                break;
-            }
+            scored.push((score, d2, slot));
         }
         let better = |a: &(f32, f32, u32), b: &(f32, f32, u32)| {
             b.0.total_cmp(&a.0).then(a.1.total_cmp(&b.1)).then_with(|| self.id_of(a.2).cmp(&self.id_of(b.2)))
@@ -467,13 +476,14 @@ impl Tracker {
             scored.truncate(query.k);
         }
         scored.sort_unstable_by(better);
+        out.reserve(scored.len());
         for (score, d2, slot) in scored {
-            if let Some(s) = self.slot(slot) {
+            if let Some(h) = self.hot(slot) {
                 out.push(Candidate {
-                    id: s.info.id,
-                    ip: s.info.ip,
-                    asn: s.info.asn,
-                    upload_kbps: s.info.upload_kbps,
+                    id: h.id,
+                    ip: h.ip,
+                    asn: h.asn,
+                    upload_kbps: h.upload_kbps,
                     distance_km: chord2_to_km(d2) as f32,
                     score,
                 });
@@ -492,39 +502,88 @@ impl Tracker {
         k: usize,
         exclude: Option<PeerId>,
     ) -> Vec<(PeerId, f32)> {
-        let Some(tree) = self.streams.get(&stream) else { return Vec::new() };
-        tree.nearest_neighbor_iter_with_distance_2(location.to_unit())
-            .filter_map(|(e, d2)| {
-                let s = self.slot(e.slot)?;
-                (Some(s.info.id) != exclude && self.alive(s, now)).then_some((s.info.id, d2))
-            })
-            .take(k)
-            .collect()
+        let Some(index) = self.streams.get(&stream) else { return Vec::new() };
+        let mut near = Vec::new();
+        self.live_nearest(index, &location.to_unit(), k, exclude, now, &mut near);
+        near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        near.iter().map(|&(d2, slot)| (self.id_of(slot), d2)).collect()
     }
 
-    /// Estimated heap bytes held: the slab, the id map, the free list and the R*-tree
-    /// nodes (each node counted at its allocated capacity). Divide by [`Tracker::len`]
-    /// for bytes per peer.
+    /// Estimated heap bytes held: the two record arrays, the id map, the free list and
+    /// the spatial indexes (buckets counted at their allocated capacity). Divide by
+    /// [`Tracker::len`] for bytes per peer.
     pub fn memory_bytes(&self) -> usize {
         use core::mem::size_of;
-        let slab =
-            self.slots.capacity() * size_of::<Option<Slot>>() + self.free.capacity() * size_of::<u32>();
+        let slab = self.hot.capacity() * size_of::<Option<Hot>>()
+            + self.cold.capacity() * size_of::<Cold>()
+            + self.free.capacity() * size_of::<u32>();
         // hashbrown: one (key, value) bucket plus one control byte per bucket.
         let map = self.by_id.capacity() * (size_of::<(PeerId, u32)>() + 1);
-        let trees: usize = self.streams.values().map(|t| tree_bytes(t.root())).sum();
-        slab + map + trees + self.streams.len() * size_of::<(StreamId, RTree<Entry>)>()
+        let indexes: usize = self.streams.values().map(SphereIndex::memory_bytes).sum();
+        slab + map + indexes + self.streams.len() * size_of::<(StreamId, SphereIndex)>()
+    }
+
+    /// The `want` live entries of `index` nearest to `q` (never `exclude`), in no
+    /// particular order, as `(chord², slot)`. One index search unless expired or excluded peers
+    /// crowd the neighbourhood; then the search widens (doubling) until `want` live
+    /// peers are found or the index is exhausted. The liveness checks read the 64-byte
+    /// records of the candidates in one pass after the search, so their cache misses
+    /// overlap.
+    fn live_nearest(
+        &self,
+        index: &SphereIndex,
+        q: &[f32; 3],
+        want: usize,
+        exclude: Option<PeerId>,
+        now: Timestamp,
+        out: &mut Vec<(f32, u32)>,
+    ) {
+        let mut n = want.saturating_add(usize::from(exclude.is_some()));
+        loop {
+            index.nearest_unsorted_into(q, n, out);
+            let exhausted = out.len() < n;
+            out.retain(|&(_, slot)| {
+                self.hot(slot).is_some_and(|h| Some(h.id) != exclude && self.alive(h, now))
+            });
+            if out.len() >= want || exhausted {
+                // Usually at most one too many (the viewer was not among them): drop the
+                // farthest.
+                while out.len() > want && out.len() <= want + 2 {
+                    let far = (0..out.len()).fold(0, |m, i| if out[i].0 > out[m].0 { i } else { m });
+                    out.swap_remove(far);
+                }
+                if out.len() > want {
+                    out.select_nth_unstable_by(want - 1, |a, b| a.0.total_cmp(&b.0));
+                    out.truncate(want);
+                }
+                return;
+            }
+            n = n.saturating_mul(2);
+        }
+    }
+
+    fn info(&self, slot: u32, h: &Hot) -> PeerInfo {
+        let c = &self.cold[slot as usize];
+        PeerInfo {
+            id: h.id,
+            stream: c.stream,
+            location: c.location,
+            ip: h.ip,
+            asn: h.asn,
+            upload_kbps: h.upload_kbps,
+        }
     }
 
     fn id_of(&self, slot: u32) -> PeerId {
-        self.slot(slot).map_or(PeerId(u64::MAX), |s| s.info.id)
+        self.hot(slot).map_or(PeerId(u64::MAX), |h| h.id)
     }
 
-    fn slot(&self, slot: u32) -> Option<&Slot> {
-        self.slots.get(slot as usize).and_then(Option::as_ref)
+    fn hot(&self, slot: u32) -> Option<&Hot> {
+        self.hot.get(slot as usize).and_then(Option::as_ref)
     }
 
-    fn alive(&self, s: &Slot, now: Timestamp) -> bool {
-        now < s.last_seen + self.config.ttl_ms
+    fn alive(&self, h: &Hot, now: Timestamp) -> bool {
+        now < h.last_seen + self.config.ttl_ms
     }
 
     fn advance(&mut self, now: Timestamp) -> Result<(), Error> {
@@ -537,12 +596,13 @@ impl Tracker {
 
     fn remove_slot(&mut self, slot: u32) {
         self.unlink(slot);
-        if let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::take) {
-            self.by_id.remove(&s.info.id);
-            if let Some(tree) = self.streams.get_mut(&s.info.stream) {
-                tree.remove(&Entry { p: s.p, slot });
-                if tree.size() == 0 {
-                    self.streams.remove(&s.info.stream);
+        if let Some(h) = self.hot.get_mut(slot as usize).and_then(Option::take) {
+            self.by_id.remove(&h.id);
+            let c = self.cold[slot as usize];
+            if let Some(index) = self.streams.get_mut(&c.stream) {
+                index.remove(c.location.to_unit(), slot);
+                if index.is_empty() {
+                    self.streams.remove(&c.stream);
                 }
             }
             self.free.push(slot);
@@ -550,29 +610,28 @@ impl Tracker {
     }
 
     fn unlink(&mut self, slot: u32) {
-        let Some(s) = self.slot(slot) else { return };
-        let (prev, next) = (s.prev, s.next);
-        match self.slots.get_mut(prev as usize).and_then(Option::as_mut) {
+        let Some(c) = self.cold.get(slot as usize) else { return };
+        let (prev, next) = (c.prev, c.next);
+        match self.cold.get_mut(prev as usize) {
             Some(p) => p.next = next,
             None => self.head = next,
         }
-        match self.slots.get_mut(next as usize).and_then(Option::as_mut) {
+        match self.cold.get_mut(next as usize) {
             Some(n) => n.prev = prev,
             None => self.tail = prev,
         }
-        if let Some(s) = self.slots[slot as usize].as_mut() {
-            s.prev = NIL;
-            s.next = NIL;
-        }
+        let c = &mut self.cold[slot as usize];
+        c.prev = NIL;
+        c.next = NIL;
     }
 
     fn push_back(&mut self, slot: u32) {
         let tail = self.tail;
-        if let Some(s) = self.slots[slot as usize].as_mut() {
-            s.prev = tail;
-            s.next = NIL;
+        if let Some(c) = self.cold.get_mut(slot as usize) {
+            c.prev = tail;
+            c.next = NIL;
         }
-        match self.slots.get_mut(tail as usize).and_then(Option::as_mut) {
+        match self.cold.get_mut(tail as usize) {
             Some(t) => t.next = slot,
             None => self.head = slot,
         }
@@ -592,20 +651,6 @@ fn approx_km(c2: f32) -> f32 {
     }
     let c = c2.sqrt();
     (crate::geo::EARTH_RADIUS_KM as f32) * c * (1.0 + c2 * (1.0 / 24.0 + c2 * (3.0 / 640.0)))
-}
-
-fn tree_bytes(node: &rstar::ParentNode<Entry>) -> usize {
-    use core::mem::size_of;
-    let children = node.children();
-    // Nodes built by insertion reserve MAX_SIZE + 1 = 7 children.
-    let own = children.len().max(7) * size_of::<rstar::RTreeNode<Entry>>();
-    own + children
-        .iter()
-        .map(|c| match c {
-            rstar::RTreeNode::Parent(p) => tree_bytes(p),
-            rstar::RTreeNode::Leaf(_) => 0,
-        })
-        .sum::<usize>()
 }
 
 #[cfg(test)]

@@ -31,14 +31,16 @@ fn point(lat: i32, lon: i32) -> GeoPoint {
     GeoPoint::new(f64::from(lat) * 15.0, f64::from(lon) * 15.0).unwrap()
 }
 
-fn op() -> impl Strategy<Value = Op> {
+/// Operations over `ids` peer ids; `join_weight` and `max_advance` (ms per clock step)
+/// set how crowded the streams get.
+fn op(ids: u64, join_weight: u32, max_advance: u64) -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u64..24, 0u64..2, -6i32..=6, -12i32..=12).prop_map(|(id, stream, lat, lon)| Op::Join { id, stream, lat, lon }),
-        3 => (0u64..24).prop_map(|id| Op::Heartbeat { id }),
-        1 => (0u64..24).prop_map(|id| Op::Leave { id }),
+        join_weight => (0..ids, 0u64..2, -6i32..=6, -12i32..=12).prop_map(|(id, stream, lat, lon)| Op::Join { id, stream, lat, lon }),
+        3 => (0..ids).prop_map(|id| Op::Heartbeat { id }),
+        1 => (0..ids).prop_map(|id| Op::Leave { id }),
         1 => Just(Op::Expire),
-        2 => (0u64..60).prop_map(|ms| Op::Advance { ms }),
-        3 => (0u64..2, -6i32..=6, -12i32..=12, 1usize..8, proptest::option::of(0u64..24))
+        2 => (0..max_advance).prop_map(|ms| Op::Advance { ms }),
+        3 => (0u64..2, -6i32..=6, -12i32..=12, 1usize..40, proptest::option::of(0..ids))
             .prop_map(|(stream, lat, lon, k, exclude)| Op::Query { stream, lat, lon, k, exclude }),
     ]
 }
@@ -178,14 +180,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn index_equals_brute_force_model(ops in proptest::collection::vec(op(), 1..120)) {
+    fn index_equals_brute_force_model(ops in proptest::collection::vec(op(24, 4, 60), 1..120)) {
         check(ops, RankWeights::default())?;
     }
 
     #[test]
-    fn distance_only_ranking_is_k_nearest(ops in proptest::collection::vec(op(), 1..120)) {
+    fn distance_only_ranking_is_k_nearest(ops in proptest::collection::vec(op(24, 4, 60), 1..120)) {
         let w = RankWeights { same_isp: 0.0, success: 0.0, throughput: 0.0, ..RankWeights::default() };
         check(ops, w)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Hundreds of peers per stream on a coarse grid (many identical points): the index
+    /// splits, collapses and rebuilds buckets, and still equals the model.
+    #[test]
+    fn crowded_index_equals_brute_force_model(ops in proptest::collection::vec(op(1200, 40, 4), 500..1000)) {
+        check(ops, RankWeights::default())?;
     }
 }
 
@@ -203,4 +216,25 @@ fn expiry_work_is_proportional_to_the_number_expired() {
     assert_eq!(gone, vec![PeerId(0), PeerId(1), PeerId(2)]);
     assert_eq!(t.len(), 10_000);
     assert_eq!(t.next_expiry(), Some(Timestamp(1500)));
+}
+
+#[test]
+fn crowded_strategy_really_splits_buckets() {
+    // Guards the crowded property above: its sequences fill a stream past one bucket.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let ops = proptest::collection::vec(op(1200, 40, 4), 600..601).new_tree(&mut runner).unwrap().current();
+    let mut t = Tracker::new(TrackerConfig { ttl_ms: TTL, ..Default::default() }).unwrap();
+    let mut now = 0;
+    let mut most = 0;
+    for op in ops {
+        match op {
+            Op::Join { id, stream, lat, lon } => t.join(Timestamp(now), info(id, stream, lat, lon)).unwrap(),
+            Op::Advance { ms } => now += ms,
+            _ => {}
+        }
+        most = most.max(t.stream_len(StreamId(0)));
+    }
+    assert!(most > 2 * tracker_geo::index::BUCKET, "only {most} peers in stream 0");
 }
