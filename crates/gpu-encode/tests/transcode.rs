@@ -106,6 +106,12 @@ fn mp4_input_and_reference_frames() {
     let dec = decode_segment(&out.renditions[0].data, &Limits::default()).unwrap();
     let psnr = transcode_verify::metrics::psnr_y(&reference, &dec.frames).unwrap();
     assert!(psnr > 25.0, "psnr {psnr}");
+    // One pass gives the same reference and an encode with the transcode's facts
+    // (ultrafast is bit-exact between runs, so the encode is the same bytes).
+    let (both_ref, own) = t.reference_and_encode(&src, &Profile::P144P30).unwrap();
+    assert_eq!(both_ref, reference);
+    assert_eq!((own.width, own.height, own.frames, own.pixels), (256, 144, 12, 12 * 256 * 144));
+    assert_eq!(own.data, out.renditions[0].data);
 }
 
 #[test]

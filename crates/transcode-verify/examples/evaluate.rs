@@ -213,8 +213,8 @@ fn main() {
         let mut local_cfg = TranscoderConfig::new(vec![PROFILE]);
         local_cfg.preset = "ultrafast".into();
         let mut local_session = Transcoder::new(local_cfg).unwrap();
-        let reference = local_session.reference_frames(&src, &PROFILE).unwrap();
-        let local_ts = local_session.transcode(&src).unwrap().renditions.remove(0).data;
+        let (reference, own) = local_session.reference_and_encode(&src, &PROFILE).unwrap();
+        let local_ts = own.data;
         let local = decode_segment(&local_ts, &limits).unwrap().frames;
         let src_info = decode_segment(&src, &limits).unwrap().info;
         let (w, h) = fit(src_info.width, src_info.height);

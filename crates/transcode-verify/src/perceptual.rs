@@ -404,17 +404,19 @@ pub fn perceptual_check(
     for &i in sampled.iter().filter(|&&i| i < n) {
         // Encoders may round frame-rate conversion differently: take the best match within
         // two frames (consistent shifts are the alignment and frozen detectors' job).
-        let mut q = quality(&reference[i], &rendition[i], t)?;
-        let mut matched = i;
+        // The match is decided on luma MSE alone (the PSNR order); the full quality
+        // measures are computed once, for the matched frame.
+        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
         for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
             if j < n {
-                let alt = quality(&reference[j], &rendition[i], t)?;
-                if alt.psnr_y > q.psnr_y {
-                    q = alt;
-                    matched = j;
+                let m = mse(&reference[j].y, &rendition[i].y)?;
+                if m < best.0 {
+                    best = (m, j);
                 }
             }
         }
+        let matched = best.1;
+        let q = quality(&reference[matched], &rendition[i], t)?;
         let fm = FrameMetrics {
             frame: i as u32,
             psnr_y_cdb: cdb(q.psnr_y),

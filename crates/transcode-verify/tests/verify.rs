@@ -525,3 +525,127 @@ fn block_means_and_detail() {
     let stripes = Plane::new(4, 2, vec![0, 10, 0, 10, 0, 10, 0, 10]).unwrap();
     assert!((metrics::detail(&stripes) - 10.0).abs() < 1e-9);
 }
+
+/// Naive models of the optimized metrics (straight per-sample loops, f64 sums).
+mod naive {
+    use transcode_verify::Plane;
+
+    pub fn thumbnail(p: &Plane, f: usize) -> Vec<u8> {
+        let (w, h) = ((p.width / f).max(1), (p.height / f).max(1));
+        let mut out = Vec::new();
+        for ty in 0..h {
+            for tx in 0..w {
+                let (mut s, mut n) = (0u32, 0u32);
+                for y in ty * f..((ty + 1) * f).min(p.height) {
+                    for x in tx * f..((tx + 1) * f).min(p.width) {
+                        s += u32::from(p.data[y * p.width + x]);
+                        n += 1;
+                    }
+                }
+                out.push((s / n.max(1)) as u8);
+            }
+        }
+        out
+    }
+
+    /// Per-block (mean of a, mean of squared difference a-b).
+    pub fn blocks(a: &Plane, b: &Plane, size: usize) -> (Vec<f64>, Vec<f64>) {
+        let (nx, ny) = (a.width.div_ceil(size), a.height.div_ceil(size));
+        let (mut means, mut mses) = (Vec::new(), Vec::new());
+        for by in 0..ny {
+            for bx in 0..nx {
+                let (mut s, mut e, mut n) = (0f64, 0f64, 0f64);
+                for y in by * size..((by + 1) * size).min(a.height) {
+                    for x in bx * size..((bx + 1) * size).min(a.width) {
+                        let (p, q) = (f64::from(a.data[y * a.width + x]), f64::from(b.data[y * a.width + x]));
+                        s += p;
+                        e += (p - q) * (p - q);
+                        n += 1.0;
+                    }
+                }
+                means.push(s / n);
+                mses.push(e / n);
+            }
+        }
+        (means, mses)
+    }
+
+    pub fn ssim(a: &Plane, b: &Plane) -> f64 {
+        let (bw, bh) = (a.width / 4, a.height / 4);
+        let mut total = 0.0;
+        for by in 0..bh - 1 {
+            for bx in 0..bw - 1 {
+                let (mut s1, mut s2, mut ss, mut s12) = (0f64, 0f64, 0f64, 0f64);
+                for y in by * 4..by * 4 + 8 {
+                    for x in bx * 4..bx * 4 + 8 {
+                        let (p, q) = (f64::from(a.data[y * a.width + x]), f64::from(b.data[y * a.width + x]));
+                        s1 += p;
+                        s2 += q;
+                        ss += p * p + q * q;
+                        s12 += p * q;
+                    }
+                }
+                let c1 = 0.01f64 * 0.01 * 255.0 * 255.0 * 64.0;
+                let c2 = 0.03f64 * 0.03 * 255.0 * 255.0 * 64.0 * 63.0;
+                let vars = ss * 64.0 - s1 * s1 - s2 * s2;
+                let covar = s12 * 64.0 - s1 * s2;
+                total += (2.0 * s1 * s2 + c1) * (2.0 * covar + c2) / ((s1 * s1 + s2 * s2 + c1) * (vars + c2));
+            }
+        }
+        total / ((bw - 1) * (bh - 1)) as f64
+    }
+
+    pub fn mean_abs_diff(a: &Plane, b: &Plane, step: usize) -> f64 {
+        let (mut s, mut n) = (0f64, 0f64);
+        for y in (0..a.height).step_by(step) {
+            for x in (0..a.width).step_by(step) {
+                s += f64::from(a.data[y * a.width + x].abs_diff(b.data[y * a.width + x]));
+                n += 1.0;
+            }
+        }
+        s / n
+    }
+}
+
+fn plane_from(w: usize, h: usize, seed: u32, spread: u32) -> Plane {
+    let mut x = seed | 1;
+    let data = (0..w * h)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            ((i as u32 * 7 + x % spread.max(1)) % 256) as u8
+        })
+        .collect();
+    Plane::new(w, h, data).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The vectorized metrics equal straight per-sample models on any plane size
+    /// (partial edge blocks, planes smaller than the box, odd strides).
+    #[test]
+    fn fast_metrics_match_naive_models(
+        w in 1usize..70, h in 1usize..50, seed in any::<u32>(), spread in 1u32..256,
+        f in 1usize..10, size in 1usize..20, step in 1usize..5,
+    ) {
+        let a = plane_from(w, h, seed, 256);
+        let b = plane_from(w, h, seed.wrapping_add(1), spread);
+        prop_assert_eq!(metrics::thumbnail(&a, f).data, naive::thumbnail(&a, f));
+        let (means, mses) = naive::blocks(&a, &b, size);
+        let got_means = metrics::block_means(&a, size);
+        let got_mses = metrics::block_mse(&a, &b, size).unwrap();
+        for (x, y) in got_means.iter().zip(&means).chain(got_mses.iter().zip(&mses)) {
+            prop_assert!((x - y).abs() < 1e-9, "{} vs {}", x, y);
+        }
+        prop_assert_eq!(got_means.len(), means.len());
+        let sse: f64 = a.data.iter().zip(&b.data).map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2)).sum();
+        prop_assert_eq!(metrics::sse(&a, &b).unwrap() as f64, sse);
+        let mad = metrics::mean_abs_diff(&a, &b, step).unwrap();
+        prop_assert!((mad - naive::mean_abs_diff(&a, &b, step)).abs() < 1e-9);
+        if w >= 8 && h >= 8 {
+            let s = metrics::ssim(&a, &b).unwrap();
+            prop_assert!((s - naive::ssim(&a, &b)).abs() < 1e-9, "{} vs {}", s, naive::ssim(&a, &b));
+        }
+    }
+}
