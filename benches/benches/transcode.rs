@@ -189,9 +189,7 @@ fn transcode_figures(src_path: &Path, src: &[u8], d: &Path) {
     let cheap = measure(runs.max(5), || {
         black_box(cheap_step(&verifier, &expect, &claim, &out, &limits));
     });
-    let mut local_cfg = TranscoderConfig::new(LADDER.to_vec());
-    local_cfg.preset = "ultrafast".into();
-    let mut local_session = Transcoder::new(local_cfg).unwrap();
+    let mut local_session = Transcoder::new(TranscoderConfig::verifier_local(LADDER[0])).unwrap();
     // The secret choice is uniform over the renditions: measure each, amortize the mean.
     let per_rendition: Vec<f64> = (0..LADDER.len())
         .map(|i| {
@@ -306,7 +304,7 @@ fn perceptual_step(
     let profile = LADDER[index];
     let limits = Limits::default();
     // One decode and scale of the source give the reference and the verifier's own
-    // (`ultrafast`) encode of the profile.
+    // (`ultrafast`, one thread) encode of the profile.
     let (reference, own) = local.reference_and_encode(src, &profile).unwrap();
     let own = decode_segment(&own.data, &limits).unwrap().frames;
     let decoded = decode_segment(rendition, &limits).unwrap().frames;

@@ -67,12 +67,34 @@ pub struct TranscoderConfig {
     pub hw: HwPolicy,
     /// Input limits and runaway guard.
     pub limits: Limits,
+    /// Encoder threads per rendition (0 = FFmpeg's automatic choice). With libx264 only
+    /// `1` gives bit-exact output between runs (frame threads make the output depend on
+    /// timing): a verifier's local encode, which is the calibration point of its checks
+    /// and must be reproducible for a fault claim, uses 1.
+    pub threads: u32,
 }
 
 impl TranscoderConfig {
-    /// A software-or-hardware (auto) session for `profiles` with the `veryfast` preset.
+    /// A software-or-hardware (auto) session for `profiles` with the `veryfast` preset
+    /// and automatic threading.
     pub fn new(profiles: Vec<Profile>) -> Self {
-        Self { profiles, preset: "veryfast".into(), hw: HwPolicy::Auto, limits: Limits::default() }
+        Self {
+            profiles,
+            preset: "veryfast".into(),
+            hw: HwPolicy::Auto,
+            limits: Limits::default(),
+            threads: 0,
+        }
+    }
+
+    /// The configuration of a verifier's local encode of `profile`, the one
+    /// `transcode-verify`'s thresholds are calibrated with: the `ultrafast` preset (the
+    /// weakest an honest orchestrator may use, so honest renditions are never expected to
+    /// beat it by much), software only, automatic threads. Threaded libx264 is not always
+    /// bit-exact between runs; `threads = 1` is, but its rate control skips fewer frames
+    /// of grain and the thresholds are not calibrated for it (see `docs/transcode.md`).
+    pub fn verifier_local(profile: Profile) -> Self {
+        Self { preset: "ultrafast".into(), hw: HwPolicy::SoftwareOnly, ..Self::new(vec![profile]) }
     }
 }
 
@@ -317,6 +339,7 @@ impl Transcoder {
         let scalers = &mut self.scalers;
         let device = self.device.is_some() && !self.nvenc_failed;
         let preset = self.config.preset.clone();
+        let threads = self.config.threads;
         let mut nvenc_failed = false;
         let info = decode_all(&mut dem, decoder, &stream, &limits, |frame, t_us, abs_us| {
             if lanes.is_empty() {
@@ -331,7 +354,8 @@ impl Transcoder {
                             scaled: AvFrame::yuv420(w, h)?,
                         },
                         Mode::Ladder | Mode::ReferenceAndEncode(_) => {
-                            let (st, failed) = EncodeState::open(p, w, h, &preset, device, abs_us, limits)?;
+                            let (st, failed) =
+                                EncodeState::open(p, w, h, (&preset, threads), device, abs_us, limits)?;
                             nvenc_failed |= failed;
                             if matches!(mode, Mode::Ladder) {
                                 Sink::Encode(Box::new(st))
@@ -422,7 +446,7 @@ impl EncodeState {
         p: &Profile,
         w: u32,
         h: u32,
-        preset: &str,
+        (preset, threads): (&str, u32),
         try_nvenc: bool,
         abs_us: i64,
         limits: Limits,
@@ -435,6 +459,7 @@ impl EncodeState {
             bitrate: p.bitrate,
             preset: preset.into(),
             gop: p.fps.num.div_ceil(p.fps.den.max(1)) * 4,
+            threads,
         };
         let mut nvenc_failed = false;
         let mut enc = None;

@@ -484,22 +484,36 @@ fn relative_rule_on_grain_spares_honest_and_catches_tampering() {
 }
 
 #[test]
-fn frozen_detector_needs_exact_repeats_or_a_moving_local_encode() {
+fn frozen_detector_needs_a_moving_local_encode_where_the_freeze_begins() {
     let reference = grainy(160, 96, 30);
     let honest = smooth2(&reference);
     let t = Thresholds::default();
     let all: Vec<usize> = (0..30).step_by(3).collect();
-    // Exact repeats are frozen even if the local encode also stood still there.
+    let moving_local = degrade(&reference, 3);
     let mut frozen = honest.clone();
-    let mut still_local = degrade(&reference, 3);
     for i in 12..16 {
         frozen[i] = frozen[11].clone();
-        still_local[i] = still_local[11].clone();
     }
-    let faults = perceptual_check(0, &reference, Some(&still_local), &frozen, &all, &t).unwrap().faults;
+    // Exact repeats while the local encode moves: frozen.
+    let faults = perceptual_check(0, &reference, Some(&moving_local), &frozen, &all, &t).unwrap().faults;
     assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })), "{faults:?}");
-    // Near repeats with residue (an encoder skipping grain) while the local encode also
-    // nearly skips: not frozen.
+    // The same repeats where the local encode also stands still when the stretch begins:
+    // an encoder skipping frames of grain under CBR (honest encoders do it exactly there).
+    let mut still_local = moving_local.clone();
+    still_local[12] = still_local[11].clone();
+    let faults = perceptual_check(0, &reference, Some(&still_local), &frozen, &all, &t).unwrap().faults;
+    assert!(!faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+    // A local encode that stands still only later (after the window) does not excuse it.
+    let mut late_still = moving_local.clone();
+    late_still[15] = late_still[14].clone();
+    let faults = perceptual_check(0, &reference, Some(&late_still), &frozen, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })), "{faults:?}");
+    // Near repeats with residue (an encoder skipping grain) while the local encode nearly
+    // skips: not frozen.
+    let mut nearly_still = moving_local.clone();
+    for i in 12..16 {
+        nearly_still[i] = degrade(&nearly_still[11..12], 100 + i as u32)[0].clone();
+    }
     let mut skipping = honest.clone();
     for i in 12..16 {
         skipping[i] = degrade(&skipping[11..12], i as u32)[0].clone();
@@ -507,8 +521,72 @@ fn frozen_detector_needs_exact_repeats_or_a_moving_local_encode() {
             *v = *v / 2 * 2;
         }
     }
-    let faults = perceptual_check(0, &reference, Some(&still_local), &skipping, &all, &t).unwrap().faults;
+    let faults = perceptual_check(0, &reference, Some(&nearly_still), &skipping, &all, &t).unwrap().faults;
     assert!(!faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+    // Without a local encode the absolute rule applies: frozen.
+    let faults = perceptual_check(0, &reference, None, &frozen, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+}
+
+/// Frames whose chroma is a pattern of 16×16 luma-sized blocks (8×8 chroma) of random
+/// colours moving 8 luma pixels right per frame, over the textured luma of `clip`.
+fn colourful(w: usize, h: usize, n: usize) -> Vec<Frame> {
+    let colour = |bx: usize, by: usize, plane: u32| {
+        let mut s = (bx as u32).wrapping_mul(2_654_435_761) ^ (by as u32).wrapping_mul(40_503) ^ plane;
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        70 + ((s >> 16) % 116) as u8
+    };
+    clip(w, h, n)
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut f)| {
+            let cw = f.u.width;
+            for (i, (u, v)) in f.u.data.iter_mut().zip(f.v.data.iter_mut()).enumerate() {
+                let (x, y) = (i % cw + 1000 - 4 * t, i / cw);
+                *u = colour(x / 8, y / 8, 1);
+                *v = colour(x / 8, y / 8, 2);
+            }
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn colour_change_is_a_global_colour_map_not_a_chroma_lag() {
+    let reference = colourful(160, 96, 30);
+    let local = degrade(&reference, 5);
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let check = |r: &[Frame]| perceptual_check(0, &reference, Some(&local), r, &all, &t).unwrap();
+    let is_colour = |r: &[Frame]| check(r).faults.iter().any(|f| matches!(f, Fault::ColourShift { .. }));
+    // An encoder whose chroma lags the moving colours by 3 frames (large chroma errors
+    // that no global colour map explains): not a colour change.
+    let mut lagging = degrade(&reference, 7);
+    for i in 3..30 {
+        lagging[i].u = reference[i - 3].u.clone();
+        lagging[i].v = reference[i - 3].v.clone();
+    }
+    let lag = check(&lagging);
+    assert!(
+        lag.features.iter().filter(|f| f.frame >= 3).all(|f| f.chroma_shift.0 > 10.0),
+        "the lag is a large chroma error"
+    );
+    assert!(!is_colour(&lagging), "{:?}", lag.faults);
+    // A hue rotation by 90° (U' = V, V' = 255 − U): a colour change.
+    let mut rotated = degrade(&reference, 7);
+    for f in &mut rotated {
+        let u = f.u.data.clone();
+        f.u.data.clone_from(&f.v.data);
+        f.v.data = u.iter().map(|&x| 255 - x).collect();
+    }
+    assert!(is_colour(&rotated));
+    // Desaturation (U = V = 128).
+    let mut grey = degrade(&reference, 7);
+    for f in &mut grey {
+        f.u.data.fill(128);
+        f.v.data.fill(128);
+    }
+    assert!(is_colour(&grey));
 }
 
 #[test]
