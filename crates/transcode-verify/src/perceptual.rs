@@ -52,7 +52,7 @@ pub struct Thresholds {
     /// A static frame that repeats its predecessor this exactly (mean absolute
     /// difference) is frozen even where the local encode moves less than
     /// `frozen_local_motion_fraction` of the reference, unless the local encode itself
-    /// stands still (≤ 2 × `frozen_max_diff`) within the first `frozen_skip_window`
+    /// is static by the same measure (≤ `frozen_max_diff`) within the first `frozen_skip_window`
     /// frames of the rendition's static stretch: encoders under CBR skip whole frames
     /// of pure grain (bit-exact repeats), and they do it where the local encode does.
     pub frozen_exact_diff: f64,
@@ -448,7 +448,7 @@ pub fn perceptual_check(
             if start == i {
                 excused = false;
             }
-            if i - start < t.frozen_skip_window && ld.is_some_and(|ld| ld <= 2.0 * t.frozen_max_diff) {
+            if i - start < t.frozen_skip_window && ld.is_some_and(|ld| ld <= t.frozen_max_diff) {
                 excused = true;
             }
             let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
