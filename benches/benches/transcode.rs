@@ -189,20 +189,42 @@ fn transcode_figures(src_path: &Path, src: &[u8], d: &Path) {
     let cheap = measure(runs.max(5), || {
         black_box(cheap_step(&verifier, &expect, &claim, &out, &limits));
     });
-    let mut local_session = session(&LADDER);
-    let sampled = measure(runs, || {
-        let i = verifier.renditions_to_check(&claim)[0];
-        black_box(perceptual_step(&verifier, &claim, &mut local_session, src, &out.renditions[i].data, i));
-    });
+    let mut local_session = Transcoder::new(TranscoderConfig::verifier_local(LADDER[0])).unwrap();
+    // The secret choice is uniform over the renditions: measure each, amortize the mean.
+    let per_rendition: Vec<f64> = (0..LADDER.len())
+        .map(|i| {
+            measure(runs, || {
+                black_box(perceptual_step(
+                    &verifier,
+                    &claim,
+                    &mut local_session,
+                    src,
+                    &out.renditions[i].data,
+                    i,
+                ));
+            })
+            .1
+        })
+        .collect();
+    let sampled = per_rendition.iter().sum::<f64>() / per_rendition.len() as f64;
+    let worst = per_rendition.iter().copied().fold(0.0, f64::max);
     let rate = f64::from(verifier.config().rate);
-    let amortized = cheap.1 + sampled.1 / rate;
+    let amortized = cheap.1 + sampled / rate;
+    let amortized_worst = cheap.1 + worst / rate;
     println!("verification of the 2 s segment (default: 1 in {rate}, one secret rendition, 8 frames)");
     println!("  cheap checks (every segment):   cpu {:.4} s", cheap.1);
-    println!("  perceptual (sampled segments):  cpu {:.3} s", sampled.1);
+    for (p, c) in LADDER.iter().zip(&per_rendition) {
+        println!("  perceptual, {} sampled:    cpu {c:.3} s", p.name);
+    }
     println!(
-        "  amortized per segment:          cpu {:.4} s = {:.1}% of the ladder transcode's cpu",
+        "  amortized per segment:          cpu {:.4} s = {:.1}% of the ladder transcode's cpu (mean over the secret choice)",
         amortized,
         100.0 * amortized / ours.1
+    );
+    println!(
+        "  amortized, 720p always sampled: cpu {:.4} s = {:.1}% of the ladder transcode's cpu",
+        amortized_worst,
+        100.0 * amortized_worst / ours.1
     );
 }
 
@@ -281,11 +303,10 @@ fn perceptual_step(
 ) -> usize {
     let profile = LADDER[index];
     let limits = Limits::default();
-    let reference = local.reference_frames(src, &profile).unwrap();
-    let mut cfg = TranscoderConfig::new(vec![profile]);
-    cfg.preset = "ultrafast".into();
-    let own = Transcoder::new(cfg).unwrap().transcode(src).unwrap();
-    let own = decode_segment(&own.renditions[0].data, &limits).unwrap().frames;
+    // One decode and scale of the source give the reference and the verifier's own
+    // (`ultrafast`, one thread) encode of the profile.
+    let (reference, own) = local.reference_and_encode(src, &profile).unwrap();
+    let own = decode_segment(&own.data, &limits).unwrap().frames;
     let decoded = decode_segment(rendition, &limits).unwrap().frames;
     let report = v.perceptual(claim, index as u32, &reference, Some(&own), &decoded).unwrap();
     assert!(report.faults.is_empty(), "{:?}", report.faults);

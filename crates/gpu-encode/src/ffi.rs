@@ -641,6 +641,8 @@ pub(crate) struct EncoderSettings {
     pub bitrate: u64,
     pub preset: String,
     pub gop: u32,
+    /// Encoder threads (0 = automatic).
+    pub threads: u32,
 }
 
 /// An opened H.264 encoder.
@@ -693,7 +695,7 @@ impl Encoder {
             (*ctx).rc_min_rate = bitrate;
             (*ctx).rc_buffer_size = c_int::try_from(bitrate).unwrap_or(c_int::MAX);
             (*ctx).gop_size = to_int(s.gop.max(1))?;
-            (*ctx).thread_count = 0;
+            (*ctx).thread_count = to_int(s.threads)?;
             let rc = sys::avcodec_open2(ctx, codec, &mut opts);
             sys::av_dict_free(&mut opts);
             if rc < 0 {

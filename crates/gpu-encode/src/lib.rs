@@ -22,7 +22,10 @@
 //! 3. For verification, [`decode_segment`] reads any segment back into packed YUV 4:2:0
 //!    [`transcode_verify::Frame`]s, [`Transcoder::reference_frames`] produces the
 //!    uncompressed scaled and rate-converted reference a rendition should approximate,
-//!    and [`probe`] reads container facts (frames, duration, rate) without decoding.
+//!    [`Transcoder::reference_and_encode`] gives that reference and the session's own
+//!    encode from one decode (a verifier's local encode, configured by
+//!    [`TranscoderConfig::verifier_local`]), and [`probe`] reads container facts
+//!    (frames, duration, rate) without decoding.
 //!
 //! ## Invariants
 //! - Scaling happens before frame-rate conversion, and a frame dropped by the rate

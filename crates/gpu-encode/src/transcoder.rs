@@ -67,12 +67,34 @@ pub struct TranscoderConfig {
     pub hw: HwPolicy,
     /// Input limits and runaway guard.
     pub limits: Limits,
+    /// Encoder threads per rendition (0 = FFmpeg's automatic choice). With libx264 only
+    /// `1` gives bit-exact output between runs (frame threads make the output depend on
+    /// timing): a verifier's local encode, which is the calibration point of its checks
+    /// and must be reproducible for a fault claim, uses 1.
+    pub threads: u32,
 }
 
 impl TranscoderConfig {
-    /// A software-or-hardware (auto) session for `profiles` with the `veryfast` preset.
+    /// A software-or-hardware (auto) session for `profiles` with the `veryfast` preset
+    /// and automatic threading.
     pub fn new(profiles: Vec<Profile>) -> Self {
-        Self { profiles, preset: "veryfast".into(), hw: HwPolicy::Auto, limits: Limits::default() }
+        Self {
+            profiles,
+            preset: "veryfast".into(),
+            hw: HwPolicy::Auto,
+            limits: Limits::default(),
+            threads: 0,
+        }
+    }
+
+    /// The configuration of a verifier's local encode of `profile`, the one
+    /// `transcode-verify`'s thresholds are calibrated with: the `ultrafast` preset (the
+    /// weakest an honest orchestrator may use, so honest renditions are never expected to
+    /// beat it by much), software only, automatic threads. Threaded libx264 is not always
+    /// bit-exact between runs; `threads = 1` is, but its rate control skips fewer frames
+    /// of grain and the thresholds are not calibrated for it (see `docs/transcode.md`).
+    pub fn verifier_local(profile: Profile) -> Self {
+        Self { preset: "ultrafast".into(), hw: HwPolicy::SoftwareOnly, ..Self::new(vec![profile]) }
     }
 }
 
@@ -159,7 +181,30 @@ impl std::fmt::Debug for Transcoder {
 /// The per-rendition sink of the pipeline.
 enum Sink {
     Encode(Box<EncodeState>),
-    Collect { w: u32, h: u32, fps: transcode_verify::Fps, frames: Vec<Frame>, scaled: AvFrame },
+    Collect {
+        w: u32,
+        h: u32,
+        fps: transcode_verify::Fps,
+        frames: Vec<Frame>,
+        scaled: AvFrame,
+    },
+    /// Encode and keep the uncompressed frames (the verifier's reference and local encode
+    /// from one decode and one scale).
+    Both {
+        enc: Box<EncodeState>,
+        frames: Vec<Frame>,
+    },
+}
+
+/// What a pass of the pipeline produces.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// Every configured rendition, encoded.
+    Ladder,
+    /// One profile's uncompressed frames.
+    Reference(&'a Profile),
+    /// One profile's uncompressed frames and its encode.
+    ReferenceAndEncode(&'a Profile),
 }
 
 struct EncodeState {
@@ -226,7 +271,7 @@ impl Transcoder {
 
     /// Transcodes one MPEG-TS or MP4 segment held in memory into every rendition.
     pub fn transcode(&mut self, segment: &[u8]) -> Result<SegmentOutput, Error> {
-        let (source, lanes) = self.pipeline(segment, None)?;
+        let (source, lanes) = self.pipeline(segment, Mode::Ladder)?;
         let mut renditions = Vec::with_capacity(lanes.len());
         for lane in lanes {
             if let Sink::Encode(s) = lane.sink {
@@ -241,21 +286,35 @@ impl Transcoder {
     /// rate exactly as [`Transcoder::transcode`] would, but returns the uncompressed
     /// frames: the local reference a verifier compares renditions against.
     pub fn reference_frames(&mut self, segment: &[u8], profile: &Profile) -> Result<Vec<Frame>, Error> {
-        let (_, lanes) = self.pipeline(segment, Some(profile))?;
+        let (_, lanes) = self.pipeline(segment, Mode::Reference(profile))?;
         Ok(lanes
             .into_iter()
             .flat_map(|l| match l.sink {
-                Sink::Collect { frames, .. } => frames,
+                Sink::Collect { frames, .. } | Sink::Both { frames, .. } => frames,
                 Sink::Encode(_) => Vec::new(),
             })
             .collect())
     }
 
-    fn pipeline(
+    /// [`Transcoder::reference_frames`] and this session's own encode of `profile` (with
+    /// the session's preset) from a single decode and scale: what a verifier needs for the
+    /// relative perceptual checks (the reference and its local encode), at the cost of
+    /// one pass instead of two.
+    pub fn reference_and_encode(
         &mut self,
         segment: &[u8],
-        collect: Option<&Profile>,
-    ) -> Result<(SourceInfo, Vec<Lane>), Error> {
+        profile: &Profile,
+    ) -> Result<(Vec<Frame>, Rendition), Error> {
+        let (_, lanes) = self.pipeline(segment, Mode::ReferenceAndEncode(profile))?;
+        for lane in lanes {
+            if let Sink::Both { enc, frames } = lane.sink {
+                return Ok((frames, enc.finish()?));
+            }
+        }
+        Err(Error::NoRenditions)
+    }
+
+    fn pipeline(&mut self, segment: &[u8], mode: Mode<'_>) -> Result<(SourceInfo, Vec<Lane>), Error> {
         let limits = self.config.limits;
         let (mut dem, stream) = open_input(segment, &limits)?;
         let reuse = self.decoder.as_ref().is_some_and(|d| d.matches(&dem, &stream));
@@ -269,34 +328,40 @@ impl Transcoder {
             })?);
         }
         let Some(decoder) = self.decoder.as_mut() else { return Err(Error::NoVideoStream) };
-        let profiles: Vec<Profile> = match collect {
-            Some(p) => vec![*p],
-            None => self.config.profiles.clone(),
+        let profiles: Vec<Profile> = match mode {
+            Mode::Reference(p) | Mode::ReferenceAndEncode(p) => vec![*p],
+            Mode::Ladder => self.config.profiles.clone(),
         };
-        if collect.is_some() && self.scalers.is_empty() {
+        if self.scalers.is_empty() {
             self.scalers.push(None);
         }
         let mut lanes: Vec<Lane> = Vec::new();
         let scalers = &mut self.scalers;
         let device = self.device.is_some() && !self.nvenc_failed;
         let preset = self.config.preset.clone();
+        let threads = self.config.threads;
         let mut nvenc_failed = false;
         let info = decode_all(&mut dem, decoder, &stream, &limits, |frame, t_us, abs_us| {
             if lanes.is_empty() {
                 for p in &profiles {
                     let (w, h) = p.output_size(frame.width(), frame.height())?;
-                    let sink = match collect {
-                        Some(_) => Sink::Collect {
+                    let sink = match mode {
+                        Mode::Reference(_) => Sink::Collect {
                             w,
                             h,
                             fps: p.fps,
                             frames: Vec::new(),
                             scaled: AvFrame::yuv420(w, h)?,
                         },
-                        None => {
-                            let (st, failed) = EncodeState::open(p, w, h, &preset, device, abs_us, limits)?;
+                        Mode::Ladder | Mode::ReferenceAndEncode(_) => {
+                            let (st, failed) =
+                                EncodeState::open(p, w, h, (&preset, threads), device, abs_us, limits)?;
                             nvenc_failed |= failed;
-                            Sink::Encode(Box::new(st))
+                            if matches!(mode, Mode::Ladder) {
+                                Sink::Encode(Box::new(st))
+                            } else {
+                                Sink::Both { enc: Box::new(st), frames: Vec::new() }
+                            }
                         }
                     };
                     lanes.push(Lane { fps: FpsConverter::new(p.fps.num, p.fps.den), sink });
@@ -328,7 +393,7 @@ impl Sink {
         scaler: &mut Option<Scaler>,
     ) -> Result<(), Error> {
         let (scaled, w, h) = match self {
-            Sink::Encode(s) => (&mut s.scaled, s.w, s.h),
+            Sink::Encode(s) | Sink::Both { enc: s, .. } => (&mut s.scaled, s.w, s.h),
             Sink::Collect { w, h, scaled, .. } => (scaled, *w, *h),
         };
         scaled.make_writable()?;
@@ -344,16 +409,31 @@ impl Sink {
                     s.encode(slot)?;
                 }
             }
-            Sink::Collect { fps, frames, scaled, .. } => {
-                let planes = scaled.planes_yuv420()?;
+            Sink::Collect { fps, frames, scaled, .. } => collect(scaled, *fps, slots, frames)?,
+            Sink::Both { enc, frames } => {
+                collect(&enc.scaled, enc.profile.fps, slots.clone(), frames)?;
                 for slot in slots {
-                    let us = i128::from(slot) * 1_000_000 * i128::from(fps.den) / i128::from(fps.num.max(1));
-                    frames.push(to_frame(&planes, i64::try_from(us).unwrap_or(i64::MAX))?);
+                    enc.encode(slot)?;
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Appends copies of `scaled` for the output slots `slots` (timestamps from the slot).
+fn collect(
+    scaled: &AvFrame,
+    fps: transcode_verify::Fps,
+    slots: std::ops::Range<u64>,
+    frames: &mut Vec<Frame>,
+) -> Result<(), Error> {
+    let planes = scaled.planes_yuv420()?;
+    for slot in slots {
+        let us = i128::from(slot) * 1_000_000 * i128::from(fps.den) / i128::from(fps.num.max(1));
+        frames.push(to_frame(&planes, i64::try_from(us).unwrap_or(i64::MAX))?);
+    }
+    Ok(())
 }
 
 fn to_frame(planes: &[(usize, usize, Vec<u8>); 3], pts: i64) -> Result<Frame, Error> {
@@ -366,7 +446,7 @@ impl EncodeState {
         p: &Profile,
         w: u32,
         h: u32,
-        preset: &str,
+        (preset, threads): (&str, u32),
         try_nvenc: bool,
         abs_us: i64,
         limits: Limits,
@@ -379,6 +459,7 @@ impl EncodeState {
             bitrate: p.bitrate,
             preset: preset.into(),
             gop: p.fps.num.div_ceil(p.fps.den.max(1)) * 4,
+            threads,
         };
         let mut nvenc_failed = false;
         let mut enc = None;

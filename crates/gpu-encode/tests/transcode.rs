@@ -106,6 +106,17 @@ fn mp4_input_and_reference_frames() {
     let dec = decode_segment(&out.renditions[0].data, &Limits::default()).unwrap();
     let psnr = transcode_verify::metrics::psnr_y(&reference, &dec.frames).unwrap();
     assert!(psnr > 25.0, "psnr {psnr}");
+    // One pass gives the same reference and an encode with the transcode's facts; with
+    // one encoder thread the encode is bit-exact between sessions and runs.
+    let one_thread = || TranscoderConfig { threads: 1, ..TranscoderConfig::verifier_local(Profile::P144P30) };
+    let mut local = Transcoder::new(one_thread()).unwrap();
+    let (both_ref, own) = local.reference_and_encode(&src, &Profile::P144P30).unwrap();
+    assert_eq!(both_ref, reference);
+    assert_eq!((own.width, own.height, own.frames, own.pixels), (256, 144, 12, 12 * 256 * 144));
+    assert_eq!(local.acceleration(), gpu_encode::Acceleration { cuda_decode: false, nvenc: false });
+    let again = Transcoder::new(one_thread()).unwrap().reference_and_encode(&src, &Profile::P144P30).unwrap();
+    assert_eq!(again.1.data, own.data);
+    assert_eq!(local.reference_and_encode(&src, &Profile::P144P30).unwrap().1.data, own.data);
 }
 
 #[test]

@@ -13,7 +13,9 @@
 //! Prints the confusion matrix and per-class detection.
 //!
 //! `EVAL_DIR=DIR` keeps the generated corpus in `DIR` and reuses it on the next run
-//! (source `i` is the same whatever the source count); `EVAL_FEATURES=1` prints the
+//! (source `i` is the same whatever the source count); `EVAL_FROM=K` evaluates only
+//! sources `K..SOURCES` (a held-out set: the thresholds were calibrated on sources
+//! 0–31, see `docs/benchmarks.md`); `EVAL_FEATURES=1` prints the
 //! decision features of every sampled frame (`FEAT`), the per-block anomaly persistence
 //! (`PERSIST`) and the static rendition frames (`STATIC`) for calibration.
 //!
@@ -152,6 +154,7 @@ fn fit(src_w: u32, src_h: u32) -> (u32, u32) {
 
 fn main() {
     let sources: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50);
+    let from: usize = std::env::var("EVAL_FROM").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
     let keep = std::env::var_os("EVAL_DIR").map(PathBuf::from);
     let dir: PathBuf = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("transcode-verify-eval-{}", std::process::id()))
@@ -210,12 +213,12 @@ fn main() {
         // The verifier's side: the uncompressed reference and its own local encode with
         // the weakest preset an honest orchestrator may use (`ultrafast`), so honest
         // renditions are never expected to beat it by much.
-        let mut local_cfg = TranscoderConfig::new(vec![PROFILE]);
-        local_cfg.preset = "ultrafast".into();
-        let mut local_session = Transcoder::new(local_cfg).unwrap();
-        let reference = local_session.reference_frames(&src, &PROFILE).unwrap();
-        let local_ts = local_session.transcode(&src).unwrap().renditions.remove(0).data;
-        let local = decode_segment(&local_ts, &limits).unwrap().frames;
+        let mut local_session = Transcoder::new(TranscoderConfig::verifier_local(PROFILE)).unwrap();
+        // Sources before EVAL_FROM only advance the generator (their files come from the
+        // cache); the verifier runs on sources `EVAL_FROM..SOURCES` (a held-out set).
+        let held_out = i >= from;
+        let (reference, own) = local_session.reference_and_encode(&src, &PROFILE).unwrap();
+        let local = decode_segment(&own.data, &limits).unwrap().frames;
         let src_info = decode_segment(&src, &limits).unwrap().info;
         let (w, h) = fit(src_info.width, src_info.height);
         let base = format!("scale={w}:{h}:flags=bicubic,fps=30");
@@ -230,8 +233,9 @@ fn main() {
 
         let mut cases: Vec<(&'static str, Vec<u8>)> = Vec::new();
         // Honest: our transcoder, plus the CLI with other presets, rate controls, scalers.
-        let ours = session.transcode(&src).unwrap();
-        cases.push(("honest", ours.renditions[0].data.clone()));
+        let ours =
+            if held_out { session.transcode(&src).unwrap().renditions.remove(0).data } else { Vec::new() };
+        cases.push(("honest", ours));
         for k in 0..5 {
             let preset = *rng.pick(&["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]);
             let scaler = *rng.pick(&["bicubic", "bilinear", "lanczos", "area", "spline"]);
@@ -346,10 +350,32 @@ fn main() {
             ),
         ));
 
-        for (case, (class, bytes)) in cases.into_iter().enumerate() {
+        // Frames where some honest rendition stands still (d ≤ 0.3): a freeze of the
+        // tampered kind placed there is what honest encoders deliver anyway (no-op).
+        let mut honest_static = std::collections::BTreeSet::new();
+        let frozen_span = a..=a + len;
+        for (case, (class, bytes)) in cases.into_iter().enumerate().filter(|_| held_out) {
             // The orchestrator signs what it delivers.
             let facts = probe(&bytes, &limits).unwrap();
             let decoded = decode_segment(&bytes, &limits).unwrap();
+            if class == "honest" {
+                for k in 1..decoded.frames.len() {
+                    let d = transcode_verify::metrics::mean_abs_diff(
+                        &decoded.frames[k].y,
+                        &decoded.frames[k - 1].y,
+                        2,
+                    )
+                    .unwrap();
+                    if d <= 0.3 {
+                        honest_static.insert(k as u64);
+                    }
+                }
+            }
+            let class = if class == "frozen" && frozen_span.clone().any(|k| honest_static.contains(&k)) {
+                "frozen (no-op)"
+            } else {
+                class
+            };
             let mut claim = TranscodeClaim {
                 stream_id: [i as u8; 32],
                 sequence: i as u64,
@@ -380,11 +406,27 @@ fn main() {
                     verifier.perceptual(&claim, 0, &reference, Some(&local), &decoded.frames).unwrap();
                 if dump {
                     // EVAL_FEATURES=1: one line per sampled frame, for calibration.
+                    let mut anchor = 0usize;
+                    let mut min_ld = f64::INFINITY;
                     for k in 1..decoded.frames.len().min(reference.len()).min(local.len()) {
                         use transcode_verify::metrics::{mean_abs_diff, thumbnail};
                         let d = mean_abs_diff(&decoded.frames[k].y, &decoded.frames[k - 1].y, 2).unwrap();
                         let ld0 = mean_abs_diff(&local[k].y, &local[k - 1].y, 2).unwrap();
+                        let rd0 = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
+                        if rd0 >= 1.0 {
+                            min_ld = min_ld.min(ld0);
+                        }
+                        if !(d <= 0.3 || d < 0.25 * ld0) {
+                            anchor = k;
+                        }
                         if d <= 0.3 || d < 0.25 * ld0 {
+                            let e_same = mean_abs_diff(&decoded.frames[k].y, &reference[k].y, 2).unwrap();
+                            let e_anchor =
+                                mean_abs_diff(&decoded.frames[k].y, &reference[anchor].y, 2).unwrap();
+                            let le = mean_abs_diff(&local[k].y, &reference[k].y, 2).unwrap();
+                            println!(
+                                "ANCHOR {class} {family} {i} {case} {k} {anchor} {e_same:.3} {e_anchor:.3} {le:.3}"
+                            );
                             let rd = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
                             let rc = mean_abs_diff(
                                 &thumbnail(&reference[k].y, 4),
@@ -396,6 +438,7 @@ fn main() {
                             println!("STATIC {class} {family} {i} {case} {k} {d:.3} {rd:.3} {rc:.3} {ld:.3}");
                         }
                     }
+                    println!("LSKIP {class} {family} {i} {case} {min_ld:.3}");
                     let mut persist = [0u32; 9];
                     for &c in &report.anomaly_counts {
                         persist[(c as usize).min(8)] += 1;
@@ -403,7 +446,7 @@ fn main() {
                     println!("PERSIST {class} {family} {i} {case} {persist:?}");
                     for f in &report.features {
                         println!(
-                            "FEAT {class} {family} {i} {case} {} {:.3} {:.3} {:.4} {:.4} {:.3} {:.3} {:.3} {:.3} {:.3} {:.3} {} {:.3} {:.3} {}",
+                            "FEAT {class} {family} {i} {case} {} {:.3} {:.3} {:.4} {:.4} {:.3} {:.3} {:.3} {:.3} {:.3} {:.3} {} {:.3} {:.3} {:.3} {:.3} {}",
                             f.frame,
                             f.psnr_y.0,
                             f.psnr_y.1,
@@ -418,6 +461,8 @@ fn main() {
                             f.anomalous_blocks,
                             f.block_error.0,
                             f.block_error.1,
+                            f.colour_fit.0,
+                            f.colour_fit.1,
                             report.faults.iter().map(fault_name).collect::<Vec<_>>().join(",")
                         );
                     }
@@ -489,6 +534,10 @@ fn print_results(
         }
     }
     let (hn, hf) = table.get("honest").map(|(n, f, _)| (*n, *f)).unwrap_or((0, 0));
+    let (nn, nf) = table
+        .iter()
+        .filter(|(c, _)| c.ends_with("(no-op)"))
+        .fold((0, 0), |(a, b), (_, (n, f, _))| (a + n, b + f));
     println!("\nconfusion matrix (rows: truth, columns: verdict)");
     println!("|          | pass | fault |");
     println!("| honest   | {:4} | {:5} |", hn - hf, hf);
@@ -497,6 +546,12 @@ fn print_results(
         "\ndetection {:.2}% ({t_flag}/{t_total}), false accusations {:.2}% ({hf}/{hn})",
         100.0 * f64::from(t_flag) / f64::from(t_total.max(1)),
         100.0 * f64::from(hf) / f64::from(hn.max(1))
+    );
+    println!(
+        "detection without no-op attacks {:.2}% ({}/{})",
+        100.0 * f64::from(t_flag - nf) / f64::from((t_total - nn).max(1)),
+        t_flag - nf,
+        t_total - nn
     );
     let min = |f: fn(&(f64, f64, f64, f64)) -> f64| honest.iter().map(f).fold(f64::INFINITY, f64::min);
     let max = |f: fn(&(f64, f64, f64, f64)) -> f64| honest.iter().map(f).fold(0.0, f64::max);

@@ -24,11 +24,29 @@ fn same_size(a: &Plane, b: &Plane) -> Result<(), Error> {
 /// Sum of squared differences of two planes of equal size.
 pub fn sse(a: &Plane, b: &Plane) -> Result<u64, Error> {
     same_size(a, b)?;
-    Ok(a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(&x, &y)| (i32::from(x) - i32::from(y)).unsigned_abs().pow(2) as u64)
-        .sum())
+    Ok(sse_slices(&a.data, &b.data))
+}
+
+/// Sum of squared differences of two equal-length sample runs. Chunks of 4096 samples
+/// accumulate in `u32` (at most 4096 · 255² < 2³², so the wrapping adds never wrap; they
+/// let the loop vectorize with the workspace's overflow checks on).
+fn sse_slices(a: &[u8], b: &[u8]) -> u64 {
+    a.chunks(4096)
+        .zip(b.chunks(4096))
+        .map(|(x, y)| {
+            let s = x.iter().zip(y).fold(0u32, |acc, (&p, &q)| {
+                let d = u32::from(p.abs_diff(q));
+                acc.wrapping_add(d * d)
+            });
+            u64::from(s)
+        })
+        .sum()
+}
+
+/// Sum of a run of samples: chunks of 2¹⁶ accumulate in `u32` (never wraps; wrapping
+/// adds vectorize).
+fn sum_u8(v: &[u8]) -> u64 {
+    v.chunks(1 << 16).map(|c| u64::from(c.iter().fold(0u32, |acc, &x| acc.wrapping_add(u32::from(x))))).sum()
 }
 
 /// Mean squared error of two planes of equal size (0 for empty planes).
@@ -70,21 +88,28 @@ pub fn ssim_y(reference: &[Frame], test: &[Frame]) -> Result<f64, Error> {
     Ok(sum / n as f64)
 }
 
-/// Per-4×4-block sums: Σa, Σb, Σa²+Σb², Σab.
+/// Per-4×4-block sums: Σa, Σb, Σa²+Σb², Σab (exact in `u32`: 4 blocks of 16 samples
+/// give at most 64 · 2 · 255² < 2³²).
 #[derive(Clone, Copy, Default)]
 struct Sums {
-    a: i64,
-    b: i64,
-    ss: i64,
-    ab: i64,
+    a: u32,
+    b: u32,
+    ss: u32,
+    ab: u32,
+}
+
+impl Sums {
+    fn add(self, o: Sums) -> Sums {
+        Sums { a: self.a + o.a, b: self.b + o.b, ss: self.ss + o.ss, ab: self.ab + o.ab }
+    }
 }
 
 fn ssim_window(s: Sums) -> f64 {
     const C1: f64 = 0.01 * 0.01 * 255.0 * 255.0 * 64.0;
     const C2: f64 = 0.03 * 0.03 * 255.0 * 255.0 * 64.0 * 63.0;
-    let (s1, s2) = (s.a as f64, s.b as f64);
-    let vars = s.ss as f64 * 64.0 - s1 * s1 - s2 * s2;
-    let covar = s.ab as f64 * 64.0 - s1 * s2;
+    let (s1, s2) = (f64::from(s.a), f64::from(s.b));
+    let vars = f64::from(s.ss) * 64.0 - s1 * s1 - s2 * s2;
+    let covar = f64::from(s.ab) * 64.0 - s1 * s2;
     (2.0 * s1 * s2 + C1) * (2.0 * covar + C2) / ((s1 * s1 + s2 * s2 + C1) * (vars + C2))
 }
 
@@ -107,40 +132,41 @@ pub fn ssim(a: &Plane, b: &Plane) -> Result<f64, Error> {
             s[3] += x * y;
         }
         let k = 64.0 / n;
+        // Truncation to whole sums, as the window formula expects (values < 2³²).
         let sums =
-            Sums { a: (s[0] * k) as i64, b: (s[1] * k) as i64, ss: (s[2] * k) as i64, ab: (s[3] * k) as i64 };
+            Sums { a: (s[0] * k) as u32, b: (s[1] * k) as u32, ss: (s[2] * k) as u32, ab: (s[3] * k) as u32 };
         return Ok(ssim_window(sums));
     }
     let w = a.width;
-    let block = |bx: usize, by: usize| {
-        let mut s = Sums::default();
+    // One row of 4×4 block sums, accumulated row by row over the block row.
+    let block_row = |by: usize, out: &mut [Sums]| {
+        out.fill(Sums::default());
         for row in by * 4..by * 4 + 4 {
-            let o = row * w + bx * 4;
-            for (&x, &y) in a.data[o..o + 4].iter().zip(&b.data[o..o + 4]) {
-                let (x, y) = (i64::from(x), i64::from(y));
-                s.a += x;
-                s.b += y;
-                s.ss += x * x + y * y;
-                s.ab += x * y;
+            let o = row * w;
+            let (ra, rb) = (&a.data[o..o + bw * 4], &b.data[o..o + bw * 4]);
+            for (s, (ca, cb)) in out.iter_mut().zip(ra.chunks_exact(4).zip(rb.chunks_exact(4))) {
+                // Bounded sums (see `Sums`): wrapping adds never wrap.
+                for k in 0..4 {
+                    let (x, y) = (u32::from(ca[k]), u32::from(cb[k]));
+                    s.a = s.a.wrapping_add(x);
+                    s.b = s.b.wrapping_add(y);
+                    s.ss = s.ss.wrapping_add(x * x + y * y);
+                    s.ab = s.ab.wrapping_add(x * y);
+                }
             }
         }
-        s
     };
-    let mut prev: Vec<Sums> = (0..bw).map(|bx| block(bx, 0)).collect();
+    let mut prev = vec![Sums::default(); bw];
+    let mut cur = vec![Sums::default(); bw];
+    block_row(0, &mut prev);
     let mut total = 0.0;
     for by in 1..bh {
-        let cur: Vec<Sums> = (0..bw).map(|bx| block(bx, by)).collect();
+        block_row(by, &mut cur);
         for bx in 0..bw - 1 {
-            let q = [prev[bx], prev[bx + 1], cur[bx], cur[bx + 1]];
-            let s = q.iter().fold(Sums::default(), |acc, v| Sums {
-                a: acc.a + v.a,
-                b: acc.b + v.b,
-                ss: acc.ss + v.ss,
-                ab: acc.ab + v.ab,
-            });
+            let s = prev[bx].add(prev[bx + 1]).add(cur[bx]).add(cur[bx + 1]);
             total += ssim_window(s);
         }
-        prev = cur;
+        std::mem::swap(&mut prev, &mut cur);
     }
     Ok(total / ((bw - 1) * (bh - 1)) as f64)
 }
@@ -150,16 +176,28 @@ pub fn block_mse(a: &Plane, b: &Plane, size: usize) -> Result<Vec<f64>, Error> {
     same_size(a, b)?;
     let size = size.max(1);
     let (nx, ny) = (a.width.div_ceil(size), a.height.div_ceil(size));
-    let mut sums = vec![(0u64, 0u64); nx * ny];
+    let mut sums = vec![0u64; nx * ny];
     for row in 0..a.height {
         let o = row * a.width;
-        for (col, (&x, &y)) in a.data[o..o + a.width].iter().zip(&b.data[o..o + a.width]).enumerate() {
-            let cell = &mut sums[(row / size) * nx + col / size];
-            cell.0 += (i32::from(x) - i32::from(y)).unsigned_abs().pow(2) as u64;
-            cell.1 += 1;
+        let cells = &mut sums[(row / size) * nx..(row / size + 1) * nx];
+        let (ra, rb) = (&a.data[o..o + a.width], &b.data[o..o + a.width]);
+        for (cell, (x, y)) in cells.iter_mut().zip(ra.chunks(size).zip(rb.chunks(size))) {
+            *cell += sse_slices(x, y);
         }
     }
-    Ok(sums.into_iter().map(|(s, n)| if n == 0 { 0.0 } else { s as f64 / n as f64 }).collect())
+    Ok(per_block_mean(sums, a.width, a.height, size, nx))
+}
+
+/// Divides per-block sums by the number of samples of each (edge blocks are partial).
+fn per_block_mean(sums: Vec<u64>, width: usize, height: usize, size: usize, nx: usize) -> Vec<f64> {
+    sums.into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (bx, by) = (i % nx, i / nx);
+            let n = (width - bx * size).min(size) * (height - by * size).min(size);
+            if n == 0 { 0.0 } else { s as f64 / n as f64 }
+        })
+        .collect()
 }
 
 /// Mean absolute difference over a grid sampling every `step`-th sample in both axes.
@@ -169,10 +207,15 @@ pub fn mean_abs_diff(a: &Plane, b: &Plane, step: usize) -> Result<f64, Error> {
     let (mut sum, mut n) = (0u64, 0u64);
     for row in (0..a.height).step_by(step) {
         let o = row * a.width;
-        for col in (0..a.width).step_by(step) {
-            sum += u64::from(a.data[o + col].abs_diff(b.data[o + col]));
-            n += 1;
-        }
+        let (ra, rb) = (&a.data[o..o + a.width], &b.data[o..o + a.width]);
+        // A row holds fewer than 2²⁴ samples: the u32 sum never wraps.
+        let s = ra
+            .iter()
+            .step_by(step)
+            .zip(rb.iter().step_by(step))
+            .fold(0u32, |acc, (&x, &y)| acc.wrapping_add(u32::from(x.abs_diff(y))));
+        sum += u64::from(s);
+        n += a.width.div_ceil(step) as u64;
     }
     Ok(if n == 0 { 0.0 } else { sum as f64 / n as f64 })
 }
@@ -202,6 +245,32 @@ pub fn thumbnail(p: &Plane, factor: usize) -> Plane {
     let f = factor.max(1);
     let (w, h) = ((p.width / f).max(1), (p.height / f).max(1));
     let mut data = Vec::with_capacity(w * h);
+    if p.width >= f && p.height >= f {
+        // Whole f×f cells only (the common case): the f rows of a cell row are added
+        // column-wise first (vectorizes), then each run of f column sums is one cell.
+        let mut cols = vec![0u32; w * f];
+        let n = u32::try_from(f * f).unwrap_or(u32::MAX);
+        for ty in 0..h {
+            for row in ty * f..(ty + 1) * f {
+                let r = &p.data[row * p.width..row * p.width + cols.len()];
+                // At most f · 255 per column: wrapping adds never wrap, and vectorize.
+                if row == ty * f {
+                    for (c, &v) in cols.iter_mut().zip(r) {
+                        *c = u32::from(v);
+                    }
+                } else {
+                    for (c, &v) in cols.iter_mut().zip(r) {
+                        *c = c.wrapping_add(u32::from(v));
+                    }
+                }
+            }
+            data.extend(cols.chunks_exact(f).map(|c| {
+                let s = c.iter().fold(0u32, |acc, &v| acc.wrapping_add(v));
+                u8::try_from(s / n).unwrap_or(u8::MAX)
+            }));
+        }
+        return Plane { width: w, height: h, data };
+    }
     for ty in 0..h {
         for tx in 0..w {
             let (mut s, mut n) = (0u32, 0u32);
@@ -225,16 +294,15 @@ pub fn thumbnail(p: &Plane, factor: usize) -> Plane {
 pub fn block_means(p: &Plane, size: usize) -> Vec<f64> {
     let size = size.max(1);
     let (nx, ny) = (p.width.div_ceil(size), p.height.div_ceil(size));
-    let mut sums = vec![(0u64, 0u64); nx * ny];
+    let mut sums = vec![0u64; nx * ny];
     for row in 0..p.height {
         let o = row * p.width;
-        for (col, &v) in p.data[o..o + p.width].iter().enumerate() {
-            let cell = &mut sums[(row / size) * nx + col / size];
-            cell.0 += u64::from(v);
-            cell.1 += 1;
+        let cells = &mut sums[(row / size) * nx..(row / size + 1) * nx];
+        for (cell, chunk) in cells.iter_mut().zip(p.data[o..o + p.width].chunks(size)) {
+            *cell += sum_u8(chunk);
         }
     }
-    sums.into_iter().map(|(s, n)| if n == 0 { 0.0 } else { s as f64 / n as f64 }).collect()
+    per_block_mean(sums, p.width, p.height, size, nx)
 }
 
 /// High-frequency energy: the mean absolute horizontal plus vertical neighbour difference.

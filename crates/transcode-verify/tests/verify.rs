@@ -484,22 +484,36 @@ fn relative_rule_on_grain_spares_honest_and_catches_tampering() {
 }
 
 #[test]
-fn frozen_detector_needs_exact_repeats_or_a_moving_local_encode() {
+fn frozen_detector_needs_a_moving_local_encode_where_the_freeze_begins() {
     let reference = grainy(160, 96, 30);
     let honest = smooth2(&reference);
     let t = Thresholds::default();
     let all: Vec<usize> = (0..30).step_by(3).collect();
-    // Exact repeats are frozen even if the local encode also stood still there.
+    let moving_local = degrade(&reference, 3);
     let mut frozen = honest.clone();
-    let mut still_local = degrade(&reference, 3);
     for i in 12..16 {
         frozen[i] = frozen[11].clone();
-        still_local[i] = still_local[11].clone();
     }
-    let faults = perceptual_check(0, &reference, Some(&still_local), &frozen, &all, &t).unwrap().faults;
+    // Exact repeats while the local encode moves: frozen.
+    let faults = perceptual_check(0, &reference, Some(&moving_local), &frozen, &all, &t).unwrap().faults;
     assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })), "{faults:?}");
-    // Near repeats with residue (an encoder skipping grain) while the local encode also
-    // nearly skips: not frozen.
+    // The same repeats where the local encode also stands still when the stretch begins:
+    // an encoder skipping frames of grain under CBR (honest encoders do it exactly there).
+    let mut still_local = moving_local.clone();
+    still_local[12] = still_local[11].clone();
+    let faults = perceptual_check(0, &reference, Some(&still_local), &frozen, &all, &t).unwrap().faults;
+    assert!(!faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+    // A local encode that stands still only later (after the window) does not excuse it.
+    let mut late_still = moving_local.clone();
+    late_still[15] = late_still[14].clone();
+    let faults = perceptual_check(0, &reference, Some(&late_still), &frozen, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12, .. })), "{faults:?}");
+    // Near repeats with residue (an encoder skipping grain) while the local encode nearly
+    // skips: not frozen.
+    let mut nearly_still = moving_local.clone();
+    for i in 12..16 {
+        nearly_still[i] = degrade(&nearly_still[11..12], 100 + i as u32)[0].clone();
+    }
     let mut skipping = honest.clone();
     for i in 12..16 {
         skipping[i] = degrade(&skipping[11..12], i as u32)[0].clone();
@@ -507,8 +521,72 @@ fn frozen_detector_needs_exact_repeats_or_a_moving_local_encode() {
             *v = *v / 2 * 2;
         }
     }
-    let faults = perceptual_check(0, &reference, Some(&still_local), &skipping, &all, &t).unwrap().faults;
+    let faults = perceptual_check(0, &reference, Some(&nearly_still), &skipping, &all, &t).unwrap().faults;
     assert!(!faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+    // Without a local encode the absolute rule applies: frozen.
+    let faults = perceptual_check(0, &reference, None, &frozen, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. })), "{faults:?}");
+}
+
+/// Frames whose chroma is a pattern of 16×16 luma-sized blocks (8×8 chroma) of random
+/// colours moving 8 luma pixels right per frame, over the textured luma of `clip`.
+fn colourful(w: usize, h: usize, n: usize) -> Vec<Frame> {
+    let colour = |bx: usize, by: usize, plane: u32| {
+        let mut s = (bx as u32).wrapping_mul(2_654_435_761) ^ (by as u32).wrapping_mul(40_503) ^ plane;
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        70 + ((s >> 16) % 116) as u8
+    };
+    clip(w, h, n)
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut f)| {
+            let cw = f.u.width;
+            for (i, (u, v)) in f.u.data.iter_mut().zip(f.v.data.iter_mut()).enumerate() {
+                let (x, y) = (i % cw + 1000 - 4 * t, i / cw);
+                *u = colour(x / 8, y / 8, 1);
+                *v = colour(x / 8, y / 8, 2);
+            }
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn colour_change_is_a_global_colour_map_not_a_chroma_lag() {
+    let reference = colourful(160, 96, 30);
+    let local = degrade(&reference, 5);
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let check = |r: &[Frame]| perceptual_check(0, &reference, Some(&local), r, &all, &t).unwrap();
+    let is_colour = |r: &[Frame]| check(r).faults.iter().any(|f| matches!(f, Fault::ColourShift { .. }));
+    // An encoder whose chroma lags the moving colours by 3 frames (large chroma errors
+    // that no global colour map explains): not a colour change.
+    let mut lagging = degrade(&reference, 7);
+    for i in 3..30 {
+        lagging[i].u = reference[i - 3].u.clone();
+        lagging[i].v = reference[i - 3].v.clone();
+    }
+    let lag = check(&lagging);
+    assert!(
+        lag.features.iter().filter(|f| f.frame >= 3).all(|f| f.chroma_shift.0 > 10.0),
+        "the lag is a large chroma error"
+    );
+    assert!(!is_colour(&lagging), "{:?}", lag.faults);
+    // A hue rotation by 90° (U' = V, V' = 255 − U): a colour change.
+    let mut rotated = degrade(&reference, 7);
+    for f in &mut rotated {
+        let u = f.u.data.clone();
+        f.u.data.clone_from(&f.v.data);
+        f.v.data = u.iter().map(|&x| 255 - x).collect();
+    }
+    assert!(is_colour(&rotated));
+    // Desaturation (U = V = 128).
+    let mut grey = degrade(&reference, 7);
+    for f in &mut grey {
+        f.u.data.fill(128);
+        f.v.data.fill(128);
+    }
+    assert!(is_colour(&grey));
 }
 
 #[test]
@@ -524,4 +602,128 @@ fn block_means_and_detail() {
     assert_eq!(metrics::detail(&Plane::filled(8, 8, 77)), 0.0);
     let stripes = Plane::new(4, 2, vec![0, 10, 0, 10, 0, 10, 0, 10]).unwrap();
     assert!((metrics::detail(&stripes) - 10.0).abs() < 1e-9);
+}
+
+/// Naive models of the optimized metrics (straight per-sample loops, f64 sums).
+mod naive {
+    use transcode_verify::Plane;
+
+    pub fn thumbnail(p: &Plane, f: usize) -> Vec<u8> {
+        let (w, h) = ((p.width / f).max(1), (p.height / f).max(1));
+        let mut out = Vec::new();
+        for ty in 0..h {
+            for tx in 0..w {
+                let (mut s, mut n) = (0u32, 0u32);
+                for y in ty * f..((ty + 1) * f).min(p.height) {
+                    for x in tx * f..((tx + 1) * f).min(p.width) {
+                        s += u32::from(p.data[y * p.width + x]);
+                        n += 1;
+                    }
+                }
+                out.push((s / n.max(1)) as u8);
+            }
+        }
+        out
+    }
+
+    /// Per-block (mean of a, mean of squared difference a-b).
+    pub fn blocks(a: &Plane, b: &Plane, size: usize) -> (Vec<f64>, Vec<f64>) {
+        let (nx, ny) = (a.width.div_ceil(size), a.height.div_ceil(size));
+        let (mut means, mut mses) = (Vec::new(), Vec::new());
+        for by in 0..ny {
+            for bx in 0..nx {
+                let (mut s, mut e, mut n) = (0f64, 0f64, 0f64);
+                for y in by * size..((by + 1) * size).min(a.height) {
+                    for x in bx * size..((bx + 1) * size).min(a.width) {
+                        let (p, q) = (f64::from(a.data[y * a.width + x]), f64::from(b.data[y * a.width + x]));
+                        s += p;
+                        e += (p - q) * (p - q);
+                        n += 1.0;
+                    }
+                }
+                means.push(s / n);
+                mses.push(e / n);
+            }
+        }
+        (means, mses)
+    }
+
+    pub fn ssim(a: &Plane, b: &Plane) -> f64 {
+        let (bw, bh) = (a.width / 4, a.height / 4);
+        let mut total = 0.0;
+        for by in 0..bh - 1 {
+            for bx in 0..bw - 1 {
+                let (mut s1, mut s2, mut ss, mut s12) = (0f64, 0f64, 0f64, 0f64);
+                for y in by * 4..by * 4 + 8 {
+                    for x in bx * 4..bx * 4 + 8 {
+                        let (p, q) = (f64::from(a.data[y * a.width + x]), f64::from(b.data[y * a.width + x]));
+                        s1 += p;
+                        s2 += q;
+                        ss += p * p + q * q;
+                        s12 += p * q;
+                    }
+                }
+                let c1 = 0.01f64 * 0.01 * 255.0 * 255.0 * 64.0;
+                let c2 = 0.03f64 * 0.03 * 255.0 * 255.0 * 64.0 * 63.0;
+                let vars = ss * 64.0 - s1 * s1 - s2 * s2;
+                let covar = s12 * 64.0 - s1 * s2;
+                total += (2.0 * s1 * s2 + c1) * (2.0 * covar + c2) / ((s1 * s1 + s2 * s2 + c1) * (vars + c2));
+            }
+        }
+        total / ((bw - 1) * (bh - 1)) as f64
+    }
+
+    pub fn mean_abs_diff(a: &Plane, b: &Plane, step: usize) -> f64 {
+        let (mut s, mut n) = (0f64, 0f64);
+        for y in (0..a.height).step_by(step) {
+            for x in (0..a.width).step_by(step) {
+                s += f64::from(a.data[y * a.width + x].abs_diff(b.data[y * a.width + x]));
+                n += 1.0;
+            }
+        }
+        s / n
+    }
+}
+
+fn plane_from(w: usize, h: usize, seed: u32, spread: u32) -> Plane {
+    let mut x = seed | 1;
+    let data = (0..w * h)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            ((i as u32 * 7 + x % spread.max(1)) % 256) as u8
+        })
+        .collect();
+    Plane::new(w, h, data).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The vectorized metrics equal straight per-sample models on any plane size
+    /// (partial edge blocks, planes smaller than the box, odd strides).
+    #[test]
+    fn fast_metrics_match_naive_models(
+        w in 1usize..70, h in 1usize..50, seed in any::<u32>(), spread in 1u32..256,
+        f in 1usize..10, size in 1usize..20, step in 1usize..5,
+    ) {
+        let a = plane_from(w, h, seed, 256);
+        let b = plane_from(w, h, seed.wrapping_add(1), spread);
+        prop_assert_eq!(metrics::thumbnail(&a, f).data, naive::thumbnail(&a, f));
+        let (means, mses) = naive::blocks(&a, &b, size);
+        let got_means = metrics::block_means(&a, size);
+        let got_mses = metrics::block_mse(&a, &b, size).unwrap();
+        for (x, y) in got_means.iter().zip(&means).chain(got_mses.iter().zip(&mses)) {
+            prop_assert!((x - y).abs() < 1e-9, "{} vs {}", x, y);
+        }
+        prop_assert_eq!(got_means.len(), means.len());
+        let sse: f64 = a.data.iter().zip(&b.data).map(|(&p, &q)| (f64::from(p) - f64::from(q)).powi(2)).sum();
+        prop_assert_eq!(metrics::sse(&a, &b).unwrap() as f64, sse);
+        let mad = metrics::mean_abs_diff(&a, &b, step).unwrap();
+        prop_assert!((mad - naive::mean_abs_diff(&a, &b, step)).abs() < 1e-9);
+        if w >= 8 && h >= 8 {
+            let s = metrics::ssim(&a, &b).unwrap();
+            prop_assert!((s - naive::ssim(&a, &b)).abs() < 1e-9, "{} vs {}", s, naive::ssim(&a, &b));
+        }
+    }
 }
