@@ -227,6 +227,10 @@ impl rlp::Encodable for Signature {
 
 impl rlp::Decodable for Signature {
     fn decode(rlp: &rlp::Rlp<'_>) -> Result<Self, rlp::DecoderError> {
+        // `data()` would also hand back a list's payload: a signature is a byte string.
+        if !rlp.is_data() {
+            return Err(rlp::DecoderError::RlpExpectedToBeData);
+        }
         let bytes = rlp.data()?;
         Signature::from_bytes(bytes).map_err(|_| rlp::DecoderError::Custom("invalid signature"))
     }
@@ -338,6 +342,11 @@ mod tests {
         assert_eq!(rlp.item_count().unwrap(), 2);
         assert_eq!(rlp.val_at::<Signature>(0).unwrap(), sig);
         assert_eq!(rlp.val_at::<u8>(1).unwrap(), 7);
+        // A list whose payload is a valid signature is not a signature (found by
+        // libFuzzer: it decoded, and re-encoded as a string, so it was not canonical).
+        let mut as_list = rlp_bytes.to_vec();
+        as_list[0] = 0xf8;
+        assert!(crate::codec::rlp_decode::<Signature>(&as_list, 100).is_err());
         let scale = sig.encode();
         assert_eq!(scale.len(), 65);
         assert_eq!(Signature::decode(&mut &scale[..]).unwrap(), sig);
