@@ -231,6 +231,20 @@ fn main() {
             source_hash: rendition_hash(&src),
         };
 
+        if dump && held_out {
+            use transcode_verify::metrics::{mean_abs_diff, thumbnail};
+            let mut coh: Vec<f64> = (1..reference.len())
+                .filter_map(|k| {
+                    let rd = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
+                    let rd8 =
+                        mean_abs_diff(&thumbnail(&reference[k].y, 8), &thumbnail(&reference[k - 1].y, 8), 1)
+                            .unwrap();
+                    (rd >= 1.0).then_some(rd8 / rd)
+                })
+                .collect();
+            coh.sort_by(f64::total_cmp);
+            println!("COH {i} {family} {:.3}", coh.get(coh.len() / 2).copied().unwrap_or(0.0));
+        }
         let mut cases: Vec<(&'static str, Vec<u8>)> = Vec::new();
         // Honest: our transcoder, plus the CLI with other presets, rate controls, scalers.
         let ours =

@@ -67,6 +67,11 @@ pub struct Thresholds {
     /// that drop pure grain reach 0.28 on the calibration sources, a Gaussian blur of
     /// such content 0.15; 0.2 is between them (see `docs/transcode.md`).
     pub min_detail_ratio: f64,
+    /// `min_detail_ratio` for content whose motion is coherent (median over the moving
+    /// reference frames of the motion coherence ≥ `redraw_min_coherence`): structure,
+    /// not grain, so an honest encoder keeps most of its detail (≥ 0.72 of the local
+    /// encode's on the calibration sources, blurred fractals ≤ 0.63).
+    pub min_detail_ratio_coherent: f64,
     /// A frame is misaligned when a reference frame at another offset matches it better
     /// than this fraction of the same-index distance.
     pub misalignment_ratio: f64,
@@ -157,6 +162,7 @@ impl Default for Thresholds {
             frozen_skip_window: 2,
             frozen_min_run: 2,
             min_detail_ratio: 0.2,
+            min_detail_ratio_coherent: 0.6,
             misalignment_ratio: 0.6,
             max_misaligned_frames: 3,
             frozen_local_motion_fraction: 0.1,
@@ -429,6 +435,20 @@ fn redrawn_freeze(
     Ok(rd >= t.frozen_min_reference_motion && coherent(thumbs_ref, rd, i, t)?)
 }
 
+/// Median over the reference's frames that move (≥ `1.0`) of the coherence of their
+/// motion (8× thumbnail motion / full-resolution motion); 0 when nothing moves.
+fn motion_coherence(reference: &[Frame], thumbs_ref: &[Plane]) -> Result<f64, Error> {
+    let mut c = Vec::with_capacity(thumbs_ref.len());
+    for i in 1..thumbs_ref.len() {
+        let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
+        if rd >= 1.0 {
+            c.push(mean_abs_diff(&thumbs_ref[i], &thumbs_ref[i - 1], 1)? / rd);
+        }
+    }
+    c.sort_by(f64::total_cmp);
+    Ok(c.get(c.len() / 2).copied().unwrap_or(0.0))
+}
+
 /// Whether the reference's motion `rd` into frame `i` is coherent: its 8× thumbnails
 /// move by at least `redraw_min_coherence × rd` (grain averages out, structure does not).
 fn coherent(thumbs_ref: &[Plane], rd: f64, i: usize, t: &Thresholds) -> Result<bool, Error> {
@@ -650,7 +670,15 @@ pub fn perceptual_check(
     if !detail_ratios.is_empty() {
         detail_ratios.sort_by(f64::total_cmp);
         let median = detail_ratios[detail_ratios.len() / 2];
-        if median < t.min_detail_ratio
+        // Content whose motion is coherent is structure, not grain: no honest encoder
+        // drops most of its detail, so the stricter ratio applies.
+        let min_ratio =
+            if local.is_some() && motion_coherence(reference, &thumbs_ref)? >= t.redraw_min_coherence {
+                t.min_detail_ratio_coherent
+            } else {
+                t.min_detail_ratio
+            };
+        if median < min_ratio
             && let Some(fm) = blur_frame
             && !report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. }))
         {

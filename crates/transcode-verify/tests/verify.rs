@@ -439,6 +439,42 @@ fn slow_redraw_freeze_is_caught_where_the_reference_motion_is_coherent() {
     assert!(frozen(&perceptual_check(0, &reference, Some(&local), &exact, &all, &t).unwrap().faults));
 }
 
+#[test]
+fn blur_of_coherently_moving_content_is_held_to_the_stricter_detail_ratio() {
+    // The moving gradient and square with a fixed fine texture (4-px checks, ±6):
+    // structure, not grain (the motion is coherent). A light blur keeps more than
+    // `min_detail_ratio` of the local encode's detail but less than
+    // `min_detail_ratio_coherent`: caught only by the stricter ratio.
+    let mut reference = clip(160, 96, 30);
+    for f in &mut reference {
+        for (k, v) in f.y.data.iter_mut().enumerate() {
+            let (x, y) = (k % 160, k / 160);
+            *v = if (x / 4 + y / 4) % 2 == 0 { v.saturating_add(6) } else { v.saturating_sub(6) };
+        }
+    }
+    // A noisy local encode (±18), so that the per-frame quality deficits alone do not
+    // flag the blur: only the detail ratio decides.
+    let local: Vec<Frame> = reference.iter().enumerate().map(|(i, f)| jitter(f, i as u32, 18)).collect();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let t = Thresholds::default();
+    let lenient = Thresholds { min_detail_ratio_coherent: t.min_detail_ratio, ..t };
+    let blurred = blur(&reference, 2);
+    let report = perceptual_check(0, &reference, Some(&local), &blurred, &all, &t).unwrap();
+    let ratios: Vec<f64> = report.features.iter().map(|f| f.detail.0 / f.detail.1).collect();
+    assert!(ratios.iter().all(|&r| r > t.min_detail_ratio && r < t.min_detail_ratio_coherent), "{ratios:?}");
+    assert!(report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. })), "{:?}", report.faults);
+    let faults = perceptual_check(0, &reference, Some(&local), &blurred, &all, &lenient).unwrap().faults;
+    assert_eq!(faults, vec![]);
+    // An honest encode of the same content passes the stricter ratio.
+    let honest = degrade(&reference, 5);
+    assert_eq!(perceptual_check(0, &reference, Some(&local), &honest, &all, &t).unwrap().faults, vec![]);
+    // Grain-only motion keeps the lenient ratio: an encoder that drops the grain passes.
+    let grain = grain_only(160, 96, 30);
+    let faults =
+        perceptual_check(0, &grain, Some(&degrade(&grain, 3)), &smooth2(&grain), &all, &t).unwrap().faults;
+    assert_eq!(faults, vec![]);
+}
+
 /// `clip` with per-frame film grain (±12 luma, ±6 chroma) that changes every frame.
 fn grainy(w: usize, h: usize, n: usize) -> Vec<Frame> {
     clip(w, h, n)
