@@ -672,12 +672,16 @@ pub fn perceptual_check(
         let median = detail_ratios[detail_ratios.len() / 2];
         // Content whose motion is coherent is structure, not grain: no honest encoder
         // drops most of its detail, so the stricter ratio applies.
-        let min_ratio =
-            if local.is_some() && motion_coherence(reference, &thumbs_ref)? >= t.redraw_min_coherence {
-                t.min_detail_ratio_coherent
-            } else {
-                t.min_detail_ratio
-            };
+        // (The coherence is only measured when the ratio falls between the two thresholds.)
+        let min_ratio = if local.is_some()
+            && median < t.min_detail_ratio_coherent
+            && median >= t.min_detail_ratio
+            && motion_coherence(reference, &thumbs_ref)? >= t.redraw_min_coherence
+        {
+            t.min_detail_ratio_coherent
+        } else {
+            t.min_detail_ratio
+        };
         if median < min_ratio
             && let Some(fm) = blur_frame
             && !report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. }))
