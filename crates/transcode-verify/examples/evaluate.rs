@@ -231,6 +231,20 @@ fn main() {
             source_hash: rendition_hash(&src),
         };
 
+        if dump && held_out {
+            use transcode_verify::metrics::{mean_abs_diff, thumbnail};
+            let mut coh: Vec<f64> = (1..reference.len())
+                .filter_map(|k| {
+                    let rd = mean_abs_diff(&reference[k].y, &reference[k - 1].y, 2).unwrap();
+                    let rd8 =
+                        mean_abs_diff(&thumbnail(&reference[k].y, 8), &thumbnail(&reference[k - 1].y, 8), 1)
+                            .unwrap();
+                    (rd >= 1.0).then_some(rd8 / rd)
+                })
+                .collect();
+            coh.sort_by(f64::total_cmp);
+            println!("COH {i} {family} {:.3}", coh.get(coh.len() / 2).copied().unwrap_or(0.0));
+        }
         let mut cases: Vec<(&'static str, Vec<u8>)> = Vec::new();
         // Honest: our transcoder, plus the CLI with other presets, rate controls, scalers.
         let ours =
@@ -281,13 +295,31 @@ fn main() {
                 &[],
             ),
         ));
+        // A freeze is only a tamper where it changes what an honest orchestrator delivers:
+        // the span must be one where the source moves (reference frame difference ≥ 1.0)
+        // and no honest CLI rendition of this source stands still (≤ 0.3) — honest CBR
+        // encoders skip frames of pure grain, and freezing exactly there is a no-op. The
+        // span keeps the drawn length and starts at the first such place from `a` on
+        // (wrapping); only if there is none does it stay at `a` (then labelled no-op
+        // below). The choice uses the source and the cached honest renditions only,
+        // never the verifier, and draws nothing from the generator.
+        let fa = if held_out { moving_span(&reference, &cases[1..], a, len, &limits) } else { a };
+        let frozen_span = fa..=fa + len;
         cases.push((
             "frozen",
-            tamper(
-                "frozen",
-                format!("{base},split[m][r];[m][r]freezeframes=first={a}:last={}:replace={}", a + len, a - 1),
-                &[],
-            ),
+            if held_out {
+                tamper(
+                    "freeze",
+                    format!(
+                        "{base},split[m][r];[m][r]freezeframes=first={fa}:last={}:replace={}",
+                        fa + len,
+                        fa - 1
+                    ),
+                    &[],
+                )
+            } else {
+                Vec::new()
+            },
         ));
         let (bw, bh) = (rng.range(64, 120), rng.range(40, 80));
         cases.push((
@@ -353,7 +385,6 @@ fn main() {
         // Frames where some honest rendition stands still (d ≤ 0.3): a freeze of the
         // tampered kind placed there is what honest encoders deliver anyway (no-op).
         let mut honest_static = std::collections::BTreeSet::new();
-        let frozen_span = a..=a + len;
         for (case, (class, bytes)) in cases.into_iter().enumerate().filter(|_| held_out) {
             // The orchestrator signs what it delivers.
             let facts = probe(&bytes, &limits).unwrap();
@@ -435,7 +466,13 @@ fn main() {
                             )
                             .unwrap();
                             let ld = mean_abs_diff(&local[k].y, &local[k - 1].y, 2).unwrap();
-                            println!("STATIC {class} {family} {i} {case} {k} {d:.3} {rd:.3} {rc:.3} {ld:.3}");
+                            let t8 = |f: &[transcode_verify::Frame]| {
+                                mean_abs_diff(&thumbnail(&f[k].y, 8), &thumbnail(&f[k - 1].y, 8), 1).unwrap()
+                            };
+                            let (d8, rd8, ld8) = (t8(&decoded.frames), t8(&reference), t8(&local));
+                            println!(
+                                "STATIC {class} {family} {i} {case} {k} {d:.3} {rd:.3} {rc:.3} {ld:.3} {d8:.3} {rd8:.3} {ld8:.3}"
+                            );
                         }
                     }
                     println!("LSKIP {class} {family} {i} {case} {min_ld:.3}");
@@ -507,6 +544,41 @@ fn main() {
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Frame difference (luma, mean absolute, every other sample) between frames `k-1` and `k`.
+fn motion(frames: &[transcode_verify::Frame], k: usize) -> f64 {
+    transcode_verify::metrics::mean_abs_diff(&frames[k].y, &frames[k - 1].y, 2).unwrap()
+}
+
+/// First start `s` from `a` on (wrapping over `3..=n-len-2`) such that over the frozen
+/// frames `s..=s+len` the source moves (reference difference ≥ 1.0) and no honest
+/// rendition stands still (≤ 0.3); `a` if there is none.
+fn moving_span(
+    reference: &[transcode_verify::Frame],
+    honest: &[(&str, Vec<u8>)],
+    a: u64,
+    len: u64,
+    limits: &Limits,
+) -> u64 {
+    let honest: Vec<Vec<transcode_verify::Frame>> = honest
+        .iter()
+        .take_while(|(c, _)| *c == "honest")
+        .map(|(_, b)| decode_segment(b, limits).unwrap().frames)
+        .collect();
+    let n = reference.len() as u64;
+    let (lo, hi) = (3u64, n.saturating_sub(len + 2));
+    if hi < lo {
+        return a;
+    }
+    let moving = |s: u64| {
+        (s..=s + len).all(|k| {
+            let k = k as usize;
+            motion(reference, k) >= 1.0 && honest.iter().all(|h| k >= h.len() || motion(h, k) > 0.3)
+        })
+    };
+    let span = hi - lo + 1;
+    (0..span).map(|d| lo + (a.saturating_sub(lo) + d) % span).find(|&s| moving(s)).unwrap_or(a)
 }
 
 fn fault_name(f: &Fault) -> String {

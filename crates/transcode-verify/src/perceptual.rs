@@ -4,7 +4,7 @@
 use parity_scale_codec::{Decode, Encode};
 
 use crate::error::Error;
-use crate::frame::Frame;
+use crate::frame::{Frame, Plane};
 use crate::metrics::{
     block_means, block_mse, detail, mean_abs_diff, mean_std, mse, psnr_from_mse, ssim, thumbnail,
 };
@@ -67,6 +67,11 @@ pub struct Thresholds {
     /// that drop pure grain reach 0.28 on the calibration sources, a Gaussian blur of
     /// such content 0.15; 0.2 is between them (see `docs/transcode.md`).
     pub min_detail_ratio: f64,
+    /// `min_detail_ratio` for content whose motion is coherent (median over the moving
+    /// reference frames of the motion coherence ≥ `redraw_min_coherence`): structure,
+    /// not grain, so an honest encoder keeps most of its detail (≥ 0.72 of the local
+    /// encode's on the calibration sources, blurred fractals ≤ 0.63).
+    pub min_detail_ratio_coherent: f64,
     /// A frame is misaligned when a reference frame at another offset matches it better
     /// than this fraction of the same-index distance.
     pub misalignment_ratio: f64,
@@ -95,6 +100,18 @@ pub struct Thresholds {
     /// With a local encode: the local encode's detail (at half resolution) must be at
     /// least this for the blur check to apply.
     pub min_local_detail: f64,
+    /// With a local encode: a "slowly redrawn" freeze. A rendition frame counts as
+    /// frozen when it moves by less than this fraction of the local encode's motion
+    /// (mean absolute difference to its predecessor)…
+    pub redraw_max_fraction: f64,
+    /// …while the local encode moves by at least this much…
+    pub redraw_min_local_motion: f64,
+    /// …and the reference's motion is *coherent*: its motion between 8× box-filtered
+    /// thumbnails is at least this fraction of its full-resolution motion. Moving
+    /// structure survives the averaging (0.5–0.8 on the calibration sources); film
+    /// grain does not (≤ 0.15), and it is grain that honest CBR encoders stop
+    /// redrawing. Runs of `frozen_min_run` such frames fail as `FrozenFrame`.
+    pub redraw_min_coherence: f64,
     /// Block size (luma samples) of the block-mean maps; chroma uses half.
     pub block: usize,
     /// With a local encode: a frame shows a colour change when the chroma block-mean
@@ -145,6 +162,7 @@ impl Default for Thresholds {
             frozen_skip_window: 2,
             frozen_min_run: 2,
             min_detail_ratio: 0.2,
+            min_detail_ratio_coherent: 0.6,
             misalignment_ratio: 0.6,
             max_misaligned_frames: 3,
             frozen_local_motion_fraction: 0.1,
@@ -154,6 +172,9 @@ impl Default for Thresholds {
             max_coarse_psnr_deficit: 4.0,
             coarse_good_enough: 40.0,
             min_local_detail: 1.5,
+            redraw_max_fraction: 0.25,
+            redraw_min_local_motion: 2.0,
+            redraw_min_coherence: 0.4,
             block: 16,
             max_chroma_shift: 1.5,
             chroma_local_factor: 2.0,
@@ -394,6 +415,46 @@ fn relative_features(
 /// scaled and rate-converted exactly as the profile asks, e.g. by gpu-encode's
 /// `Transcoder::reference_frames`).
 ///
+/// A slowly redrawn freeze at frame `i` (`i ≥ 1`): the rendition moves by `d`, less
+/// than `redraw_max_fraction` of the local encode's motion, the local encode moves by at
+/// least `redraw_min_local_motion`, and the reference's motion is coherent (survives the
+/// 8× thumbnails `thumbs_ref`), so it is not grain an honest encoder may stop redrawing.
+fn redrawn_freeze(
+    d: f64,
+    reference: &[Frame],
+    thumbs_ref: &[Plane],
+    local: &[Frame],
+    i: usize,
+    t: &Thresholds,
+) -> Result<bool, Error> {
+    let ld = mean_abs_diff(&local[i].y, &local[i - 1].y, 2)?;
+    if ld < t.redraw_min_local_motion || d >= t.redraw_max_fraction * ld {
+        return Ok(false);
+    }
+    let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
+    Ok(rd >= t.frozen_min_reference_motion && coherent(thumbs_ref, rd, i, t)?)
+}
+
+/// Median over the reference's frames that move (≥ `1.0`) of the coherence of their
+/// motion (8× thumbnail motion / full-resolution motion); 0 when nothing moves.
+fn motion_coherence(reference: &[Frame], thumbs_ref: &[Plane]) -> Result<f64, Error> {
+    let mut c = Vec::with_capacity(thumbs_ref.len());
+    for i in 1..thumbs_ref.len() {
+        let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
+        if rd >= 1.0 {
+            c.push(mean_abs_diff(&thumbs_ref[i], &thumbs_ref[i - 1], 1)? / rd);
+        }
+    }
+    c.sort_by(f64::total_cmp);
+    Ok(c.get(c.len() / 2).copied().unwrap_or(0.0))
+}
+
+/// Whether the reference's motion `rd` into frame `i` is coherent: its 8× thumbnails
+/// move by at least `redraw_min_coherence × rd` (grain averages out, structure does not).
+fn coherent(thumbs_ref: &[Plane], rd: f64, i: usize, t: &Thresholds) -> Result<bool, Error> {
+    Ok(mean_abs_diff(&thumbs_ref[i], &thumbs_ref[i - 1], 1)? >= t.redraw_min_coherence * rd)
+}
+
 /// `local` is the verifier's own encode of the same profile, decoded. When given, the
 /// quality thresholds are relative: the rendition may be at most `max_*_deficit` worse
 /// than the local encode on the same frame, and a frame only counts as frozen if the local
@@ -432,9 +493,13 @@ pub fn perceptual_check(
             }
         }
     }
+    // 8x thumbnails: the coherence of the reference's motion (slow-redraw freezes) and
+    // temporal alignment.
+    let thumbs_ref: Vec<_> = reference[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
     // Frozen frames: a run of rendition frames repeating their predecessor while the
     // reference and the local encode move.
     let mut run = 0usize;
+    let mut redraw_run = 0usize;
     let mut stretch: Option<usize> = None; // start of the current static stretch
     let mut excused = false; // the local encode stood still where the stretch began
     for i in 1..n {
@@ -454,23 +519,34 @@ pub fn perceptual_check(
             let rd = mean_abs_diff(&reference[i].y, &reference[i - 1].y, 2)?;
             let need = (t.frozen_local_motion_fraction * rd)
                 .min(t.frozen_local_motion_cap)
-                .max(t.frozen_max_diff * 2.0);
-            let local_moves = ld.is_none_or(|ld| ld > need);
+                .max(t.frozen_max_diff * 3.0);
+            // A near (not exact) repeat of grain is what honest encoders deliver where
+            // the local encode happened to redraw it: with a local encode, only a
+            // repeat of coherent motion counts unless it is exact.
+            let local_moves = match ld {
+                None => true,
+                Some(ld) => ld > need && coherent(&thumbs_ref, rd, i, t)?,
+            };
             rd >= t.frozen_min_reference_motion && !excused && (d <= t.frozen_exact_diff || local_moves)
         };
         if d > t.frozen_max_diff {
             stretch = None;
         }
+        let redrawn = match local {
+            // Static frames (≤ `frozen_max_diff`) are the rule above's, with its excuse.
+            Some(l) if d > t.frozen_max_diff => redrawn_freeze(d, reference, &thumbs_ref, l, i, t)?,
+            _ => false,
+        };
         run = if frozen { run + 1 } else { 0 };
-        if run >= t.frozen_min_run.max(1) {
-            let frame = (i + 1 - run) as u32;
+        redraw_run = if redrawn || frozen { redraw_run + 1 } else { 0 };
+        if run >= t.frozen_min_run.max(1) || (redrawn && redraw_run >= t.frozen_min_run.max(1)) {
+            let frame = (i + 1 - run.max(redraw_run)) as u32;
             report.faults.push(Fault::FrozenFrame { rendition: r, frame });
             break;
         }
     }
     // Temporal alignment on 8x thumbnails: the same-index reference frame must match
     // best; a consistent better match at another offset means shifted or dropped frames.
-    let thumbs_ref: Vec<_> = reference[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
     let thumbs_out: Vec<_> = rendition[..n].iter().map(|f| thumbnail(&f.y, 8)).collect();
     let thumbs_local: Option<Vec<_>> = local.map(|l| l[..n].iter().map(|f| thumbnail(&f.y, 8)).collect());
     let mut misaligned = 0usize;
@@ -594,7 +670,19 @@ pub fn perceptual_check(
     if !detail_ratios.is_empty() {
         detail_ratios.sort_by(f64::total_cmp);
         let median = detail_ratios[detail_ratios.len() / 2];
-        if median < t.min_detail_ratio
+        // Content whose motion is coherent is structure, not grain: no honest encoder
+        // drops most of its detail, so the stricter ratio applies.
+        // (The coherence is only measured when the ratio falls between the two thresholds.)
+        let min_ratio = if local.is_some()
+            && median < t.min_detail_ratio_coherent
+            && median >= t.min_detail_ratio
+            && motion_coherence(reference, &thumbs_ref)? >= t.redraw_min_coherence
+        {
+            t.min_detail_ratio_coherent
+        } else {
+            t.min_detail_ratio
+        };
+        if median < min_ratio
             && let Some(fm) = blur_frame
             && !report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. }))
         {

@@ -360,6 +360,121 @@ fn verifier_is_deterministic_and_builds_evidence() {
     assert_eq!(v.verdict(&signed(claim(60)), vec![], false, vec![]), Verdict::PassedCheap);
 }
 
+/// Frame 0 of `clip` on every frame plus per-frame film grain (±12 luma): all the
+/// motion is grain, which 8× thumbnails average out (incoherent motion).
+fn grain_only(w: usize, h: usize, n: usize) -> Vec<Frame> {
+    let still = clip(w, h, 1).remove(0);
+    let grain = grainy(w, h, n);
+    let base = clip(w, h, n);
+    (0..n)
+        .map(|t| {
+            let mut f = still.clone();
+            for ((v, g), b) in f.y.data.iter_mut().zip(&grain[t].y.data).zip(&base[t].y.data) {
+                *v = (i32::from(*v) + i32::from(*g) - i32::from(*b)).clamp(0, 255) as u8;
+            }
+            f.pts_us = t as i64 * 33_333;
+            f
+        })
+        .collect()
+}
+
+/// `f` with every luma sample nudged by a deterministic ±`amp` (an encoder refining a
+/// picture it keeps showing).
+fn jitter(f: &Frame, seed: u32, amp: u32) -> Frame {
+    let mut g = f.clone();
+    let mut s = seed;
+    for v in g.y.data.iter_mut() {
+        s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        *v = v.saturating_add_signed(((s >> 16) % (2 * amp + 1)) as i8 - amp as i8);
+    }
+    g
+}
+
+#[test]
+fn slow_redraw_freeze_is_caught_where_the_reference_motion_is_coherent() {
+    let t = Thresholds::default();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let frozen = |faults: &[Fault]| faults.iter().any(|f| matches!(f, Fault::FrozenFrame { .. }));
+    // Coherent motion (a moving gradient and square): frames 12..16 keep showing frame
+    // 11, redrawn with ±1 residue each frame (moving ~0.9, above `frozen_max_diff`,
+    // below a quarter of the local encode's motion): frozen.
+    let reference = clip(160, 96, 30);
+    let local = degrade(&reference, 3);
+    let honest = degrade(&reference, 5);
+    assert_eq!(perceptual_check(0, &reference, Some(&local), &honest, &all, &t).unwrap().faults, vec![]);
+    let mut redrawn = honest.clone();
+    for (i, f) in redrawn.iter_mut().enumerate().take(16).skip(12) {
+        *f = jitter(&honest[11], i as u32, 1);
+    }
+    let d = metrics::mean_abs_diff(&redrawn[13].y, &redrawn[12].y, 2).unwrap();
+    assert!(d > t.frozen_max_diff, "{d}");
+    let faults = perceptual_check(0, &reference, Some(&local), &redrawn, &all, &t).unwrap().faults;
+    assert!(faults.iter().any(|f| matches!(f, Fault::FrozenFrame { frame: 12 | 13, .. })), "{faults:?}");
+
+    // Grain-only motion: the same slow redraw, and a near (not exact) repeat, are what
+    // an honest encoder that stops redrawing grain delivers: not frozen.
+    let reference = grain_only(160, 96, 30);
+    let local = degrade(&reference, 3);
+    let honest = smooth2(&reference);
+    let mut redrawn = honest.clone();
+    let mut near = honest.clone();
+    for i in 12..16 {
+        redrawn[i] = jitter(&honest[11], i as u32, 1);
+        near[i] = honest[11].clone();
+        for v in near[i].y.data.iter_mut().skip(i).step_by(10) {
+            *v = v.saturating_add(1);
+        }
+    }
+    let d = metrics::mean_abs_diff(&near[13].y, &near[12].y, 2).unwrap();
+    assert!(d > t.frozen_exact_diff && d <= t.frozen_max_diff, "{d}");
+    for r in [&honest, &redrawn, &near] {
+        let faults = perceptual_check(0, &reference, Some(&local), r, &all, &t).unwrap().faults;
+        assert!(!frozen(&faults), "{faults:?}");
+    }
+    // An exact repeat of grain where the local encode moves stays frozen.
+    let mut exact = honest.clone();
+    for f in &mut exact[12..16] {
+        *f = honest[11].clone();
+    }
+    assert!(frozen(&perceptual_check(0, &reference, Some(&local), &exact, &all, &t).unwrap().faults));
+}
+
+#[test]
+fn blur_of_coherently_moving_content_is_held_to_the_stricter_detail_ratio() {
+    // The moving gradient and square with a fixed fine texture (4-px checks, ±6):
+    // structure, not grain (the motion is coherent). A light blur keeps more than
+    // `min_detail_ratio` of the local encode's detail but less than
+    // `min_detail_ratio_coherent`: caught only by the stricter ratio.
+    let mut reference = clip(160, 96, 30);
+    for f in &mut reference {
+        for (k, v) in f.y.data.iter_mut().enumerate() {
+            let (x, y) = (k % 160, k / 160);
+            *v = if (x / 4 + y / 4) % 2 == 0 { v.saturating_add(6) } else { v.saturating_sub(6) };
+        }
+    }
+    // A noisy local encode (±18), so that the per-frame quality deficits alone do not
+    // flag the blur: only the detail ratio decides.
+    let local: Vec<Frame> = reference.iter().enumerate().map(|(i, f)| jitter(f, i as u32, 18)).collect();
+    let all: Vec<usize> = (0..30).step_by(3).collect();
+    let t = Thresholds::default();
+    let lenient = Thresholds { min_detail_ratio_coherent: t.min_detail_ratio, ..t };
+    let blurred = blur(&reference, 2);
+    let report = perceptual_check(0, &reference, Some(&local), &blurred, &all, &t).unwrap();
+    let ratios: Vec<f64> = report.features.iter().map(|f| f.detail.0 / f.detail.1).collect();
+    assert!(ratios.iter().all(|&r| r > t.min_detail_ratio && r < t.min_detail_ratio_coherent), "{ratios:?}");
+    assert!(report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. })), "{:?}", report.faults);
+    let faults = perceptual_check(0, &reference, Some(&local), &blurred, &all, &lenient).unwrap().faults;
+    assert_eq!(faults, vec![]);
+    // An honest encode of the same content passes the stricter ratio.
+    let honest = degrade(&reference, 5);
+    assert_eq!(perceptual_check(0, &reference, Some(&local), &honest, &all, &t).unwrap().faults, vec![]);
+    // Grain-only motion keeps the lenient ratio: an encoder that drops the grain passes.
+    let grain = grain_only(160, 96, 30);
+    let faults =
+        perceptual_check(0, &grain, Some(&degrade(&grain, 3)), &smooth2(&grain), &all, &t).unwrap().faults;
+    assert_eq!(faults, vec![]);
+}
+
 /// `clip` with per-frame film grain (±12 luma, ±6 chroma) that changes every frame.
 fn grainy(w: usize, h: usize, n: usize) -> Vec<Frame> {
     clip(w, h, n)
