@@ -20,27 +20,12 @@ use kiddo::{MutableKdTree, SquaredEuclidean};
 use rstar::RTree;
 use tracker_geo::geo::chord2;
 use tracker_geo::index::SphereIndex;
-use tracker_geo::{Asn, GeoPoint, PeerId, PeerInfo, Query, StreamId, Tracker, TrackerConfig};
+use tracker_geo::{Asn, GeoPoint, PeerId, PeerInfo, Query, StreamId, Tracker};
 
 const K: usize = 20;
 
 fn build(points: &[GeoPoint]) -> Tracker {
-    let mut t = Tracker::new(TrackerConfig { ttl_ms: u64::MAX / 4, ..TrackerConfig::default() }).unwrap();
-    for (i, p) in points.iter().enumerate() {
-        t.join(
-            Timestamp(0),
-            PeerInfo {
-                id: PeerId(i as u64),
-                stream: StreamId(0),
-                location: *p,
-                ip: IpAddr::V4(Ipv4Addr::from(i as u32)),
-                asn: Asn((i % 40) as u32),
-                upload_kbps: 1000 + (i % 8) as u32 * 500,
-            },
-        )
-        .unwrap();
-    }
-    t
+    tracker_geo::synthetic::populated_tracker(points).unwrap()
 }
 
 fn queries(seed: u64) -> Vec<GeoPoint> {

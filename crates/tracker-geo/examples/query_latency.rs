@@ -7,14 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
 use std::hint::black_box;
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use primitives::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tracker_geo::index::SphereIndex;
-use tracker_geo::{Asn, PeerId, PeerInfo, Query, StreamId, Tracker, TrackerConfig};
+use tracker_geo::{Asn, PeerId, Query, StreamId};
 
 const K: usize = 20;
 
@@ -42,18 +41,7 @@ fn main() {
     for n in sizes {
         let points = tracker_geo::synthetic::clustered_population(n, 1);
         let before = rss_bytes();
-        let mut t = Tracker::new(TrackerConfig { ttl_ms: u64::MAX / 4, ..TrackerConfig::default() }).unwrap();
-        for (i, p) in points.iter().enumerate() {
-            let info = PeerInfo {
-                id: PeerId(i as u64),
-                stream: StreamId(0),
-                location: *p,
-                ip: IpAddr::V4(Ipv4Addr::from(i as u32)),
-                asn: Asn((i % 40) as u32),
-                upload_kbps: 1000 + (i % 8) as u32 * 500,
-            };
-            t.join(Timestamp(0), info).unwrap();
-        }
+        let mut t = tracker_geo::synthetic::populated_tracker(&points).unwrap();
         let rss = rss_bytes().saturating_sub(before);
         let mut raw = SphereIndex::new();
         for (i, p) in points.iter().enumerate() {

@@ -3,7 +3,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::GeoPoint;
+use crate::{Asn, Error, GeoPoint, PeerId, PeerInfo, StreamId, Tracker, TrackerConfig};
 
 /// `n` points clustered around 300 random "cities" (±1.5° around each centre, latitudes
 /// between −61.5° and 71.5°), deterministic in `seed`. Dense clusters are the hard case
@@ -35,6 +35,35 @@ pub fn clustered_population(n: usize, seed: u64) -> Vec<GeoPoint> {
 pub fn viewers_in_cities(n: usize, population_seed: u64, seed: u64) -> Vec<GeoPoint> {
     let centres = city_centres(&mut ChaCha8Rng::seed_from_u64(population_seed));
     around(&centres, n, &mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+/// Synthetic peer number `i` of stream 0 at `location`: a distinct IPv4 address, one of
+/// 40 ASNs and an upload capacity between 1 and 4.5 Mbit/s, all derived from `i`.
+pub fn peer(i: usize, location: GeoPoint) -> PeerInfo {
+    PeerInfo {
+        id: PeerId(i as u64),
+        stream: StreamId(0),
+        location,
+        // Truncation is fine: addresses only need to differ between nearby indices.
+        ip: std::net::IpAddr::V4(std::net::Ipv4Addr::from(i as u32)),
+        asn: Asn((i % 40) as u32),
+        upload_kbps: 1000 + (i % 8) as u32 * 500,
+    }
+}
+
+/// A tracker whose peers never expire, holding [`peer`]`(i, points[i])` for every point.
+///
+/// ```
+/// let points = tracker_geo::synthetic::clustered_population(100, 7);
+/// let t = tracker_geo::synthetic::populated_tracker(&points).unwrap();
+/// assert_eq!(t.len(), 100);
+/// ```
+pub fn populated_tracker(points: &[GeoPoint]) -> Result<Tracker, Error> {
+    let mut t = Tracker::new(TrackerConfig { ttl_ms: u64::MAX / 4, ..TrackerConfig::default() })?;
+    for (i, p) in points.iter().enumerate() {
+        t.join(primitives::Timestamp(0), peer(i, *p))?;
+    }
+    Ok(t)
 }
 
 fn city_centres(rng: &mut ChaCha8Rng) -> Vec<(f64, f64)> {
