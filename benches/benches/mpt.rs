@@ -199,8 +199,8 @@ fn overhead(_c: &mut Criterion) {
     let nodes = o.store.len();
     let payload = o.store.payload_bytes();
     let rc = MemoryStore::REFCOUNT_BYTES_PER_NODE;
-    // MemoryStore entry: 32-byte key + Vec header (24) + u32 count padded to 8.
-    let entry = 32 + 24 + 8;
+    // MemoryStore entry: 32-byte key + boxed-slice header (16) + u32 count padded to 8.
+    let entry = 32 + 16 + 8;
     println!(
         "store overhead, 10^5 accounts: {nodes} live nodes, {:.1} payload bytes/node; refcount bookkeeping {rc} B/node \
          ({} B with alignment in MemoryStore's entry) + 32 B per retained root; whole entry {entry} B/node + payload",

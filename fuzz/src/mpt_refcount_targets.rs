@@ -1,15 +1,22 @@
 //! Harnesses for the decoders of untrusted bytes in `mpt-refcount`: trie nodes and
 //! Merkle proofs.
 
-use mpt_refcount::codec::decode_node;
+use mpt_refcount::codec::{decode_node, for_each_child_hash};
 use mpt_refcount::{MemoryStore, Trie, apply, verify_proof};
 use primitives::keccak256;
 
-/// One trie node: a strict decode must re-encode to the same bytes (canonical form).
+/// One trie node: a strict decode must re-encode to the same bytes (canonical form), and
+/// the fast child scanner that `prune` uses must never panic and must report exactly the
+/// strict decoder's child hashes on every node the decoder accepts.
 pub fn node(data: &[u8]) {
+    let mut fast = Vec::new();
+    let scanned = for_each_child_hash(data, |h| fast.push(h));
     if let Ok(node) = decode_node(data) {
         assert_eq!(node.encode(), data, "accepted nodes are canonical");
-        node.for_each_hash(|_| {});
+        let mut strict = Vec::new();
+        node.for_each_hash(|h| strict.push(h));
+        assert!(scanned.is_ok(), "the scanner accepts what the decoder accepts");
+        assert_eq!(fast, strict, "the scanner finds the decoder's child hashes");
     }
 }
 

@@ -39,7 +39,7 @@ use std::collections::hash_map::Entry;
 use primitives::{EMPTY_TRIE_ROOT, H256};
 
 use crate::Error;
-use crate::codec::decode_node;
+use crate::codec::{decode_node, for_each_child_hash};
 use crate::store::{NodeStore, NodeWrite, WriteBatch};
 
 // Scratch maps keyed by node hash; iteration order is never observed (the batch is
@@ -158,7 +158,7 @@ pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneSt
     if root == EMPTY_TRIE_ROOT || !store.is_root(&root)? {
         return Ok(PruneStats { not_retained: true, ..PruneStats::default() });
     }
-    let mut touched: Scratch<u32> = Scratch::default();
+    let mut touched: Scratch<u32> = Scratch::with_capacity_and_hasher(4096, Default::default());
     let mut stack = vec![root];
     while let Some(h) = stack.pop() {
         let slot = match touched.entry(h) {
@@ -168,9 +168,9 @@ pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneSt
         *slot = slot.checked_sub(1).ok_or(Error::Inconsistent { hash: h, reason: "refcount below zero" })?;
         if *slot == 0 {
             let bytes = store
-                .node(&h)?
+                .node_ref(&h)?
                 .ok_or(Error::Inconsistent { hash: h, reason: "counted node without bytes" })?;
-            decode_node(&bytes)?.for_each_hash(|c| stack.push(c));
+            for_each_child_hash(&bytes, |c| stack.push(c))?;
         }
     }
     let mut stats = PruneStats::default();

@@ -361,6 +361,65 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
     }
 }
 
+/// Calls `f` with every child of the node `bytes` that is stored under a hash, with
+/// multiplicity, in slot order: the same calls as `decode_node(bytes)?.for_each_hash(f)`
+/// on every input [`decode_node`] accepts, at a fraction of its cost.
+///
+/// It checks only what it reads (RLP item boundaries, the node's item count, the path
+/// flag that tells a leaf from an extension), not the canonical form of every item nor
+/// inline children. [`crate::prune`] uses it on nodes that [`crate::apply`] validated in
+/// full when it stored them. Malformed input is a typed error, never a panic; on error,
+/// `f` may already have been called for some of the hashes.
+pub fn for_each_child_hash(bytes: &[u8], mut f: impl FnMut(H256)) -> Result<(), Error> {
+    if bytes.len() > MAX_NODE_BYTES {
+        return Err(Error::NodeTooLarge { len: bytes.len(), limit: MAX_NODE_BYTES });
+    }
+    let (outer, end) = read_item(bytes, 0)?;
+    if end != bytes.len() {
+        return Err(rlp_err(end, "trailing bytes after the node"));
+    }
+    if !outer.list {
+        return Err(node_err("a node is a list"));
+    }
+    let payload = outer.payload;
+    let hash_of =
+        |item: &Item<'_>| (!item.list && item.payload.len() == 32).then(|| H256::from_slice(item.payload));
+    let (first, pos) = read_item(payload, 0)?;
+    let (second, mut pos) = read_item(payload, pos)?;
+    if pos == payload.len() {
+        // A leaf or an extension: only an extension's child is a reference.
+        let (_, leaf) = decode_path(first)?;
+        if !leaf && let Some(h) = hash_of(&second) {
+            f(h);
+        }
+        return Ok(());
+    }
+    // A branch: sixteen children, then the value.
+    for item in [first, second] {
+        if let Some(h) = hash_of(&item) {
+            f(h);
+        }
+    }
+    let mut count = 2;
+    while pos < payload.len() {
+        let (item, next) = read_item(payload, pos)?;
+        count += 1;
+        if count > 17 {
+            return Err(node_err("a node has 2 or 17 items"));
+        }
+        if count <= 16
+            && let Some(h) = hash_of(&item)
+        {
+            f(h);
+        }
+        pos = next;
+    }
+    if count != 17 {
+        return Err(node_err("a node has 2 or 17 items"));
+    }
+    Ok(())
+}
+
 fn child_len(c: &ChildRef<'_>) -> usize {
     match c {
         ChildRef::Empty => 1,
@@ -445,6 +504,65 @@ mod tests {
         // strip the RLP header to compare with the Yellow Paper examples
         let (item, _) = read_item(&out, 0).unwrap();
         item.payload.to_vec()
+    }
+
+    fn strict_hashes(bytes: &[u8]) -> Result<Vec<H256>, Error> {
+        let mut v = Vec::new();
+        decode_node(bytes)?.for_each_hash(|h| v.push(h));
+        Ok(v)
+    }
+
+    fn fast_hashes(bytes: &[u8]) -> Result<Vec<H256>, Error> {
+        let mut v = Vec::new();
+        for_each_child_hash(bytes, |h| v.push(h))?;
+        Ok(v)
+    }
+
+    fn branch(children: &[ChildRef<'_>; 16], value: Option<&[u8]>) -> Vec<u8> {
+        DecodedNode::Branch { children: *children, value }.encode()
+    }
+
+    #[test]
+    fn child_scan_matches_the_strict_decoder() {
+        let a = H256::repeat_byte(0xaa);
+        let b = H256::repeat_byte(0xbb);
+        let inline = DecodedNode::Leaf { path: Path { hp: &[0x31] }, value: b"v" }.encode();
+        let mut children = [ChildRef::Empty; 16];
+        children[0] = ChildRef::Hash(a);
+        children[5] = ChildRef::Inline(&inline);
+        children[9] = ChildRef::Hash(b);
+        children[15] = ChildRef::Hash(a);
+        // A 32-byte branch value and a 32-byte leaf value look like hashes but are not.
+        let value32 = [0x5au8; 32];
+        let nodes = vec![
+            branch(&children, None),
+            branch(&children, Some(&value32)),
+            DecodedNode::Leaf { path: Path { hp: &[0x20, 0x12] }, value: &value32 }.encode(),
+            DecodedNode::Extension { path: Path { hp: &[0x00, 0x12] }, child: ChildRef::Hash(b) }.encode(),
+            DecodedNode::Extension { path: Path { hp: &[0x1a] }, child: ChildRef::Inline(&inline) }.encode(),
+            inline.clone(),
+        ];
+        for n in &nodes {
+            assert_eq!(fast_hashes(n).unwrap(), strict_hashes(n).unwrap());
+        }
+        assert_eq!(fast_hashes(&nodes[0]).unwrap(), vec![a, b, a]);
+        assert_eq!(fast_hashes(&nodes[1]).unwrap(), vec![a, b, a]);
+        assert!(fast_hashes(&nodes[2]).unwrap().is_empty());
+        assert_eq!(fast_hashes(&nodes[3]).unwrap(), vec![b]);
+    }
+
+    #[test]
+    fn child_scan_rejects_malformed_nodes() {
+        let three = [0xc3, 0x80, 0x80, 0x80]; // a list of three empty strings
+        let eighteen: Vec<u8> = std::iter::once(0xd2).chain(std::iter::repeat_n(0x80, 18)).collect();
+        let bad_flag = [0xc2, 0x40, 0x80]; // hex-prefix flag 4
+        for bad in
+            [&[][..], &[0x80], &three, &eighteen, &bad_flag, &[0xc2, 0x80], &[0xc1, 0x80, 0x00], &[0xf9]]
+        {
+            assert!(fast_hashes(bad).is_err(), "{bad:02x?}");
+        }
+        let huge = vec![0u8; MAX_NODE_BYTES + 1];
+        assert!(matches!(fast_hashes(&huge), Err(Error::NodeTooLarge { .. })));
     }
 
     #[test]

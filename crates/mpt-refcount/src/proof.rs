@@ -32,11 +32,11 @@ impl Default for ProofLimits {
 
 /// Walks `key` from nibble `at` starting at the stored node `hash`, fetching stored nodes
 /// with `load` and showing each fetched encoding to `visit`.
-pub(crate) fn walk(
+pub(crate) fn walk<B: std::ops::Deref<Target = [u8]>>(
     key: &[u8],
     mut at: usize,
     hash: H256,
-    mut load: impl FnMut(&H256) -> Result<Vec<u8>, Error>,
+    mut load: impl FnMut(&H256) -> Result<B, Error>,
     mut visit: impl FnMut(&[u8]),
 ) -> Result<Option<Vec<u8>>, Error> {
     let total = key.len() * 2;
@@ -97,7 +97,7 @@ pub fn generate_proof<S: NodeStore + ?Sized>(
         key,
         0,
         root,
-        |h| store.node(h)?.ok_or(Error::MissingNode { hash: *h }),
+        |h| store.node_ref(h)?.ok_or(Error::MissingNode { hash: *h }),
         |b| proof.push(b.to_vec()),
     )?;
     Ok(proof)

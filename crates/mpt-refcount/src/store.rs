@@ -11,6 +11,7 @@
 //! in one transaction (for redb: one `begin_write` … `commit`; for a log-structured
 //! store: one atomic write batch). Either all of it lands or none of it does.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use primitives::H256;
@@ -58,6 +59,13 @@ impl WriteBatch {
 pub trait NodeStore {
     /// The bytes of the node stored under `hash`, if any.
     fn node(&self, hash: &H256) -> Result<Option<Vec<u8>>, Error>;
+    /// The bytes of the node stored under `hash`, borrowed where the store can lend them.
+    ///
+    /// The default copies through [`NodeStore::node`]; a store that holds nodes in memory
+    /// overrides it to skip the copy (the trie reads and [`crate::prune`] go through here).
+    fn node_ref(&self, hash: &H256) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        Ok(self.node(hash)?.map(Cow::Owned))
+    }
     /// The reference count of `hash` (zero when absent).
     fn refcount(&self, hash: &H256) -> Result<u32, Error>;
     /// Whether `root` is a retained root.
@@ -71,6 +79,9 @@ pub trait NodeStore {
 impl<S: NodeStore + ?Sized> NodeStore for &mut S {
     fn node(&self, hash: &H256) -> Result<Option<Vec<u8>>, Error> {
         (**self).node(hash)
+    }
+    fn node_ref(&self, hash: &H256) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        (**self).node_ref(hash)
     }
     fn refcount(&self, hash: &H256) -> Result<u32, Error> {
         (**self).refcount(hash)
@@ -89,8 +100,19 @@ impl<S: NodeStore + ?Sized> NodeStore for &mut S {
 /// One stored node: its bytes and reference count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
-    bytes: Vec<u8>,
+    bytes: Box<[u8]>,
     refcount: u32,
+}
+
+/// How to roll back one write of a failed batch.
+#[derive(Debug)]
+enum Undo {
+    /// The write stored a node that was absent.
+    Remove,
+    /// The write replaced or removed this entry.
+    Restore(Entry),
+    /// The write changed the count from this value.
+    Count(u32),
 }
 
 // Keyed by uniformly distributed hashes; iteration order is never observed (`nodes()`
@@ -135,13 +157,36 @@ impl MemoryStore {
         self.nodes.values().map(|e| e.bytes.len()).sum()
     }
 
+    /// Rolls back the writes recorded in `undo`, newest first.
+    fn undo(&mut self, undo: Vec<(H256, Undo)>) {
+        for (hash, old) in undo.into_iter().rev() {
+            match old {
+                Undo::Remove => {
+                    self.nodes.remove(&hash);
+                }
+                Undo::Restore(entry) => {
+                    self.nodes.insert(hash, entry);
+                }
+                Undo::Count(rc) => {
+                    if let Some(e) = self.nodes.get_mut(&hash) {
+                        e.refcount = rc;
+                    }
+                }
+            }
+        }
+    }
+
     /// Bytes of reference-count bookkeeping per live node (the `u32` count).
     pub const REFCOUNT_BYTES_PER_NODE: usize = size_of::<u32>();
 }
 
 impl NodeStore for MemoryStore {
     fn node(&self, hash: &H256) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.nodes.get(hash).map(|e| e.bytes.clone()))
+        Ok(self.nodes.get(hash).map(|e| e.bytes.to_vec()))
+    }
+
+    fn node_ref(&self, hash: &H256) -> Result<Option<Cow<'_, [u8]>>, Error> {
+        Ok(self.nodes.get(hash).map(|e| Cow::Borrowed(&*e.bytes)))
     }
 
     fn refcount(&self, hash: &H256) -> Result<u32, Error> {
@@ -157,38 +202,132 @@ impl NodeStore for MemoryStore {
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), Error> {
-        // Validate first so that a bad batch changes nothing (atomicity).
-        for (hash, w) in &batch.nodes {
-            match w {
-                NodeWrite::Put { refcount: 0, .. } | NodeWrite::SetRefcount(0) => {
-                    return Err(Error::Inconsistent { hash: *hash, reason: "write of a zero refcount" });
-                }
-                NodeWrite::SetRefcount(_) | NodeWrite::Delete if !self.nodes.contains_key(hash) => {
-                    return Err(Error::Inconsistent { hash: *hash, reason: "update of an absent node" });
-                }
-                _ => {}
-            }
-        }
+        // One lookup per write; a bad write undoes the ones before it (atomicity). The
+        // undo log holds each touched hash's previous entry (moved, not copied).
         self.nodes.reserve(batch.nodes.len());
+        let mut undo: Vec<(H256, Undo)> = Vec::with_capacity(batch.nodes.len());
+        let mut failure = None;
         for (hash, w) in batch.nodes {
-            match w {
-                NodeWrite::Put { bytes, refcount } => {
-                    self.nodes.insert(hash, Entry { bytes, refcount });
+            let old = match w {
+                NodeWrite::Put { refcount: 0, .. } | NodeWrite::SetRefcount(0) => {
+                    failure = Some(Error::Inconsistent { hash, reason: "write of a zero refcount" });
+                    break;
                 }
-                NodeWrite::SetRefcount(rc) => {
-                    if let Some(e) = self.nodes.get_mut(&hash) {
-                        e.refcount = rc;
+                NodeWrite::Put { bytes, refcount } => {
+                    match self.nodes.insert(hash, Entry { bytes: bytes.into_boxed_slice(), refcount }) {
+                        Some(old) => Undo::Restore(old),
+                        None => Undo::Remove,
                     }
                 }
-                NodeWrite::Delete => {
-                    self.nodes.remove(&hash);
-                }
-            }
+                NodeWrite::SetRefcount(rc) => match self.nodes.get_mut(&hash) {
+                    Some(e) => Undo::Count(std::mem::replace(&mut e.refcount, rc)),
+                    None => {
+                        failure = Some(Error::Inconsistent { hash, reason: "update of an absent node" });
+                        break;
+                    }
+                },
+                NodeWrite::Delete => match self.nodes.remove(&hash) {
+                    Some(e) => Undo::Restore(e),
+                    None => {
+                        failure = Some(Error::Inconsistent { hash, reason: "update of an absent node" });
+                        break;
+                    }
+                },
+            };
+            undo.push((hash, old));
+        }
+        if let Some(err) = failure {
+            self.undo(undo);
+            return Err(err);
         }
         for r in batch.remove_roots {
             self.roots.remove(&r);
         }
         self.roots.extend(batch.add_roots);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(i: u8) -> H256 {
+        H256::repeat_byte(i)
+    }
+
+    fn put(bytes: &[u8], refcount: u32) -> NodeWrite {
+        NodeWrite::Put { bytes: bytes.to_vec(), refcount }
+    }
+
+    /// A store with nodes 1 (count 2) and 2 (count 1) and root 1.
+    fn seeded() -> MemoryStore {
+        let mut s = MemoryStore::new();
+        s.write(WriteBatch {
+            nodes: vec![(h(1), put(b"one", 2)), (h(2), put(b"two", 1))],
+            add_roots: vec![h(1)],
+            remove_roots: vec![],
+        })
+        .unwrap();
+        s
+    }
+
+    /// Counts, bytes and roots: everything a write can change.
+    type Snapshot = (Vec<(H256, u32)>, Vec<Option<Vec<u8>>>, Vec<H256>);
+
+    fn snapshot(s: &MemoryStore) -> Snapshot {
+        let nodes = s.nodes();
+        let bytes = nodes.iter().map(|(k, _)| s.node(k).unwrap()).collect();
+        (nodes, bytes, s.roots().unwrap())
+    }
+
+    #[test]
+    fn a_failing_batch_rolls_back_every_earlier_write() {
+        // Each batch does every kind of write (a new node, a replaced node, a count
+        // change, a delete) and then fails, in the last position, in each possible way.
+        let failures = [
+            (h(9), NodeWrite::SetRefcount(3)),
+            (h(9), NodeWrite::Delete),
+            (h(9), put(b"zero", 0)),
+            (h(1), NodeWrite::SetRefcount(0)),
+        ];
+        for failure in failures {
+            let mut s = seeded();
+            let before = snapshot(&s);
+            let batch = WriteBatch {
+                nodes: vec![
+                    (h(3), put(b"three", 1)),
+                    (h(1), NodeWrite::SetRefcount(5)),
+                    (h(2), NodeWrite::Delete),
+                    (h(3), NodeWrite::SetRefcount(4)),
+                    (h(2), put(b"two again", 7)),
+                    failure.clone(),
+                ],
+                add_roots: vec![h(3)],
+                remove_roots: vec![h(1)],
+            };
+            assert!(matches!(s.write(batch), Err(Error::Inconsistent { .. })), "{failure:?}");
+            assert_eq!(snapshot(&s), before, "{failure:?} left the store changed");
+        }
+    }
+
+    #[test]
+    fn a_good_batch_lands_whole() {
+        let mut s = seeded();
+        s.write(WriteBatch {
+            nodes: vec![
+                (h(3), put(b"three", 1)),
+                (h(1), NodeWrite::SetRefcount(5)),
+                (h(2), NodeWrite::Delete),
+            ],
+            add_roots: vec![h(3)],
+            remove_roots: vec![h(1)],
+        })
+        .unwrap();
+        assert_eq!(s.nodes(), vec![(h(1), 5), (h(3), 1)]);
+        assert_eq!(s.node_ref(&h(3)).unwrap().as_deref(), Some(&b"three"[..]));
+        assert_eq!(s.node(&h(2)).unwrap(), None);
+        assert_eq!(s.roots().unwrap(), vec![h(3)]);
+        assert_eq!(s.payload_bytes(), 3 + 5);
     }
 }

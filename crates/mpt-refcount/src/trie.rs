@@ -126,8 +126,8 @@ fn child_from(c: &ChildRef<'_>) -> Result<Child, Error> {
     })
 }
 
-fn load<S: NodeStore + ?Sized>(store: &S, hash: &H256) -> Result<Vec<u8>, Error> {
-    store.node(hash)?.ok_or(Error::MissingNode { hash: *hash })
+fn load<'s, S: NodeStore + ?Sized>(store: &'s S, hash: &H256) -> Result<std::borrow::Cow<'s, [u8]>, Error> {
+    store.node_ref(hash)?.ok_or(Error::MissingNode { hash: *hash })
 }
 
 /// Turns a `Child::Hash` into an in-memory node.
