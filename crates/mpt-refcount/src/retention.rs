@@ -71,6 +71,10 @@ impl Retention {
 
     /// Applies `changes`, records its root as the newest, and prunes the roots that
     /// leave the window and are not pinned. Returns what was pruned.
+    ///
+    /// If a prune fails (a store error), the root it was pruning has already left the
+    /// policy but is still retained by the store: nothing is lost, and
+    /// [`Retention::recover`] prunes it on the next start.
     pub fn commit<S: NodeStore + ?Sized>(
         &mut self,
         store: &mut S,
