@@ -5,7 +5,8 @@
 //!   (update + `root_hash`, which commits into its memory DB), on 10^4 and 10^5 accounts
 //!   (10^6 with `MPT_BENCH_1M=1`).
 //! * `mpt_prune_1000_updates`: pruning the previous root after such a commit (throughput
-//!   is per changed key), against the mark phase of a mark-and-sweep collector (the naive
+//!   is per changed key; apply and prune go through one `Bookkeeper` kept across rounds),
+//!   against the mark phase of a mark-and-sweep collector (the naive
 //!   baseline, O(n)).
 //! * `mpt_root_fresh`: the root of N fresh keys (10^5; set `MPT_BENCH_FRESH_N=1000000`),
 //!   hashed sequentially and with rayon, and alloy-trie's `HashBuilder` over the same
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eth_trie::{EthTrie, MemoryDB, Trie as _};
-use mpt_refcount::{Hashing, MemoryStore, Trie, apply, prune};
+use mpt_refcount::{Bookkeeper, Hashing, MemoryStore, Trie};
 use primitives::keccak256;
 
 const UPDATES: usize = 1_000;
@@ -58,6 +59,8 @@ impl Xorshift {
 struct Ours {
     trie: Trie,
     store: MemoryStore,
+    /// Kept across rounds, as a node that commits every block keeps one.
+    books: Bookkeeper,
     root: primitives::H256,
     pruned: PruneTotals,
 }
@@ -77,8 +80,9 @@ fn build_ours(n: u64) -> Ours {
         trie.insert(&store, &key(i), &value(i, 0)).unwrap();
     }
     let cs = trie.commit();
-    apply(&mut store, &cs).unwrap();
-    Ours { trie, store, root: cs.root(), pruned: PruneTotals::default() }
+    let mut books = Bookkeeper::new();
+    books.apply(&mut store, &cs).unwrap();
+    Ours { trie, store, books, root: cs.root(), pruned: PruneTotals::default() }
 }
 
 fn build_eth(n: u64) -> EthTrie<MemoryDB> {
@@ -99,10 +103,10 @@ fn ours_round(o: &mut Ours, n: u64, rng: &mut Xorshift, round: u64) -> (Duration
         o.trie.insert(&o.store, &key(i), &value(i, round)).unwrap();
     }
     let cs = o.trie.commit();
-    apply(&mut o.store, &cs).unwrap();
+    o.books.apply(&mut o.store, &cs).unwrap();
     let commit = start.elapsed();
     let start = Instant::now();
-    let stats = prune(&mut o.store, o.root).unwrap();
+    let stats = o.books.prune(&mut o.store, o.root).unwrap();
     let pruned = start.elapsed();
     o.pruned.rounds += 1;
     o.pruned.deleted += stats.deleted;

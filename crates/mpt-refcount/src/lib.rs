@@ -74,7 +74,7 @@ mod secure;
 pub mod store;
 mod trie;
 
-pub use changeset::{ApplyStats, ChangeSet, PruneStats, apply, prune};
+pub use changeset::{ApplyStats, Bookkeeper, ChangeSet, PruneStats, apply, prune};
 pub use error::Error;
 pub use primitives::{EMPTY_TRIE_ROOT, H256};
 pub use proof::{ProofLimits, generate_proof, verify_proof, verify_proof_with_limits, verify_secure_proof};

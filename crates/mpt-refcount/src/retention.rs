@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 use primitives::H256;
 
 use crate::Error;
-use crate::changeset::{ChangeSet, PruneStats, apply, prune};
+use crate::changeset::{Bookkeeper, ChangeSet, PruneStats};
 use crate::store::NodeStore;
 
 /// Keeps the last `keep_last` committed roots plus pinned roots.
@@ -29,6 +29,8 @@ pub struct Retention {
     pins: BTreeMap<H256, u32>,
     /// Reasons each root is retained (window slots plus pins).
     reasons: BTreeMap<H256, u32>,
+    /// Scratch buffers reused by every apply and prune.
+    books: Bookkeeper,
 }
 
 impl Retention {
@@ -39,6 +41,7 @@ impl Retention {
             window: VecDeque::new(),
             pins: BTreeMap::new(),
             reasons: BTreeMap::new(),
+            books: Bookkeeper::new(),
         }
     }
 
@@ -63,7 +66,7 @@ impl Retention {
         let mut pruned = Vec::new();
         for root in store.roots()? {
             if !r.reasons.contains_key(&root) {
-                pruned.push((root, prune(store, root)?));
+                pruned.push((root, r.books.prune(store, root)?));
             }
         }
         Ok((r, pruned))
@@ -80,7 +83,7 @@ impl Retention {
         store: &mut S,
         changes: &ChangeSet,
     ) -> Result<Vec<(H256, PruneStats)>, Error> {
-        apply(store, changes)?;
+        self.books.apply(store, changes)?;
         let root = changes.root();
         self.window.push_back(root);
         *self.reasons.entry(root).or_insert(0) += 1;
@@ -146,6 +149,6 @@ impl Retention {
             return Ok(None);
         }
         self.reasons.remove(&root);
-        prune(store, root).map(Some)
+        self.books.prune(store, root).map(Some)
     }
 }

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mpt_refcount::codec::decode_node;
 use mpt_refcount::{
-    ChangeSet, EMPTY_TRIE_ROOT, Error, H256, MemoryStore, NodeStore, Retention, SecureTrie, Trie, apply,
-    prune, verify_proof, verify_secure_proof,
+    Bookkeeper, ChangeSet, EMPTY_TRIE_ROOT, Error, H256, MemoryStore, NodeStore, Retention, SecureTrie, Trie,
+    apply, prune, verify_proof, verify_secure_proof,
 };
 use proptest::prelude::*;
 
@@ -99,6 +99,9 @@ fn run(ops: Vec<Op>) {
     retained.insert(EMPTY_TRIE_ROOT, Map::new());
     let mut last: Option<ChangeSet> = None;
     let mut pruned: Vec<H256> = Vec::new();
+    // Commits and prunes share one bookkeeper (its buffers carry over between calls);
+    // replays and the final cleanup go through the free functions.
+    let mut books = Bookkeeper::new();
     let probes: Vec<Vec<u8>> = vec![vec![], vec![0x00], vec![0x01, 0x10], vec![0xab, 0xab, 0xab], vec![0x42]];
 
     for op in ops {
@@ -113,7 +116,7 @@ fn run(ops: Vec<Op>) {
             }
             Op::Commit => {
                 let cs = trie.commit();
-                apply(&mut store, &cs).unwrap();
+                books.apply(&mut store, &cs).unwrap();
                 base = cs.root();
                 retained.insert(base, current.clone());
                 last = Some(cs);
@@ -122,7 +125,7 @@ fn run(ops: Vec<Op>) {
                 let candidates: Vec<H256> = retained.keys().copied().filter(|r| *r != base).collect();
                 if !candidates.is_empty() {
                     let r = candidates[i % candidates.len()];
-                    prune(&mut store, r).unwrap();
+                    books.prune(&mut store, r).unwrap();
                     retained.remove(&r);
                     pruned.push(r);
                 }
