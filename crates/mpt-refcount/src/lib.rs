@@ -13,7 +13,9 @@
 //! * **Changeset** ([`ChangeSet`]): what a commit created. [`apply`] stores new nodes and
 //!   increments the existing nodes they reference; [`prune`] decrements a root and deletes
 //!   recursively only what reaches zero — cost proportional to the nodes unique to that
-//!   root, O(k log n) for k changed keys, independent of the state size.
+//!   root and their surviving children, O(k log n) for k changed keys (not O(n); see
+//!   `docs/mpt-refcount.md` for how the log n term shows). A [`Bookkeeper`] runs both
+//!   with scratch buffers kept between calls.
 //! * **Retention** ([`Retention`]): keep the last N roots plus pinned roots (finalized
 //!   checkpoints), prune the rest.
 //! * **Proofs** ([`verify_proof`], [`verify_secure_proof`], [`Trie::prove`]): inclusion
