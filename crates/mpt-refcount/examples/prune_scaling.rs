@@ -135,7 +135,14 @@ fn main() -> ExitCode {
             per_touched
         );
         let base = *first.get_or_insert(per_key);
-        eprintln!("  n = {}: prune per key is {:.2}x the first size's", row.n, per_key / base);
+        let total: Duration = row.per_round.iter().sum();
+        let mean = total.as_secs_f64() * 1e6 / keys;
+        let max = sorted.last().copied().unwrap_or_default().as_secs_f64() * 1e6 / k as f64;
+        eprintln!(
+            "  n = {}: median prune per key is {:.2}x the first size's; mean {mean:.2} µs, slowest round {max:.2} µs per key",
+            row.n,
+            per_key / base
+        );
     }
     ExitCode::SUCCESS
 }

@@ -204,7 +204,10 @@ impl NodeStore for MemoryStore {
     fn write(&mut self, batch: WriteBatch) -> Result<(), Error> {
         // One lookup per write; a bad write undoes the ones before it (atomicity). The
         // undo log holds each touched hash's previous entry (moved, not copied).
-        self.nodes.reserve(batch.nodes.len());
+        // Reserve room for the new nodes only: a prune's batch adds none, and reserving
+        // for it could make the table rehash all its entries in the middle of a prune.
+        let puts = batch.nodes.iter().filter(|(_, w)| matches!(w, NodeWrite::Put { .. })).count();
+        self.nodes.reserve(puts);
         let mut undo: Vec<(H256, Undo)> = Vec::with_capacity(batch.nodes.len());
         let mut failure = None;
         for (hash, w) in batch.nodes {
