@@ -124,7 +124,7 @@ pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneSt
 ///
 /// Both operations work out every count in memory before the one atomic write, in hash
 /// maps that grow to the number of nodes touched (about 30,000 for 1,000 changed keys on
-/// a state of 10^6 accounts). Regrowing them on every call costs about a tenth of a
+/// a state of 10^6 accounts). Regrowing them on every call costs up to a tenth of a
 /// prune; a `Bookkeeper` keeps them (cleared, not shrunk) for the next call. Results are
 /// identical to the free functions'. [`crate::Retention`] holds one.
 ///
