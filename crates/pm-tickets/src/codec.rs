@@ -98,9 +98,7 @@ impl Encodable for SignedTicket {
         s.append(&t.sender_nonce);
         s.append(&t.recipient_rand_hash);
         s.append(&t.expiration_params.aux_data().as_slice());
-        // Not `s.append(&self.sig)`: primitives' `Signature::rlp_append` calls
-        // `append` itself, which counts the item twice inside a list.
-        s.append(&self.sig.to_bytes().as_slice());
+        s.append(&self.sig);
         s.append(&self.recipient_rand);
     }
 }
