@@ -299,9 +299,9 @@ fn decode_path(item: Item<'_>) -> Result<(Path<'_>, bool), Error> {
     Ok((Path { hp }, flag & 2 == 2))
 }
 
-/// Decodes one trie node, strictly (canonical RLP, canonical node, at most
-/// [`MAX_NODE_BYTES`]). Zero-copy: the result borrows from `bytes`.
-pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
+/// Checks a node's size limit and outer list; returns the list's payload and the offset
+/// of the payload in `bytes`.
+fn node_payload(bytes: &[u8]) -> Result<(&[u8], usize), Error> {
     if bytes.len() > MAX_NODE_BYTES {
         return Err(Error::NodeTooLarge { len: bytes.len(), limit: MAX_NODE_BYTES });
     }
@@ -312,8 +312,21 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
     if !outer.list {
         return Err(node_err("a node is a list"));
     }
-    let base = outer.raw.len() - outer.payload.len();
-    let payload = outer.payload;
+    Ok((outer.payload, outer.raw.len() - outer.payload.len()))
+}
+
+/// [`read_item`] on a node's payload, with error offsets counted from the node's start.
+fn read_child_item(payload: &[u8], pos: usize, base: usize) -> Result<(Item<'_>, usize), Error> {
+    read_item(payload, pos).map_err(|e| match e {
+        Error::InvalidRlp { offset, reason } => Error::InvalidRlp { offset: offset + base, reason },
+        other => other,
+    })
+}
+
+/// Decodes one trie node, strictly (canonical RLP, canonical node, at most
+/// [`MAX_NODE_BYTES`]). Zero-copy: the result borrows from `bytes`.
+pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
+    let (payload, base) = node_payload(bytes)?;
     let mut items: [Option<Item<'_>>; 17] = [None; 17];
     let mut count = 0;
     let mut pos = 0;
@@ -321,10 +334,7 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
         if count == 17 {
             return Err(node_err("a node has 2 or 17 items"));
         }
-        let (item, next) = read_item(payload, pos).map_err(|e| match e {
-            Error::InvalidRlp { offset, reason } => Error::InvalidRlp { offset: offset + base, reason },
-            other => other,
-        })?;
+        let (item, next) = read_child_item(payload, pos, base)?;
         items[count] = Some(item);
         count += 1;
         pos = next;
@@ -371,21 +381,11 @@ pub fn decode_node(bytes: &[u8]) -> Result<DecodedNode<'_>, Error> {
 /// full when it stored them. Malformed input is a typed error, never a panic; on error,
 /// `f` may already have been called for some of the hashes.
 pub fn for_each_child_hash(bytes: &[u8], mut f: impl FnMut(H256)) -> Result<(), Error> {
-    if bytes.len() > MAX_NODE_BYTES {
-        return Err(Error::NodeTooLarge { len: bytes.len(), limit: MAX_NODE_BYTES });
-    }
-    let (outer, end) = read_item(bytes, 0)?;
-    if end != bytes.len() {
-        return Err(rlp_err(end, "trailing bytes after the node"));
-    }
-    if !outer.list {
-        return Err(node_err("a node is a list"));
-    }
-    let payload = outer.payload;
+    let (payload, base) = node_payload(bytes)?;
     let hash_of =
         |item: &Item<'_>| (!item.list && item.payload.len() == 32).then(|| H256::from_slice(item.payload));
-    let (first, pos) = read_item(payload, 0)?;
-    let (second, mut pos) = read_item(payload, pos)?;
+    let (first, pos) = read_child_item(payload, 0, base)?;
+    let (second, mut pos) = read_child_item(payload, pos, base)?;
     if pos == payload.len() {
         // A leaf or an extension: only an extension's child is a reference.
         let (_, leaf) = decode_path(first)?;
@@ -402,7 +402,7 @@ pub fn for_each_child_hash(bytes: &[u8], mut f: impl FnMut(H256)) -> Result<(), 
     }
     let mut count = 2;
     while pos < payload.len() {
-        let (item, next) = read_item(payload, pos)?;
+        let (item, next) = read_child_item(payload, pos, base)?;
         count += 1;
         if count > 17 {
             return Err(node_err("a node has 2 or 17 items"));
