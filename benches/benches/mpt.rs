@@ -20,23 +20,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eth_trie::{EthTrie, MemoryDB, Trie as _};
+use mpt_refcount::synthetic::{Updates, account_key, account_value};
 use mpt_refcount::{Bookkeeper, Hashing, MemoryStore, Trie};
-use primitives::keccak256;
 
 const UPDATES: usize = 1_000;
-
-fn key(i: u64) -> [u8; 32] {
-    keccak256(i.to_be_bytes()).0
-}
-
-/// An account-like record of ~70 bytes (nonce, balance, two hashes would be ~104).
-fn value(i: u64, round: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(72);
-    v.extend_from_slice(&round.to_be_bytes());
-    v.extend_from_slice(keccak256(i.to_le_bytes()).as_bytes());
-    v.extend_from_slice(keccak256((i ^ round).to_le_bytes()).as_bytes());
-    v
-}
 
 fn sizes() -> Vec<u64> {
     let mut s = vec![10_000, 100_000];
@@ -44,16 +31,6 @@ fn sizes() -> Vec<u64> {
         s.push(1_000_000);
     }
     s
-}
-
-struct Xorshift(u64);
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 struct Ours {
@@ -77,7 +54,7 @@ fn build_ours(n: u64) -> Ours {
     let mut store = MemoryStore::new();
     let mut trie = Trie::new();
     for i in 0..n {
-        trie.insert(&store, &key(i), &value(i, 0)).unwrap();
+        trie.insert(&store, &account_key(i), &account_value(i, 0)).unwrap();
     }
     let cs = trie.commit();
     let mut books = Bookkeeper::new();
@@ -88,7 +65,7 @@ fn build_ours(n: u64) -> Ours {
 fn build_eth(n: u64) -> EthTrie<MemoryDB> {
     let mut t = EthTrie::new(Arc::new(MemoryDB::new(true)));
     for i in 0..n {
-        t.insert(&key(i), &value(i, 0)).unwrap();
+        t.insert(&account_key(i), &account_value(i, 0)).unwrap();
     }
     t.root_hash().unwrap();
     t
@@ -96,11 +73,11 @@ fn build_eth(n: u64) -> EthTrie<MemoryDB> {
 
 /// One round of updates + commit + apply on ours; returns (commit time, prune time) and
 /// adds the prune's node counts to `o.pruned`.
-fn ours_round(o: &mut Ours, n: u64, rng: &mut Xorshift, round: u64) -> (Duration, Duration) {
+fn ours_round(o: &mut Ours, rng: &mut Updates, round: u64) -> (Duration, Duration) {
     let start = Instant::now();
     for _ in 0..UPDATES {
-        let i = rng.next() % n;
-        o.trie.insert(&o.store, &key(i), &value(i, round)).unwrap();
+        let i = rng.next_account();
+        o.trie.insert(&o.store, &account_key(i), &account_value(i, round)).unwrap();
     }
     let cs = o.trie.commit();
     o.books.apply(&mut o.store, &cs).unwrap();
@@ -116,11 +93,11 @@ fn ours_round(o: &mut Ours, n: u64, rng: &mut Xorshift, round: u64) -> (Duration
 }
 
 /// `iters` rounds; total (commit, prune) time.
-fn rounds(o: &mut Ours, n: u64, rng: &mut Xorshift, round: &mut u64, iters: u64) -> (Duration, Duration) {
+fn rounds(o: &mut Ours, rng: &mut Updates, round: &mut u64, iters: u64) -> (Duration, Duration) {
     let mut total = (Duration::ZERO, Duration::ZERO);
     for _ in 0..iters {
         *round += 1;
-        let (c, p) = ours_round(o, n, rng, *round);
+        let (c, p) = ours_round(o, rng, *round);
         total.0 += c;
         total.1 += p;
     }
@@ -133,13 +110,13 @@ fn commit_and_prune(c: &mut Criterion) {
         let mut eth = build_eth(n);
         assert_eq!(ours.root.as_bytes(), eth.root_hash().unwrap().as_slice(), "same state, same root");
         let mut round = 1u64;
-        let mut rng = Xorshift(0x1234_5678 ^ n);
+        let mut rng = Updates::new(0x1234_5678 ^ n, n);
 
         let mut group = c.benchmark_group("mpt_commit_1000_updates");
         group.sample_size(10);
         group.throughput(Throughput::Elements(UPDATES as u64));
         group.bench_function(BenchmarkId::new("mpt-refcount", n), |b| {
-            b.iter_custom(|iters| rounds(&mut ours, n, &mut rng, &mut round, iters).0)
+            b.iter_custom(|iters| rounds(&mut ours, &mut rng, &mut round, iters).0)
         });
         group.bench_function(BenchmarkId::new("eth_trie", n), |b| {
             b.iter_custom(|iters| {
@@ -147,8 +124,8 @@ fn commit_and_prune(c: &mut Criterion) {
                 for _ in 0..iters {
                     round += 1;
                     for _ in 0..UPDATES {
-                        let i = rng.next() % n;
-                        eth.insert(&key(i), &value(i, round)).unwrap();
+                        let i = rng.next_account();
+                        eth.insert(&account_key(i), &account_value(i, round)).unwrap();
                     }
                     black_box(eth.root_hash().unwrap());
                 }
@@ -161,7 +138,7 @@ fn commit_and_prune(c: &mut Criterion) {
         group.sample_size(10);
         group.throughput(Throughput::Elements(UPDATES as u64));
         group.bench_function(BenchmarkId::new("mpt-refcount", n), |b| {
-            b.iter_custom(|iters| rounds(&mut ours, n, &mut rng, &mut round, iters).1)
+            b.iter_custom(|iters| rounds(&mut ours, &mut rng, &mut round, iters).1)
         });
         // The naive alternative to refcounts: mark-and-sweep from the live root. Its mark
         // phase alone visits every live node, O(n), whatever k is.
@@ -219,11 +196,12 @@ fn root_fresh(c: &mut Criterion) {
     let build = || {
         let mut t = Trie::new();
         for i in 0..n {
-            t.insert(&store, &key(i), &value(i, 0)).unwrap();
+            t.insert(&store, &account_key(i), &account_value(i, 0)).unwrap();
         }
         t
     };
-    let mut sorted: Vec<([u8; 32], Vec<u8>)> = (0..n).map(|i| (key(i), value(i, 0))).collect();
+    let mut sorted: Vec<([u8; 32], Vec<u8>)> =
+        (0..n).map(|i| (account_key(i), account_value(i, 0))).collect();
     sorted.sort_unstable_by_key(|e| e.0);
     let mut group = c.benchmark_group("mpt_root_fresh");
     group.sample_size(10);

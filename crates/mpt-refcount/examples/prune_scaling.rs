@@ -17,30 +17,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use mpt_refcount::synthetic::{Updates, account_key, account_value};
 use mpt_refcount::{Bookkeeper, Error, MemoryStore, Trie};
-use primitives::keccak256;
-
-fn key(i: u64) -> [u8; 32] {
-    keccak256(i.to_be_bytes()).0
-}
-
-fn value(i: u64, round: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(72);
-    v.extend_from_slice(&round.to_be_bytes());
-    v.extend_from_slice(keccak256(i.to_le_bytes()).as_bytes());
-    v.extend_from_slice(keccak256((i ^ round).to_le_bytes()).as_bytes());
-    v
-}
-
-struct Xorshift(u64);
-impl Xorshift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 struct Row {
     n: u64,
@@ -54,20 +32,20 @@ fn run(n: u64, k: usize, rounds: usize) -> Result<Row, Error> {
     let mut store = MemoryStore::new();
     let mut trie = Trie::new();
     for i in 0..n {
-        trie.insert(&store, &key(i), &value(i, 0))?;
+        trie.insert(&store, &account_key(i), &account_value(i, 0))?;
     }
     // One bookkeeper for the whole run, as a node that commits every block would keep.
     let mut books = Bookkeeper::new();
     let cs = trie.commit();
     books.apply(&mut store, &cs)?;
     let mut root = cs.root();
-    let mut rng = Xorshift(0x9e37_79b9 ^ n);
+    let mut rng = Updates::new(0x9e37_79b9 ^ n, n);
     let mut row = Row { n, per_round: Vec::new(), deleted: 0, decremented: 0, keys: 0 };
     // Two warm-up rounds, not counted.
     for round in 1..=rounds + 2 {
         for _ in 0..k {
-            let i = rng.next() % n;
-            trie.insert(&store, &key(i), &value(i, round as u64))?;
+            let i = rng.next_account();
+            trie.insert(&store, &account_key(i), &account_value(i, round as u64))?;
         }
         let cs = trie.commit();
         books.apply(&mut store, &cs)?;

@@ -74,6 +74,7 @@ pub mod proof;
 pub mod retention;
 mod secure;
 pub mod store;
+pub mod synthetic;
 mod trie;
 
 pub use changeset::{ApplyStats, Bookkeeper, ChangeSet, PruneStats, apply, prune};
