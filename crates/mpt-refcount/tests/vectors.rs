@@ -34,25 +34,40 @@ fn root_of(v: &Value) -> H256 {
     H256::from_slice(&bytes(v["root"].as_str().unwrap()))
 }
 
+/// Applies the steps to a plain or a secure trie (same method names, different types).
+macro_rules! replay {
+    ($trie:expr, $store:expr, $steps:expr) => {
+        for (k, v) in $steps {
+            match v {
+                Some(v) => $trie.insert(&$store, k, v).unwrap(),
+                None => {
+                    $trie.delete(&$store, k).unwrap();
+                }
+            }
+        }
+    };
+}
+
+/// The map a sequence of steps leaves behind.
+fn model_of(steps: &[(Vec<u8>, Option<Vec<u8>>)]) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut model = BTreeMap::new();
+    for (k, v) in steps {
+        match v {
+            Some(v) => model.insert(k.clone(), v.clone()),
+            None => model.remove(k),
+        };
+    }
+    model
+}
+
 /// Applies `(key, Some(value) | None)` steps to a fresh plain or secure trie, commits,
 /// and checks the root, the read-back through the store, and a proof for every key.
 fn run(name: &str, steps: &[(Vec<u8>, Option<Vec<u8>>)], expected: H256, secure: bool) {
     let mut store = MemoryStore::new();
-    let mut model = BTreeMap::new();
+    let model = model_of(steps);
     let (root, reopened_get): (H256, Box<dyn Fn(&MemoryStore, &[u8]) -> Option<Vec<u8>>>) = if secure {
         let mut t = SecureTrie::new();
-        for (k, v) in steps {
-            match v {
-                Some(v) => {
-                    t.insert(&store, k, v).unwrap();
-                    model.insert(k.clone(), v.clone());
-                }
-                None => {
-                    t.delete(&store, k).unwrap();
-                    model.remove(k);
-                }
-            }
-        }
+        replay!(t, store, steps);
         assert_eq!(t.root_hash(), expected, "{name}: secure root");
         let cs = t.commit();
         apply(&mut store, &cs).unwrap();
@@ -68,18 +83,7 @@ fn run(name: &str, steps: &[(Vec<u8>, Option<Vec<u8>>)], expected: H256, secure:
         (root, Box::new(move |s, k| SecureTrie::from_root(root).get(s, k).unwrap()))
     } else {
         let mut t = Trie::new();
-        for (k, v) in steps {
-            match v {
-                Some(v) => {
-                    t.insert(&store, k, v).unwrap();
-                    model.insert(k.clone(), v.clone());
-                }
-                None => {
-                    t.delete(&store, k).unwrap();
-                    model.remove(k);
-                }
-            }
-        }
+        replay!(t, store, steps);
         assert_eq!(t.root_hash(), expected, "{name}: root");
         let cs = t.commit();
         apply(&mut store, &cs).unwrap();

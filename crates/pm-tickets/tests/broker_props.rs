@@ -85,10 +85,17 @@ fn pool_len() -> usize {
     2 * 2 * ROUNDS as usize * 2
 }
 
-fn run(ops: Vec<Op>, settlement: Settlement) -> Result<(), TestCaseError> {
-    let pool = pool();
+/// A broker (unlock period 1, tickets valid for 2 rounds) in round 1, with the pool's
+/// recipients active.
+fn broker_in_round_1(pool: &Pool, settlement: Settlement) -> Broker {
     let mut b = Broker::new(BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement });
     b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
+    b
+}
+
+fn run(ops: Vec<Op>, settlement: Settlement) -> Result<(), TestCaseError> {
+    let pool = pool();
+    let mut b = broker_in_round_1(pool, settlement);
     let mut redeemed: BTreeSet<H256> = BTreeSet::new();
     for op in ops {
         let before = format!("{b:?}");
@@ -170,12 +177,7 @@ proptest! {
 #[test]
 fn unlocked_sender_is_refused_and_withdraw_pays_everything() {
     let pool = pool();
-    let mut b = Broker::new(BrokerConfig {
-        unlock_period: 1,
-        ticket_validity_period: 2,
-        settlement: Settlement::AllOrNothing,
-    });
-    b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
+    let mut b = broker_in_round_1(pool, Settlement::AllOrNothing);
     let s = pool.senders[0];
     b.fund_deposit_and_reserve(s, 10_000.into(), 4_000.into(), 6_000.into()).unwrap();
     let st = pool.tickets[0];
@@ -194,12 +196,7 @@ fn unlocked_sender_is_refused_and_withdraw_pays_everything() {
 #[test]
 fn reserve_split_over_the_active_set() {
     let pool = pool();
-    let mut b = Broker::new(BrokerConfig {
-        unlock_period: 1,
-        ticket_validity_period: 2,
-        settlement: Settlement::AllOrNothing,
-    });
-    b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
+    let mut b = broker_in_round_1(pool, Settlement::AllOrNothing);
     let s = pool.senders[0];
     b.fund_reserve(s, 500.into()).unwrap();
     let (r0, r1) = (pool.recipients[0], pool.recipients[1]);
@@ -224,8 +221,7 @@ fn reserve_split_over_the_active_set() {
     assert!(!b.is_used(&big.ticket.hash()));
     // Under the contract's partial rule the same ticket pays 100 and is burnt.
     let mut partial = {
-        let mut p = Broker::new(BrokerConfig { settlement: Settlement::Partial, ..*b.config() });
-        p.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
+        let mut p = broker_in_round_1(pool, Settlement::Partial);
         p.fund_reserve(s, 500.into()).unwrap();
         p.redeem_winning_ticket(t).unwrap();
         p
