@@ -8,10 +8,10 @@ use primitives::{Address, H256, Machine, Timestamp, U256};
 
 use crate::cheque::{ResourceId, SignedCheque};
 use crate::error::Error;
-use crate::payer::Signer;
 use crate::proof::StateProofVerifier;
 use crate::record::{ReservedFund, reserve_key};
 use crate::tx::{ServicePayment, placeholder_signature};
+use primitives::Signer;
 
 /// The payee's policy.
 #[derive(Debug, Clone, PartialEq, Eq)]

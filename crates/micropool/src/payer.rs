@@ -3,28 +3,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use primitives::{Address, H256, Machine, SecretKey, Signature, Timestamp, U256};
+use primitives::{Address, Machine, Signer, Timestamp, U256};
 
 use crate::cheque::{Cheque, ResourceId, SignedCheque};
 use crate::error::Error;
-
-/// Signs digests with a key the machine does not own (the default context is a
-/// [`SecretKey`]; an embedder may plug in a hardware wallet).
-pub trait Signer {
-    /// The signer's address.
-    fn address(&self) -> Address;
-    /// A recoverable signature over `digest`.
-    fn sign_digest(&self, digest: &H256) -> Signature;
-}
-
-impl Signer for SecretKey {
-    fn address(&self) -> Address {
-        SecretKey::address(self)
-    }
-    fn sign_digest(&self, digest: &H256) -> Signature {
-        self.sign_prehash(digest)
-    }
-}
 
 /// What the payer needs to know about its reserve.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,10 +90,11 @@ pub use broker::{Broker, BrokerConfig, SenderAccount, Settlement};
 pub use codec::{TicketBatch, TicketSenderParams};
 pub use error::Error;
 pub use ev::{ExpectedValue, win_prob_for_ev};
+pub use primitives::Signer;
 pub use recipient::{
     Recipient, RecipientConfig, RecipientEvent, RecipientInput, RecipientKeys, RecipientOutput,
 };
-pub use sender::{Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput, TicketSigner};
+pub use sender::{Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput};
 pub use ticket::{
     AUX_DATA_LEN, MAX_WIN_PROB, PACKED_LEN, Price, SignedTicket, Ticket, TicketExpirationParams,
     TicketParams, is_winning, rand_hash, signed_digest, win_hash,

@@ -4,31 +4,13 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use primitives::{Address, H256, Machine, SecretKey, Signature, Timestamp, U256};
+use primitives::{Address, H256, Machine, SecretKey, Signer, Timestamp, U256};
 
 use crate::Error;
 use crate::codec::{TicketBatch, TicketSenderParams};
 use crate::ev::ExpectedValue;
 use crate::ticket::{Ticket, TicketParams};
 use crate::validate::MAX_SENDER_NONCES;
-
-/// Signs ticket digests for the sender. The workspace ships the implementation for
-/// [`SecretKey`]; embedders with a remote signer or hardware wallet bring their own.
-pub trait TicketSigner {
-    /// The address tickets are sent from.
-    fn address(&self) -> Address;
-    /// Signs an EIP-191 ticket digest ([`Ticket::sign_digest`]).
-    fn sign_digest(&self, digest: &H256) -> Signature;
-}
-
-impl TicketSigner for SecretKey {
-    fn address(&self) -> Address {
-        SecretKey::address(self)
-    }
-    fn sign_digest(&self, digest: &H256) -> Signature {
-        self.sign_prehash(digest)
-    }
-}
 
 /// Sender settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +101,7 @@ struct Session {
 /// session is at least the sum of the amounts paid in it, and exceeds it by less than
 /// one ticket's EV.
 #[derive(Debug)]
-pub struct Sender<S: TicketSigner = SecretKey> {
+pub struct Sender<S: Signer = SecretKey> {
     config: SenderConfig,
     signer: S,
     address: Address,
@@ -130,7 +112,7 @@ pub struct Sender<S: TicketSigner = SecretKey> {
     outputs: VecDeque<SenderOutput>,
 }
 
-impl<S: TicketSigner> Sender<S> {
+impl<S: Signer> Sender<S> {
     /// A sender with no deposit yet. Its nonces are deterministic, so `seed` is unused
     /// today; it is part of the machine shape for future randomized choices.
     pub fn new(config: SenderConfig, signer: S, now: Timestamp, seed: [u8; 32]) -> Self {
@@ -257,7 +239,7 @@ impl<S: TicketSigner> Sender<S> {
     }
 }
 
-impl<S: TicketSigner> Machine for Sender<S> {
+impl<S: Signer> Machine for Sender<S> {
     type Input = SenderInput;
     type Output = SenderOutput;
     type Error = Error;

@@ -58,7 +58,7 @@ pub use primitive_types::{H160, H256, U256};
 #[cfg(feature = "eth")]
 pub use rlp;
 #[cfg(feature = "eth")]
-pub use signature::{Address, PublicKey, SecretKey, Signature, eip191_hash};
+pub use signature::{Address, PublicKey, SecretKey, Signature, Signer, eip191_hash};
 
 /// One whole token in base units (10^18), for both currencies.
 #[cfg(feature = "eth")]

@@ -80,6 +80,29 @@ impl SecretKey {
     }
 }
 
+/// Signs 32-byte digests with a key the calling machine does not hold.
+///
+/// Every protocol machine that signs (a micropool payer or payee, a ticket sender, a
+/// validator) takes its key through this trait, so an embedder can plug in a remote
+/// signer or a hardware wallet. The workspace ships the implementation for
+/// [`SecretKey`].
+pub trait Signer {
+    /// The address signatures recover to.
+    fn address(&self) -> Address;
+    /// A recoverable, low-S signature over `digest` (the caller chooses the digest:
+    /// EIP-191, a Theta sign-bytes hash, a ticket hash …).
+    fn sign_digest(&self, digest: &H256) -> Signature;
+}
+
+impl Signer for SecretKey {
+    fn address(&self) -> Address {
+        SecretKey::address(self)
+    }
+    fn sign_digest(&self, digest: &H256) -> Signature {
+        self.sign_prehash(digest)
+    }
+}
+
 /// A secp256k1 public key.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct PublicKey(secp256k1::PublicKey);
