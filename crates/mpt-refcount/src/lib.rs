@@ -84,4 +84,4 @@ pub use proof::{ProofLimits, generate_proof, verify_proof, verify_proof_with_lim
 pub use retention::Retention;
 pub use secure::SecureTrie;
 pub use store::{MemoryStore, NodeStore, NodeWrite, WriteBatch};
-pub use trie::{Hashing, KeyValue, PARALLEL_THRESHOLD, Trie};
+pub use trie::{Hashing, KeyValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, PARALLEL_THRESHOLD, Trie};
