@@ -82,7 +82,9 @@ impl ChangeSet {
         self.nodes.len()
     }
 
-    /// Whether the commit created no node (the root was already stored or is empty).
+    /// Whether the commit created no node. A commit with no change since the last one is
+    /// always empty, whether its root is hashed, inline (stored under its hash when new)
+    /// or empty.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }

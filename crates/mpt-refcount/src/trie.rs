@@ -716,7 +716,9 @@ impl Trie {
     }
 
     /// Hashes every change and returns the new nodes as a [`ChangeSet`] for
-    /// [`apply`](crate::apply). The trie keeps its nodes in memory, now clean.
+    /// [`apply`](crate::apply). The trie keeps its nodes in memory, now clean, and counts
+    /// them as handed out: if the changeset is not applied, tell the trie with
+    /// [`Trie::mark_unapplied`]. A commit with no change since the last one is empty.
     pub fn commit(&mut self) -> ChangeSet {
         self.commit_with(Hashing::Auto)
     }
