@@ -75,7 +75,7 @@ pub trait NodeStore {
     fn is_root(&self, root: &H256) -> Result<bool, Error> {
         Ok(self.root_count(root)? > 0)
     }
-    /// Every retained root, once each, in ascending order (for recovery after a restart).
+    /// Every retained root, once each (for recovery after a restart).
     fn roots(&self) -> Result<Vec<H256>, Error>;
     /// Applies a batch atomically.
     fn write(&mut self, batch: WriteBatch) -> Result<(), Error>;

@@ -242,6 +242,9 @@ fn run(ops: Vec<Op>) {
                         }
                         w.base = cs.root();
                         w.base_pruned = false;
+                        // A commit with no change is empty (an inline root included).
+                        let again = w.trie.commit();
+                        assert!(again.is_empty() && again.root() == cs.root(), "{again:?}");
                         false
                     }
                     Err(e) => {
@@ -406,6 +409,18 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The same property, 2,000 longer sequences: `cargo test -p mpt-refcount --release
+    /// --test model -- --ignored`.
+    #[test]
+    #[ignore = "heavy sweep"]
+    fn sweep_retained_roots_read_back_and_store_holds_exactly_the_reachable_nodes(ops in prop::collection::vec(op(), 1..200)) {
+        run(ops);
     }
 }
 
