@@ -184,7 +184,7 @@ fn overhead(_c: &mut Criterion) {
     let entry = 32 + 16 + 8;
     println!(
         "store overhead, 10^5 accounts: {nodes} live nodes, {:.1} payload bytes/node; refcount bookkeeping {rc} B/node \
-         ({} B with alignment in MemoryStore's entry) + 32 B per retained root; whole entry {entry} B/node + payload",
+         ({} B with alignment in MemoryStore's entry) + 36 B per retained root (hash + u32 retention count); whole entry {entry} B/node + payload",
         payload as f64 / nodes as f64,
         8
     );

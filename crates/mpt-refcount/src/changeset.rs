@@ -4,36 +4,43 @@
 //! # Reference counts
 //!
 //! The count of a stored node is the number of stored nodes that reference it by hash
-//! (a branch holding the same child twice counts twice) plus one if it is a retained
-//! root. Whitepaper §6.1 ("state pruning"): each node counts its parents; deleting a root
-//! decrements, and a node is removed, recursively, only when its count reaches zero.
+//! (a branch holding the same child twice counts twice) plus the number of times it is
+//! retained as a root. Whitepaper §6.1 ("state pruning"): each node counts its parents;
+//! deleting a root decrements, and a node is removed, recursively, only when its count
+//! reaches zero.
 //!
 //! * [`apply`] walks the changeset from its root: a node already in the store gets
 //!   `+1` and the walk stops there (its subtree is already counted); a new node is
 //!   stored with count 1 and the walk continues into the nodes it references. Identical
 //!   subtrees are therefore stored once, and the existing nodes a commit points to get
-//!   exactly one increment per new parent.
+//!   exactly one increment per new parent. The root's retention count goes up by one.
 //! * [`prune`] is the mirror image: `-1` on the root, and only a node that reaches zero
-//!   is deleted and has its children decremented. Its cost is the number of nodes unique
+//!   is deleted and has its children decremented. The root's retention count goes down
+//!   by one. Its cost is the number of nodes unique
 //!   to the pruned root plus their children: O(k log n) for k keys changed between that
 //!   root and the next retained one. The log n is visible: each level a path gains adds
 //!   one deletion and up to 15 decrements per changed key.
 //!
+//! # Retained roots are counted
+//!
+//! Two owners may commit the same root (two tries over one store, or two accounts whose
+//! storage tries hold the same entries). Each owner's `apply` retains the root once more
+//! and each owner's `prune` releases it once; the state goes only when the last owner
+//! prunes. So `apply` and `prune` are *counted*, not idempotent: applying a changeset a
+//! second time is a second owner, and must be pruned a second time.
+//!
 //! # Crash safety
 //!
-//! Both operations are idempotent because the store keeps the set of retained roots and
-//! changes it in the same atomic [`WriteBatch`] as the counts:
-//!
-//! * `apply` of a changeset whose root is already retained does nothing, so a changeset
-//!   applied twice (a replay after a crash) cannot count anything twice;
-//! * `prune` of a root that is not retained does nothing, so a prune repeated after a
-//!   crash cannot decrement anything twice.
-//!
-//! With an atomic `write`, an interrupted apply or prune leaves the store exactly as it
-//! was, and rerunning it is safe. Neither ever deletes a node reachable from another
-//! retained root: such a node has a count of at least one for each of its retained
-//! parents. Both also refuse (with an error, writing nothing) to create a dangling
-//! reference or to decrement below zero.
+//! The store changes the retention count of the root in the same atomic [`WriteBatch`]
+//! as the node counts, so with an atomic `write` an interrupted apply or prune leaves the
+//! store exactly as it was, or entirely done. After a crash the owner must know which
+//! before repeating the operation: [`NodeStore::root_count`] tells, and
+//! [`crate::Retention::recover`] reconciles the store's counts with the policy's roots.
+//! `prune` of a root that is not retained at all does nothing. Neither operation ever
+//! deletes a node reachable from another retained root: such a node has a count of at
+//! least one for each of its retained parents and retentions. Both refuse (with an
+//! error, writing nothing) to create a dangling reference, to decrement below zero, or
+//! to overflow a count.
 
 use std::collections::hash_map::Entry;
 
@@ -75,7 +82,9 @@ impl ChangeSet {
         self.nodes.len()
     }
 
-    /// Whether the commit created no node (the root was already stored or is empty).
+    /// Whether the commit created no node. A commit with no change since the last one is
+    /// always empty, whether its root is hashed, inline (stored under its hash when new)
+    /// or empty.
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
@@ -88,8 +97,12 @@ pub struct ApplyStats {
     pub inserted: usize,
     /// Existing nodes whose count went up.
     pub incremented: usize,
-    /// The root was already retained: nothing was done.
+    /// The root was already retained (by another owner, or by an earlier apply of the
+    /// same changeset): only its counts went up.
     pub already_retained: bool,
+    /// The root's retention count after the apply (0 for the empty root, which is never
+    /// stored).
+    pub retained: u32,
 }
 
 /// What a [`prune`] did.
@@ -101,21 +114,26 @@ pub struct PruneStats {
     pub decremented: usize,
     /// The root was not retained: nothing was done.
     pub not_retained: bool,
+    /// The root's retention count after the prune (other owners still retaining it).
+    pub retained: u32,
 }
 
-/// Stores a changeset and makes its root a retained root, in one atomic write.
+/// Stores a changeset and retains its root once more, in one atomic write.
 ///
-/// Idempotent: if the root is already retained nothing happens. A caller that applies
-/// and prunes every block can keep a [`Bookkeeper`] instead, to reuse its buffers.
+/// Counted: each apply is one more owner of the root (see the [module docs](self)); a
+/// root already retained gets its counts raised and nothing else is written. A caller
+/// that applies and prunes every block can keep a [`Bookkeeper`] instead, to reuse its
+/// buffers.
 pub fn apply<S: NodeStore + ?Sized>(store: &mut S, changes: &ChangeSet) -> Result<ApplyStats, Error> {
     Bookkeeper::new().apply(store, changes)
 }
 
-/// Stops retaining `root`: decrements it and deletes, recursively, exactly the nodes whose
-/// count reaches zero, in one atomic write.
+/// Releases one retention of `root`: decrements it and deletes, recursively, exactly the
+/// nodes whose count reaches zero, in one atomic write. Nothing is deleted while another
+/// owner still retains the root.
 ///
-/// Idempotent: if `root` is not retained nothing happens. A caller that prunes every
-/// block can keep a [`Bookkeeper`] instead, to reuse its buffers.
+/// If `root` is not retained nothing happens. A caller that prunes every block can keep
+/// a [`Bookkeeper`] instead, to reuse its buffers.
 pub fn prune<S: NodeStore + ?Sized>(store: &mut S, root: H256) -> Result<PruneStats, Error> {
     Bookkeeper::new().prune(store, root)
 }
@@ -169,9 +187,11 @@ impl Bookkeeper {
         changes: &ChangeSet,
     ) -> Result<ApplyStats, Error> {
         let root = changes.root;
-        if root == EMPTY_TRIE_ROOT || store.is_root(&root)? {
+        if root == EMPTY_TRIE_ROOT {
             return Ok(ApplyStats { already_retained: true, ..ApplyStats::default() });
         }
+        let owners = store.root_count(&root)?;
+        let retained = owners.checked_add(1).ok_or(Error::RefcountOverflow { hash: root })?;
         let Bookkeeper { index, added: touched, stack, .. } = self;
         index.clear();
         index.extend(changes.nodes.iter().enumerate().map(|(i, (h, _))| (*h, i)));
@@ -194,12 +214,9 @@ impl Bookkeeper {
             decode_node(&changes.nodes[i].1)?.for_each_hash(|c| stack.push(c));
             touched.insert(h, (Some(i), 1));
         }
-        let mut stats = ApplyStats::default();
-        let mut batch = WriteBatch {
-            nodes: Vec::with_capacity(touched.len()),
-            add_roots: vec![root],
-            remove_roots: vec![],
-        };
+        let mut stats = ApplyStats { already_retained: owners > 0, retained, ..ApplyStats::default() };
+        let mut batch =
+            WriteBatch { nodes: Vec::with_capacity(touched.len()), roots: vec![(root, retained)] };
         for (h, (new, rc)) in touched.drain() {
             let write = match new {
                 Some(i) => {
@@ -219,9 +236,13 @@ impl Bookkeeper {
 
     /// [`prune`], reusing this bookkeeper's buffers.
     pub fn prune<S: NodeStore + ?Sized>(&mut self, store: &mut S, root: H256) -> Result<PruneStats, Error> {
-        if root == EMPTY_TRIE_ROOT || !store.is_root(&root)? {
+        if root == EMPTY_TRIE_ROOT {
             return Ok(PruneStats { not_retained: true, ..PruneStats::default() });
         }
+        let owners = store.root_count(&root)?;
+        let Some(retained) = owners.checked_sub(1) else {
+            return Ok(PruneStats { not_retained: true, ..PruneStats::default() });
+        };
         let Bookkeeper { removed: touched, stack, .. } = self;
         touched.clear();
         stack.clear();
@@ -240,12 +261,9 @@ impl Bookkeeper {
                 for_each_child_hash(&bytes, |c| stack.push(c))?;
             }
         }
-        let mut stats = PruneStats::default();
-        let mut batch = WriteBatch {
-            nodes: Vec::with_capacity(touched.len()),
-            add_roots: vec![],
-            remove_roots: vec![root],
-        };
+        let mut stats = PruneStats { retained, ..PruneStats::default() };
+        let mut batch =
+            WriteBatch { nodes: Vec::with_capacity(touched.len()), roots: vec![(root, retained)] };
         for (h, rc) in touched.drain() {
             if rc == 0 {
                 stats.deleted += 1;

@@ -58,7 +58,17 @@ pub enum Error {
         /// The byte limit.
         max_bytes: usize,
     },
-    /// A key is longer than the limit.
+    /// A value is longer than [`crate::MAX_VALUE_BYTES`], so a node holding it could
+    /// exceed [`crate::codec::MAX_NODE_BYTES`]. Nothing was changed.
+    #[error("value of {len} bytes exceeds the limit of {limit} bytes")]
+    ValueTooLarge {
+        /// Length of the value.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A key is longer than the limit ([`crate::MAX_KEY_BYTES`] for the trie, the
+    /// verifier's [`crate::ProofLimits`] for proofs). Nothing was changed.
     #[error("key of {len} bytes exceeds the limit of {limit} bytes")]
     KeyTooLong {
         /// Length of the key.

@@ -8,8 +8,10 @@
 //!   `0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421`. The secure
 //!   view keys by keccak256(key). Updates happen in memory; only what changed is hashed.
 //! * **Store** ([`NodeStore`], [`MemoryStore`]): node bytes by hash, each with a
-//!   reference count (stored parents + 1 if it is a retained root), and the set of
-//!   retained roots. Writes arrive as one [`WriteBatch`] that the store applies atomically.
+//!   reference count (stored parents + the times it is retained as a root), and the
+//!   retained roots as a multiset: each root with its number of owners (two tries may
+//!   commit the same root; each owner's `apply` and `prune` counts once). Writes arrive
+//!   as one [`WriteBatch`] that the store applies atomically.
 //! * **Changeset** ([`ChangeSet`]): what a commit created. [`apply`] stores new nodes and
 //!   increments the existing nodes they reference; [`prune`] decrements a root and deletes
 //!   recursively only what reaches zero — cost proportional to the nodes unique to that
@@ -25,15 +27,29 @@
 //!
 //! `insert`/`delete`/`get` (any number) → [`Trie::commit`] → [`apply`] (or
 //! [`Retention::commit`]) → later [`prune`] of roots no longer needed. Changesets of one
-//! trie are applied in commit order.
+//! trie are applied in commit order. If an apply fails, call [`Trie::mark_unapplied`]
+//! with its changeset: the trie's next commit emits those nodes again.
+//!
+//! # Bounds
+//!
+//! Keys are at most [`MAX_KEY_BYTES`] (64) bytes and values at most [`MAX_VALUE_BYTES`]
+//! bytes; longer ones are [`Error::KeyTooLong`] / [`Error::ValueTooLarge`] and change
+//! nothing. The value bound keeps every node the trie creates within
+//! [`codec::MAX_NODE_BYTES`], the limit every reader enforces; the key bound keeps the
+//! per-node recursion of updates, hashing, iteration and drop at most 129 levels deep.
 //!
 //! # Invariants (property-tested against a `BTreeMap` model)
 //!
 //! * Every retained root reads back exactly the map it was committed with.
 //! * The store holds exactly the nodes reachable from retained roots, each with a count
-//!   equal to its number of stored parents plus one if it is a retained root.
-//! * `apply` twice and `prune` twice are no-ops the second time; with an atomic store an
-//!   interrupted apply or prune changes nothing. No operation deletes a live node.
+//!   equal to its number of stored parents plus the number of times it is retained.
+//! * `apply` and `prune` are counted: each apply of a root is one more owner, each prune
+//!   releases one, and a root's nodes go only with its last owner. `prune` of a root not
+//!   retained does nothing. With an atomic store an interrupted apply or prune changes
+//!   nothing. No operation deletes a live node.
+//! * Updates are all or nothing: `insert` or `delete` that returns an error (a bound, a
+//!   store read that fails) leaves the trie unchanged; a refused `apply` or `prune`
+//!   leaves the store unchanged.
 //!
 //! # Example
 //!
@@ -84,4 +100,4 @@ pub use proof::{ProofLimits, generate_proof, verify_proof, verify_proof_with_lim
 pub use retention::Retention;
 pub use secure::SecureTrie;
 pub use store::{MemoryStore, NodeStore, NodeWrite, WriteBatch};
-pub use trie::{Hashing, KeyValue, PARALLEL_THRESHOLD, Trie};
+pub use trie::{Hashing, KeyValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, PARALLEL_THRESHOLD, Trie};

@@ -26,7 +26,7 @@ pub struct ProofLimits {
 impl Default for ProofLimits {
     /// 130 nodes (a 64-byte key's path is at most 129 hashed nodes), 256 KiB, 64-byte keys.
     fn default() -> Self {
-        ProofLimits { max_nodes: 130, max_bytes: 256 * 1024, max_key_bytes: 64 }
+        ProofLimits { max_nodes: 130, max_bytes: 256 * 1024, max_key_bytes: crate::MAX_KEY_BYTES }
     }
 }
 

@@ -3,15 +3,19 @@
 //! Theta's validators only ever need recent states plus finalized checkpoints (whitepaper,
 //! "state pruning"); everything else can go. [`Retention`] tracks how many reasons each
 //! root has to stay (a place in the window of the last N commits, or a pin) and prunes a
-//! root when the last reason goes. Two commits with the same root share it.
+//! root when the last reason goes. Two commits with the same root share it: a policy
+//! holds exactly one of the store's retentions of each root it retains (the store counts
+//! owners, see [`crate::changeset`]), so another owner of the same root — a second policy
+//! or trie on the same store — keeps its state when this policy prunes it.
 //!
 //! Order of operations (safe even for a store without atomic batches, see
 //! [`crate::changeset`]): the new changeset is applied *before* anything is pruned, so
 //! nodes shared between the old and the new state never reach zero in between.
 //!
 //! After a restart, rebuild the window and pins from the host's block index and call
-//! [`Retention::recover`], which prunes every root the store retains that the policy does
-//! not (for example one whose prune was interrupted by the crash).
+//! [`Retention::recover`], which brings the store's retention counts to the policy's: one
+//! for each root the policy retains, none for any other (for example a root whose prune
+//! was interrupted by the crash, or whose apply landed twice).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -46,7 +50,11 @@ impl Retention {
     }
 
     /// Rebuilds a policy after a restart from the recent roots (oldest first) and the
-    /// pinned roots, and prunes every root the store retains that the policy does not.
+    /// pinned roots, and prunes every root the store retains that the policy does not,
+    /// and every extra retention of a root it does (the policy holds one per root).
+    ///
+    /// The policy must be the store's only owner of retained roots: the retentions of
+    /// other owners are pruned too.
     pub fn recover<S: NodeStore + ?Sized>(
         store: &mut S,
         keep_last: usize,
@@ -65,26 +73,35 @@ impl Retention {
         }
         let mut pruned = Vec::new();
         for root in store.roots()? {
-            if !r.reasons.contains_key(&root) {
-                pruned.push((root, r.books.prune(store, root)?));
+            let keep = u32::from(r.reasons.contains_key(&root));
+            let mut owners = store.root_count(&root)?;
+            while owners > keep {
+                let stats = r.books.prune(store, root)?;
+                owners = stats.retained;
+                pruned.push((root, stats));
             }
         }
         Ok((r, pruned))
     }
 
-    /// Applies `changes`, records its root as the newest, and prunes the roots that
-    /// leave the window and are not pinned. Returns what was pruned.
+    /// Applies `changes` (unless the policy already retains its root, whose one
+    /// retention it then shares), records its root as the newest, and prunes the roots
+    /// that leave the window and are not pinned. Returns what was pruned.
     ///
-    /// If a prune fails (a store error), the root it was pruning has already left the
-    /// policy but is still retained by the store: nothing is lost, and
-    /// [`Retention::recover`] prunes it on the next start.
+    /// If the apply fails nothing changed: pass `changes` to
+    /// [`Trie::mark_unapplied`](crate::Trie::mark_unapplied) so the trie's next commit
+    /// emits its nodes again. If a prune fails (a store error), the root it was pruning
+    /// has already left the policy but is still retained by the store: nothing is lost,
+    /// and [`Retention::recover`] prunes it on the next start.
     pub fn commit<S: NodeStore + ?Sized>(
         &mut self,
         store: &mut S,
         changes: &ChangeSet,
     ) -> Result<Vec<(H256, PruneStats)>, Error> {
-        self.books.apply(store, changes)?;
         let root = changes.root();
+        if !self.reasons.contains_key(&root) {
+            self.books.apply(store, changes)?;
+        }
         self.window.push_back(root);
         *self.reasons.entry(root).or_insert(0) += 1;
         let mut pruned = Vec::new();

@@ -70,6 +70,11 @@ impl SecureTrie {
         self.inner.commit_with(hashing)
     }
 
+    /// Marks a changeset that was not applied; see [`Trie::mark_unapplied`].
+    pub fn mark_unapplied(&mut self, changes: &ChangeSet) {
+        self.inner.mark_unapplied(changes)
+    }
+
     /// A proof for `key`, to check with [`verify_secure_proof`](crate::verify_secure_proof).
     pub fn prove<S: NodeStore + ?Sized>(&mut self, store: &S, key: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
         self.inner.prove(store, keccak256(key).as_bytes())

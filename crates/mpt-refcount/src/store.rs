@@ -1,9 +1,11 @@
 //! The node store: a small synchronous trait and an in-memory implementation.
 //!
 //! A store holds, per node hash, the node's bytes and its **reference count**: the
-//! number of stored nodes that reference it by hash (with multiplicity) plus one if it
-//! is a **retained root**. It also holds the set of retained roots, which is what makes
-//! applying a changeset and pruning a root idempotent (see [`crate::changeset`]).
+//! number of stored nodes that reference it by hash (with multiplicity) plus the number
+//! of times it is retained as a root. It also holds the **retained roots as a
+//! multiset**: each root with the number of owners retaining it (two tries, or two
+//! accounts' storage tries, may commit the same root; each owner's [`crate::apply`]
+//! counts once and each [`crate::prune`] releases once, see [`crate::changeset`]).
 //!
 //! The trie never writes piecemeal: [`crate::apply`] and [`crate::prune`] read through
 //! the store, compute the final state of every touched node, and hand the store one
@@ -12,7 +14,7 @@
 //! store: one atomic write batch). Either all of it lands or none of it does.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use primitives::H256;
 
@@ -39,16 +41,15 @@ pub enum NodeWrite {
 pub struct WriteBatch {
     /// Node writes, at most one per hash.
     pub nodes: Vec<(H256, NodeWrite)>,
-    /// Roots that become retained.
-    pub add_roots: Vec<H256>,
-    /// Roots that stop being retained.
-    pub remove_roots: Vec<H256>,
+    /// Retention counts, at most one per root: the root's number of owners after the
+    /// batch (`0`: no longer retained).
+    pub roots: Vec<(H256, u32)>,
 }
 
 impl WriteBatch {
     /// Whether the batch changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty() && self.add_roots.is_empty() && self.remove_roots.is_empty()
+        self.nodes.is_empty() && self.roots.is_empty()
     }
 }
 
@@ -68,9 +69,13 @@ pub trait NodeStore {
     }
     /// The reference count of `hash` (zero when absent).
     fn refcount(&self, hash: &H256) -> Result<u32, Error>;
-    /// Whether `root` is a retained root.
-    fn is_root(&self, root: &H256) -> Result<bool, Error>;
-    /// Every retained root (for recovery after a restart).
+    /// How many times `root` is retained (zero when it is not a retained root).
+    fn root_count(&self, root: &H256) -> Result<u32, Error>;
+    /// Whether `root` is retained at least once.
+    fn is_root(&self, root: &H256) -> Result<bool, Error> {
+        Ok(self.root_count(root)? > 0)
+    }
+    /// Every retained root, once each (for recovery after a restart).
     fn roots(&self) -> Result<Vec<H256>, Error>;
     /// Applies a batch atomically.
     fn write(&mut self, batch: WriteBatch) -> Result<(), Error>;
@@ -85,6 +90,9 @@ impl<S: NodeStore + ?Sized> NodeStore for &mut S {
     }
     fn refcount(&self, hash: &H256) -> Result<u32, Error> {
         (**self).refcount(hash)
+    }
+    fn root_count(&self, root: &H256) -> Result<u32, Error> {
+        (**self).root_count(root)
     }
     fn is_root(&self, root: &H256) -> Result<bool, Error> {
         (**self).is_root(root)
@@ -119,14 +127,15 @@ enum Undo {
 // sorts), so a hash map is safe here and much faster than a BTreeMap at 10^6 nodes.
 type NodeMap = crate::hashmap::NodeMap<Entry>;
 
-/// An in-memory [`NodeStore`]: a hash map of `(bytes, refcount)` plus the root set.
+/// An in-memory [`NodeStore`]: a hash map of `(bytes, refcount)` plus the retained roots
+/// with their counts.
 ///
 /// Bookkeeping per live node: the 4-byte refcount (the 32-byte key and the bytes are
 /// needed by any store).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     nodes: NodeMap,
-    roots: BTreeSet<H256>,
+    roots: BTreeMap<H256, u32>,
 }
 
 impl MemoryStore {
@@ -193,12 +202,12 @@ impl NodeStore for MemoryStore {
         Ok(self.nodes.get(hash).map_or(0, |e| e.refcount))
     }
 
-    fn is_root(&self, root: &H256) -> Result<bool, Error> {
-        Ok(self.roots.contains(root))
+    fn root_count(&self, root: &H256) -> Result<u32, Error> {
+        Ok(self.roots.get(root).copied().unwrap_or(0))
     }
 
     fn roots(&self) -> Result<Vec<H256>, Error> {
-        Ok(self.roots.iter().copied().collect())
+        Ok(self.roots.keys().copied().collect())
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), Error> {
@@ -243,10 +252,13 @@ impl NodeStore for MemoryStore {
             self.undo(undo);
             return Err(err);
         }
-        for r in batch.remove_roots {
-            self.roots.remove(&r);
+        for (r, count) in batch.roots {
+            if count == 0 {
+                self.roots.remove(&r);
+            } else {
+                self.roots.insert(r, count);
+            }
         }
-        self.roots.extend(batch.add_roots);
         Ok(())
     }
 }
@@ -268,8 +280,7 @@ mod tests {
         let mut s = MemoryStore::new();
         s.write(WriteBatch {
             nodes: vec![(h(1), put(b"one", 2)), (h(2), put(b"two", 1))],
-            add_roots: vec![h(1)],
-            remove_roots: vec![],
+            roots: vec![(h(1), 1)],
         })
         .unwrap();
         s
@@ -306,8 +317,7 @@ mod tests {
                     (h(2), put(b"two again", 7)),
                     failure.clone(),
                 ],
-                add_roots: vec![h(3)],
-                remove_roots: vec![h(1)],
+                roots: vec![(h(3), 1), (h(1), 0)],
             };
             assert!(matches!(s.write(batch), Err(Error::Inconsistent { .. })), "{failure:?}");
             assert_eq!(snapshot(&s), before, "{failure:?} left the store changed");
@@ -323,11 +333,12 @@ mod tests {
                 (h(1), NodeWrite::SetRefcount(5)),
                 (h(2), NodeWrite::Delete),
             ],
-            add_roots: vec![h(3)],
-            remove_roots: vec![h(1)],
+            roots: vec![(h(3), 2), (h(1), 0)],
         })
         .unwrap();
         assert_eq!(s.nodes(), vec![(h(1), 5), (h(3), 1)]);
+        assert_eq!(s.root_count(&h(3)).unwrap(), 2);
+        assert_eq!(s.root_count(&h(1)).unwrap(), 0);
         assert_eq!(s.node_ref(&h(3)).unwrap().as_deref(), Some(&b"three"[..]));
         assert_eq!(s.node(&h(2)).unwrap(), None);
         assert_eq!(s.roots().unwrap(), vec![h(3)]);

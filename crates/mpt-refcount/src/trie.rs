@@ -7,6 +7,7 @@
 //! nodes not yet handed out in a changeset. Committed nodes stay in memory as a cache
 //! (drop it with [`Trie::unload`]).
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use primitives::{EMPTY_TRIE_ROOT, H256, keccak256};
@@ -21,6 +22,37 @@ use crate::store::NodeStore;
 
 /// An owned `(key, value)` pair.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// The longest key [`Trie`] accepts, in bytes; longer keys are [`Error::KeyTooLong`].
+///
+/// Updates, hashing, iteration and dropping a trie recurse once per node on a key's path,
+/// and a path has at most one node per nibble plus one: with 64-byte keys that is at most
+/// 129 levels, about 320 KiB of stack in an unoptimized build (measured on the deepest
+/// such trie) and much less optimized. Secure tries use 32-byte keys;
+/// [`ProofLimits`](crate::ProofLimits) verifies keys up to the same 64 bytes.
+pub const MAX_KEY_BYTES: usize = 64;
+
+/// The longest value [`Trie::insert`] accepts, in bytes; longer values are
+/// [`Error::ValueTooLarge`].
+///
+/// The largest node that can hold a value is a branch with sixteen hashed children
+/// (534 bytes of framing with a 3-byte value header), so with this bound every node the
+/// trie creates stays within [`codec::MAX_NODE_BYTES`], the limit [`crate::apply`] and
+/// every reader enforce.
+pub const MAX_VALUE_BYTES: usize = codec::MAX_NODE_BYTES - 1024;
+
+// The largest node: a branch of sixteen 33-byte references and a value of the maximum
+// size, each under a 3-byte header (lengths up to 65,535); a leaf of a maximal key (a
+// 65-byte hex-prefix path) is smaller.
+const _: () = assert!(3 + 16 * 33 + 3 + MAX_VALUE_BYTES <= codec::MAX_NODE_BYTES);
+const _: () = assert!(3 + 2 + (MAX_KEY_BYTES + 1) + 3 + MAX_VALUE_BYTES <= codec::MAX_NODE_BYTES);
+
+fn check_key(key: &[u8]) -> Result<(), Error> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::KeyTooLong { len: key.len(), limit: MAX_KEY_BYTES });
+    }
+    Ok(())
+}
 
 /// The reference a parent holds to a child: its hash, or its whole encoding if shorter
 /// than 32 bytes.
@@ -130,12 +162,18 @@ fn load<'s, S: NodeStore + ?Sized>(store: &'s S, hash: &H256) -> Result<std::bor
     store.node_ref(hash)?.ok_or(Error::MissingNode { hash: *hash })
 }
 
+/// Reads and decodes a stored node. Kept out of the recursive walks so that its
+/// temporaries (a decoded branch is some 400 bytes) are not part of every level's frame.
+#[inline(never)]
+fn load_node<S: NodeStore + ?Sized>(store: &S, hash: &H256) -> Result<Box<MemNode>, Error> {
+    let bytes = load(store, hash)?;
+    MemNode::from_decoded(&decode_node(&bytes)?, NodeRef::Hash(*hash))
+}
+
 /// Turns a `Child::Hash` into an in-memory node.
 fn resolve<S: NodeStore + ?Sized>(store: &S, child: &mut Child) -> Result<(), Error> {
     if let Child::Hash(h) = child {
-        let bytes = load(store, h)?;
-        let node = MemNode::from_decoded(&decode_node(&bytes)?, NodeRef::Hash(*h))?;
-        *child = Child::Node(node);
+        *child = Child::Node(load_node(store, h)?);
     }
     Ok(())
 }
@@ -300,6 +338,28 @@ fn delete_at<S: NodeStore + ?Sized>(store: &S, slot: &mut Child, path: &[u8]) ->
             Ok(true)
         }
         Node::Branch { children, value } => {
+            // Read before changing anything: a branch of two items (children and value)
+            // collapses into the other item when the deletion below empties this path,
+            // and merging needs that item in memory. Reading it after the change below
+            // could fail and leave a half-done deletion (a lost sibling).
+            let on_path = match path.first() {
+                Some(&n) => {
+                    if matches!(children[usize::from(n)], Child::Empty) {
+                        return Ok(false);
+                    }
+                    Some(usize::from(n))
+                }
+                None if value.is_none() => return Ok(false),
+                None => None,
+            };
+            let items =
+                children.iter().filter(|c| !matches!(c, Child::Empty)).count() + usize::from(value.is_some());
+            if items == 2
+                && let Some(other) =
+                    (0..16).find(|&i| Some(i) != on_path && !matches!(children[i], Child::Empty))
+            {
+                resolve(store, &mut children[other])?;
+            }
             let changed = match path.split_first() {
                 Some((&first, rest)) => delete_at(store, &mut children[usize::from(first)], rest)?,
                 None => value.take().is_some(),
@@ -334,6 +394,32 @@ fn delete_at<S: NodeStore + ?Sized>(store: &S, slot: &mut Child, path: &[u8]) ->
             Ok(true)
         }
     }
+}
+
+/// Marks as new every in-memory node whose hash is in `hashes`, and every ancestor of a
+/// new node (keeping the invariant that a node not new has no new descendant). Returns
+/// whether `mem` is new afterwards.
+fn remark(mem: &mut MemNode, hashes: &BTreeSet<H256>) -> bool {
+    let mut below = false;
+    match &mut mem.node {
+        Node::Leaf { .. } => {}
+        Node::Extension { child, .. } => {
+            if let Child::Node(c) = child {
+                below |= remark(c, hashes);
+            }
+        }
+        Node::Branch { children, .. } => {
+            for c in children.iter_mut() {
+                if let Child::Node(c) = c {
+                    below |= remark(c, hashes);
+                }
+            }
+        }
+    }
+    if below || matches!(mem.cache, Some(NodeRef::Hash(h)) if hashes.contains(&h)) {
+        mem.new = true;
+    }
+    mem.new
 }
 
 /// Where hashing puts the nodes it encodes (a changeset under construction), if anywhere.
@@ -518,7 +604,10 @@ impl Trie {
     }
 
     /// The value under `key`.
+    ///
+    /// A key longer than [`MAX_KEY_BYTES`] is [`Error::KeyTooLong`].
     pub fn get<S: NodeStore + ?Sized>(&self, store: &S, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        check_key(key)?;
         let total = key.len() * 2;
         let mut at = 0;
         let mut cur = &self.root;
@@ -554,15 +643,23 @@ impl Trie {
     }
 
     /// Sets `key` to `value`; an empty `value` deletes the key.
+    ///
+    /// All or nothing: on any error (a key longer than [`MAX_KEY_BYTES`], a value longer
+    /// than [`MAX_VALUE_BYTES`], a store read that fails) the trie is unchanged.
     pub fn insert<S: NodeStore + ?Sized>(
         &mut self,
         store: &S,
         key: &[u8],
         value: &[u8],
     ) -> Result<(), Error> {
+        check_key(key)?;
         if value.is_empty() {
             return self.delete(store, key).map(|_| ());
         }
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(Error::ValueTooLarge { len: value.len(), limit: MAX_VALUE_BYTES });
+        }
+        // Every store read happens on the way down, before the first change on the way up.
         let path = codec::to_nibbles(key);
         if insert_at(store, &mut self.root, &path, value.to_vec())? {
             self.pending += 1;
@@ -571,7 +668,12 @@ impl Trie {
     }
 
     /// Removes `key`. Returns whether it was present.
+    ///
+    /// All or nothing: on any error (a key longer than [`MAX_KEY_BYTES`], a store read
+    /// that fails, including the read of the sibling a collapsing branch merges with) the
+    /// trie is unchanged.
     pub fn delete<S: NodeStore + ?Sized>(&mut self, store: &S, key: &[u8]) -> Result<bool, Error> {
+        check_key(key)?;
         let path = codec::to_nibbles(key);
         let removed = delete_at(store, &mut self.root, &path)?;
         if removed {
@@ -615,7 +717,9 @@ impl Trie {
     }
 
     /// Hashes every change and returns the new nodes as a [`ChangeSet`] for
-    /// [`apply`](crate::apply). The trie keeps its nodes in memory, now clean.
+    /// [`apply`](crate::apply). The trie keeps its nodes in memory, now clean, and counts
+    /// them as handed out: if the changeset is not applied, tell the trie with
+    /// [`Trie::mark_unapplied`]. A commit with no change since the last one is empty.
     pub fn commit(&mut self) -> ChangeSet {
         self.commit_with(Hashing::Auto)
     }
@@ -623,6 +727,9 @@ impl Trie {
     /// [`Trie::commit`] with an explicit [`Hashing`] strategy.
     pub fn commit_with(&mut self, hashing: Hashing) -> ChangeSet {
         let mut nodes = Sink::new();
+        // An inline root is not emitted by hashing (it has no hash reference); it is
+        // stored under its hash when it is new, and only then.
+        let root_new = matches!(&self.root, Child::Node(mem) if mem.new);
         let r = self.root_ref(Some(&mut nodes), hashing);
         self.pending = 0;
         let root = match r {
@@ -633,11 +740,62 @@ impl Trie {
                 let mut buf = Vec::with_capacity(32);
                 r.put(&mut buf);
                 let h = keccak256(&buf);
-                nodes.push((h, buf));
+                if root_new {
+                    nodes.push((h, buf));
+                }
                 h
             }
         };
         ChangeSet { root, nodes }
+    }
+
+    /// Tells the trie that `changes`, one of its commits, was not applied (the apply was
+    /// refused or failed), so the next commit emits its nodes again.
+    ///
+    /// [`Trie::commit`] marks the nodes it hands out as stored; without this call a
+    /// changeset that never reached the store would leave later changesets pointing at
+    /// nodes nobody stores, refused with [`Error::MissingNode`] forever. Call it right
+    /// after the failed apply, once per failed changeset, in any order, also after
+    /// further updates. It walks the nodes held in memory (cost proportional to them),
+    /// and the trie then counts as having at least one pending update. Passing a
+    /// changeset that was applied is harmless: its nodes are emitted again and `apply`
+    /// finds them stored.
+    ///
+    /// ```
+    /// use mpt_refcount::{MemoryStore, Trie, apply};
+    ///
+    /// let mut store = MemoryStore::new();
+    /// let mut trie = Trie::new();
+    /// trie.insert(&store, b"a", &[1; 40])?;
+    /// let lost = trie.commit(); // say the write of this changeset failed
+    /// trie.mark_unapplied(&lost);
+    /// trie.insert(&store, b"b", &[2; 40])?;
+    /// let changes = trie.commit(); // holds the nodes of both commits
+    /// apply(&mut store, &changes)?;
+    /// assert_eq!(Trie::from_root(changes.root()).get(&store, b"a")?, Some(vec![1; 40]));
+    /// # Ok::<(), mpt_refcount::Error>(())
+    /// ```
+    pub fn mark_unapplied(&mut self, changes: &ChangeSet) {
+        let hashes: BTreeSet<H256> = changes.nodes.iter().map(|(h, _)| *h).collect();
+        if hashes.is_empty() {
+            return;
+        }
+        let Child::Node(root) = &mut self.root else {
+            return;
+        };
+        let mut any = remark(root, &hashes);
+        // An inline root is stored under the hash of its encoding.
+        if let Some(r @ NodeRef::Inline { .. }) = root.cache {
+            let mut buf = Vec::with_capacity(32);
+            r.put(&mut buf);
+            if hashes.contains(&keccak256(&buf)) {
+                root.new = true;
+                any = true;
+            }
+        }
+        if any {
+            self.pending = self.pending.max(1);
+        }
     }
 
     /// Drops the in-memory node cache of a committed trie, keeping only its root hash.
@@ -691,11 +849,15 @@ fn visit_child<S: NodeStore + ?Sized>(
     path: &mut Vec<u8>,
     f: &mut impl FnMut(&[u8], &[u8]) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, Error> {
+    // Every node consumes at least one nibble, so this bounds the recursion even over a
+    // store written by someone else.
+    if path.len() > 2 * MAX_KEY_BYTES {
+        return Err(Error::KeyTooLong { len: path.len().div_ceil(2), limit: MAX_KEY_BYTES });
+    }
     match child {
         Child::Empty => Ok(ControlFlow::Continue(())),
         Child::Hash(h) => {
-            let bytes = load(store, h)?;
-            let mem = MemNode::from_decoded(&decode_node(&bytes)?, NodeRef::Hash(*h))?;
+            let mem = load_node(store, h)?;
             visit_node(store, &mem, path, f)
         }
         Child::Node(mem) => visit_node(store, mem, path, f),

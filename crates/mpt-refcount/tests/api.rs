@@ -89,7 +89,7 @@ fn a_small_root_is_stored_under_its_hash() {
 }
 
 #[test]
-fn same_root_twice_is_stored_once_and_shared() {
+fn same_root_twice_is_stored_once_and_counted_twice() {
     let mut store = MemoryStore::new();
     let (_, mut a) = filled(100);
     let (_, mut b) = filled(100);
@@ -98,9 +98,17 @@ fn same_root_twice_is_stored_once_and_shared() {
     assert_eq!(ca.root(), cb.root());
     apply(&mut store, &ca).unwrap();
     let n = store.len();
-    assert!(apply(&mut store, &cb).unwrap().already_retained);
+    let stats = apply(&mut store, &cb).unwrap();
+    assert!(stats.already_retained);
+    assert_eq!((stats.inserted, stats.incremented, stats.retained), (0, 1, 2));
     assert_eq!(store.len(), n);
-    assert_eq!(store.refcount(&ca.root()).unwrap(), 1);
+    // Retained roots are a multiset: two owners, two counts (issue 18 item 19).
+    assert_eq!(store.refcount(&ca.root()).unwrap(), 2);
+    assert_eq!(store.root_count(&ca.root()).unwrap(), 2);
+    prune(&mut store, ca.root()).unwrap();
+    assert_eq!(store.len(), n);
+    prune(&mut store, cb.root()).unwrap();
+    assert!(store.is_empty());
 }
 
 #[test]
