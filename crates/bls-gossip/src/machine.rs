@@ -30,6 +30,7 @@ use std::sync::Arc;
 use primitives::{Machine, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use sha3::{Digest, Sha3_256};
 
 use crate::Error;
 use crate::guardians::GuardianSet;
@@ -204,12 +205,27 @@ struct PeerView {
     sent_round: u32,
 }
 
+/// An individual signature we hold.
+#[derive(Clone, Debug)]
+struct Known<S: Scheme> {
+    sig: S::Signature,
+    /// `−σ_u`, what normalization adds.
+    neg: S::Signature,
+    /// Verified on its own (or our own). An unconfirmed one passed a batch check and is
+    /// only ever used inside an aggregate that is verified before adoption.
+    confirmed: bool,
+}
+
+/// Domain of the batch-weight derivation.
+const WEIGHT_DOMAIN: &[u8] = b"meshcast/bls-gossip/batch-weights/v1";
+
 /// One guardian's gossip state for one checkpoint instance.
 #[derive(Debug)]
 pub struct GossipMachine<S: Scheme> {
     config: Config,
     ctx: Context<S>,
-    rng: ChaCha8Rng,
+    /// The host's secret seed: keys the batch-verification weights.
+    secret: [u8; 32],
     start: Timestamp,
     round: u32,
     next_tick: Option<Timestamp>,
@@ -218,9 +234,9 @@ pub struct GossipMachine<S: Scheme> {
     version: u64,
     finalized: Option<u32>,
     inbox: BTreeMap<usize, GossipMessage<S>>,
-    /// `−σ_u` for every guardian whose individual signature we hold (ours, and those
-    /// neighbours sent alone in round 0): used to normalize their multiplicity to 1.
-    known: BTreeMap<usize, S::Signature>,
+    /// Every guardian whose individual signature we hold (ours, and those neighbours sent
+    /// alone): used to normalize their multiplicity to 1.
+    known: BTreeMap<usize, Known<S>>,
     peers: BTreeMap<usize, PeerView>,
     outputs: VecDeque<Output<S>>,
     stats: Stats,
@@ -228,7 +244,18 @@ pub struct GossipMachine<S: Scheme> {
 
 impl<S: Scheme> GossipMachine<S> {
     /// A machine that starts gossiping at `now` (its first tick, round 0, is due at
-    /// `now`: it sends our own signature). `seed` drives the batch-verification weights.
+    /// `now`: it sends our own signature).
+    ///
+    /// **Security requirement:** `seed` must be 32 bytes from the host's CSPRNG (e.g. the
+    /// OS: `getrandom`, `rand::rngs::OsRng`), secret, and fresh for each machine. It keys
+    /// the batch-verification weights: each batch's weights are a keyed hash (SHA3-256) of
+    /// the seed, the instance, the round and the batch's contents, so a peer cannot know
+    /// them before it has sent its piece. Peers that could predict the weights (a seed
+    /// that is a constant, a counter, a guardian index, or derived from public data)
+    /// could craft pieces whose errors cancel in the batch; the machine would still catch
+    /// them with its check of every merged aggregate before adoption, but at the cost of
+    /// one verification per piece. Tests and simulations may use fixed seeds: outputs
+    /// depend only on `(seed, inputs)`.
     pub fn new(config: Config, ctx: Context<S>, now: Timestamp, seed: [u8; 32]) -> Self {
         let mut config = config;
         config.round_ms = config.round_ms.max(1);
@@ -241,7 +268,7 @@ impl<S: Scheme> GossipMachine<S> {
         });
         let mut m = GossipMachine {
             config,
-            rng: ChaCha8Rng::from_seed(seed),
+            secret: seed,
             start: now,
             round: 0,
             next_tick: Some(now),
@@ -259,7 +286,7 @@ impl<S: Scheme> GossipMachine<S> {
         if let Some((i, sig)) = &m.ctx.me
             && let Ok(neg) = S::negate(sig)
         {
-            m.known.insert(*i, neg);
+            m.known.insert(*i, Known { sig: sig.clone(), neg, confirmed: true });
         }
         m.set_current(current);
         m
@@ -389,27 +416,19 @@ impl<S: Scheme> GossipMachine<S> {
         }
         self.stats.batches += 1;
         self.stats.verified += candidates.len() as u64;
+        let mut rng = self.batch_rng(round, &candidates);
         let items: Vec<(&SignerVector, &S::Signature)> =
             candidates.iter().map(|(_, a)| (&*a.signers, &a.signature)).collect();
         let table = self.ctx.guardians.key_table();
         // Lengths were checked on arrival, so verification cannot fail with an error;
         // if it somehow does, treat the whole batch as unverified and merge nothing.
-        let Ok(bad) = S::find_invalid(table, &self.ctx.message, &items, &mut self.rng) else {
+        let Ok(bad) = S::find_invalid(table, &self.ctx.message, &items, &mut rng) else {
             return;
         };
         drop(items);
-        for &b in bad.iter().rev() {
-            let (from, aggregate) = candidates.remove(b);
-            self.stats.invalid += 1;
-            let view = self.peers.entry(from).or_default();
-            view.banned = true;
-            view.claimed = None;
-            self.outputs.push_back(Output::Misbehaviour(Misbehaviour {
-                from,
-                round,
-                instance: self.ctx.instance,
-                aggregate,
-            }));
+        let removed: Vec<(usize, Aggregate<S>)> = bad.iter().rev().map(|&b| candidates.remove(b)).collect();
+        for (from, aggregate) in removed.into_iter().rev() {
+            self.report(round, from, aggregate);
         }
         for (from, a) in &candidates {
             if a.signers.distinct() == 1
@@ -417,21 +436,112 @@ impl<S: Scheme> GossipMachine<S> {
                 && !self.known.contains_key(from)
                 && let Ok(neg) = S::negate(&a.signature)
             {
-                self.known.insert(*from, neg);
+                self.known.insert(*from, Known { sig: a.signature.clone(), neg, confirmed: false });
             }
         }
-        self.rebuild(candidates.into_iter().map(|(_, a)| a).collect());
+        // Defence in depth: whatever the batch said, adopt (and so send or finalize) only
+        // an aggregate that verifies on its own.
+        let Some((agg, merged)) = self.assemble(&candidates) else { return };
+        if self.verifies(&agg) {
+            self.adopt(agg, merged);
+            return;
+        }
+        // The batch passed pieces that do not add up: check each piece, and each
+        // individual signature not yet checked alone, on its own; report and drop the bad.
+        let mut good = Vec::with_capacity(candidates.len());
+        for (from, a) in candidates {
+            if self.verifies(&a) {
+                good.push((from, a));
+            } else {
+                self.report(round, from, a);
+            }
+        }
+        let unconfirmed: Vec<usize> =
+            self.known.iter().filter(|(_, k)| !k.confirmed).map(|(&u, _)| u).collect();
+        for u in unconfirmed {
+            let Some(k) = self.known.get(&u) else { continue };
+            let Ok(single) = SignerVector::singleton(n, u) else { continue };
+            let piece = Aggregate { signers: Arc::new(single), signature: k.sig.clone() };
+            if self.verifies(&piece) {
+                if let Some(k) = self.known.get_mut(&u) {
+                    k.confirmed = true;
+                }
+            } else {
+                self.known.remove(&u);
+                good.retain(|(from, _)| *from != u);
+                if !self.peers.get(&u).is_some_and(|v| v.banned) {
+                    self.report(round, u, piece);
+                }
+            }
+        }
+        // Every input is now individually valid, so the sum verifies; checked anyway.
+        if let Some((agg, merged)) = self.assemble(&good)
+            && self.verifies(&agg)
+        {
+            self.adopt(agg, merged);
+        }
     }
 
-    /// Greedy rebuild from our current aggregate plus verified pieces.
-    fn rebuild(&mut self, mut pieces: Vec<Aggregate<S>>) {
+    /// The batch's weights: a ChaCha8 stream keyed by SHA3-256 of the secret seed, the
+    /// instance, the round, the batch number and every item (sender, signer vector,
+    /// signature), so they are unknown to the senders when they commit to their pieces.
+    fn batch_rng(&self, round: u32, candidates: &[(usize, Aggregate<S>)]) -> ChaCha8Rng {
+        let mut h = Sha3_256::new();
+        h.update((WEIGHT_DOMAIN.len() as u64).to_le_bytes());
+        h.update(WEIGHT_DOMAIN);
+        h.update(self.secret);
+        h.update(self.ctx.instance.to_le_bytes());
+        h.update(round.to_le_bytes());
+        h.update(self.stats.batches.to_le_bytes());
+        h.update((candidates.len() as u64).to_le_bytes());
+        let mut buf = Vec::new();
+        for (from, a) in candidates {
+            buf.clear();
+            a.signers.encode_to(&mut buf);
+            h.update((*from as u64).to_le_bytes());
+            h.update((buf.len() as u64).to_le_bytes());
+            h.update(&buf);
+            h.update(S::signature_to_bytes(&a.signature));
+        }
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(h.finalize().as_slice());
+        ChaCha8Rng::from_seed(seed)
+    }
+
+    fn verifies(&self, agg: &Aggregate<S>) -> bool {
+        agg.verify(self.ctx.guardians.keys(), &self.ctx.message).unwrap_or(false)
+    }
+
+    /// Reports an invalid aggregate from `from` and ignores the peer from then on.
+    fn report(&mut self, round: u32, from: usize, aggregate: Aggregate<S>) {
+        self.stats.invalid += 1;
+        let view = self.peers.entry(from).or_default();
+        view.banned = true;
+        view.claimed = None;
+        self.outputs.push_back(Output::Misbehaviour(Misbehaviour {
+            from,
+            round,
+            instance: self.ctx.instance,
+            aggregate,
+        }));
+    }
+
+    fn adopt(&mut self, agg: Aggregate<S>, merged: u64) {
+        self.stats.merged += merged;
+        self.set_current(Some(agg));
+    }
+
+    /// Greedy rebuild from our current aggregate plus `pieces`, then normalization; the
+    /// result and the number of pieces merged, if it has more signers than ours.
+    fn assemble(&self, pieces: &[(usize, Aggregate<S>)]) -> Option<(Aggregate<S>, u64)> {
         if pieces.is_empty() {
-            return;
+            return None;
         }
         let n = self.ctx.guardians.len();
         let had = self.current.as_ref().map_or(0, |c| c.signers.distinct());
+        let mut pieces: Vec<&Aggregate<S>> = pieces.iter().map(|(_, a)| a).collect();
         if let Some(c) = &self.current {
-            pieces.push(c.clone());
+            pieces.push(c);
         }
         let cap = self.config.max_multiplicity;
         let mut acc = SignerVector::new(n);
@@ -473,22 +583,18 @@ impl<S: Scheme> GossipMachine<S> {
         // multiplicities — ours and our neighbours', which every neighbour's aggregate
         // repeats — at 1.
         if let Some(s) = sig.as_mut() {
-            for (&u, neg) in &self.known {
+            for (&u, k) in &self.known {
                 let c = acc.count(u);
                 if c > 1
-                    && let Some(surplus) = S::scale(neg, u32::from(c - 1))
+                    && let Some(surplus) = S::scale(&k.neg, u32::from(c - 1))
                     && acc.set(u, 1).is_ok()
                 {
                     *s = S::combine(s, &surplus);
                 }
             }
         }
-        if acc.distinct() > had
-            && let Some(signature) = sig
-        {
-            self.stats.merged += merged;
-            self.set_current(Some(Aggregate { signers: Arc::new(acc), signature }));
-        }
+        let signature = sig?;
+        (acc.distinct() > had).then(|| (Aggregate { signers: Arc::new(acc), signature }, merged))
     }
 
     fn send(&mut self, round: u32) {
