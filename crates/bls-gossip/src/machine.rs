@@ -5,15 +5,21 @@
 //!
 //! 1. takes the latest aggregate received from each peer since the last tick and keeps
 //!    those that would add a signer it lacks (others are dropped unverified);
-//! 2. batch-verifies them ([`Scheme::find_invalid`]: one batch, bisection on failure);
-//!    each invalid one becomes [`Output::Misbehaviour`] and its sender is ignored from
-//!    then on;
+//! 2. batch-verifies them ([`Scheme::find_invalid`]: one batch, bisection on failure)
+//!    with weights keyed by the machine's secret seed and the batch contents; each invalid
+//!    one becomes [`Output::Misbehaviour`] (a peer-scoring report, not slashing evidence)
+//!    and its sender is ignored from then on;
 //! 3. rebuilds its aggregate greedily from its current aggregate and the verified ones:
 //!    most new signers first, ties to fewer overlaps, skipping any piece that would take
 //!    a multiplicity past [`Config::max_multiplicity`], then subtracts surplus copies of
 //!    every individual signature it holds (its own and its neighbours' round-0 ones:
 //!    `σ ← σ − (c_u − 1)·σ_u`), the multiplicities every neighbour repeats — so counts
-//!    stay small;
+//!    stay small; then verifies the result on its own (one weighted verification) and
+//!    adopts it only if it verifies. If it does not (the batch passed pieces that do not
+//!    add up), every new piece and every individual signature not yet checked alone is
+//!    verified on its own, the bad ones are reported and dropped, and the rest merged —
+//!    so the machine never holds, sends or finalizes an aggregate that fails
+//!    verification;
 //! 4. emits [`Event::Finalized`] once the distinct signers hold more than 2/3 of the
 //!    stake (strict: `3·signed > 2·total`), at most once;
 //! 5. sends its aggregate to every neighbour that needs it: not a neighbour whose last
@@ -148,8 +154,9 @@ pub enum Output<S: Scheme> {
     },
     /// Something happened.
     Event(Event<S>),
-    /// A peer sent an aggregate that does not verify: the evidence, checkable by anyone
-    /// with [`Aggregate::verify`].
+    /// An aggregate that does not verify arrived over the link from a peer: a reason to
+    /// score that peer down or disconnect it, **not slashing evidence** (see
+    /// [`Misbehaviour`]).
     Misbehaviour(Misbehaviour<S>),
 }
 
@@ -165,10 +172,21 @@ pub enum Event<S: Scheme> {
     },
 }
 
-/// Evidence that `from` sent an invalid aggregate.
+/// A local report: an aggregate that does not verify arrived over the link from guardian
+/// `from`, and this machine ignores `from` for the rest of the instance.
+///
+/// **What it proves, and what it does not.** Anyone can re-check with
+/// [`Aggregate::verify`] that `aggregate` is invalid. Nothing in it is signed by `from`:
+/// gossip messages carry no sender signature, and an invalid aggregate is by definition
+/// not a signature by anyone, so the report cannot show a third party that `from` sent
+/// it — the reporter could have made it up, and a relay cannot be told apart from its
+/// origin. Use it to score down, rate-limit or disconnect the peer on *this* link. It is
+/// **not slashing evidence**: slash only on evidence that carries the offender's own
+/// signatures (e.g. mlbft-core's two signed votes for different blocks in one epoch);
+/// `bls-gossip` emits none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Misbehaviour<S: Scheme> {
-    /// The sender.
+    /// The peer whose link delivered the aggregate (not necessarily its author).
     pub from: usize,
     /// Our round when we found it.
     pub round: u32,

@@ -231,14 +231,25 @@ mod fake {
         msg.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| mix(h ^ u64::from(b)))
     }
 
+    /// `x mod p` without a division: `2^64 ≡ 59 (mod p)`, so fold the high half in twice
+    /// (`x < 2^128` → below `2^71` → below `2^64 + 2^13`), then subtract `p` at most twice.
+    fn reduce(x: u128) -> u64 {
+        const LO: u128 = u64::MAX as u128;
+        let x = (x >> 64) * 59 + (x & LO);
+        let mut x = (x >> 64) * 59 + (x & LO);
+        while x >= u128::from(P) {
+            x -= u128::from(P);
+        }
+        // Lossless: below P < 2^64.
+        x as u64
+    }
+
     fn add(a: u64, b: u64) -> u64 {
-        // Lossless: the sum of two values below 2^64 fits u128, the remainder is below P.
-        ((u128::from(a) + u128::from(b)) % u128::from(P)) as u64
+        reduce(u128::from(a) + u128::from(b))
     }
 
     fn mul(a: u64, b: u64) -> u64 {
-        // Lossless: the remainder is below P < 2^64.
-        ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64
+        reduce(u128::from(a) * u128::from(b))
     }
 
     fn tag(pk: u64, h: u64) -> u64 {
@@ -347,6 +358,28 @@ mod fake {
             let h = digest(msg);
             let rhs = weighted(keys, h, scalars.into_iter().enumerate().filter(|&(_, s)| s != 0));
             Ok(lhs == rhs)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reduction_matches_the_remainder() {
+            let p = u128::from(P);
+            let mut x = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
+            let edges = [0, 1, p - 1, p, p + 1, 2 * p, u128::from(u64::MAX), (p - 1) * (p - 1), u128::MAX];
+            for &e in &edges {
+                assert_eq!(u128::from(reduce(e)), e % p, "{e}");
+            }
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(0x2545_f491_4f6c_dd1d_9e37_79b9_7f4a_7c15).wrapping_add(1);
+                assert_eq!(u128::from(reduce(x)), x % p);
+                let (a, b) = ((x >> 64) as u64, x as u64);
+                assert_eq!(u128::from(mul(a, b)), u128::from(a) * u128::from(b) % p);
+                assert_eq!(u128::from(add(a, b)), (u128::from(a) + u128::from(b)) % p);
+            }
         }
     }
 }
