@@ -36,7 +36,7 @@ use std::sync::Arc;
 use primitives::{Machine, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
-use sha3::{Digest, Sha3_256};
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::guardians::GuardianSet;
@@ -266,7 +266,7 @@ impl<S: Scheme> GossipMachine<S> {
     ///
     /// **Security requirement:** `seed` must be 32 bytes from the host's CSPRNG (e.g. the
     /// OS: `getrandom`, `rand::rngs::OsRng`), secret, and fresh for each machine. It keys
-    /// the batch-verification weights: each batch's weights are a keyed hash (SHA3-256) of
+    /// the batch-verification weights: each batch's weights are a keyed hash (SHA-256) of
     /// the seed, the instance, the round and the batch's contents, so a peer cannot know
     /// them before it has sent its piece. Peers that could predict the weights (a seed
     /// that is a constant, a counter, a guardian index, or derived from public data)
@@ -500,11 +500,13 @@ impl<S: Scheme> GossipMachine<S> {
         }
     }
 
-    /// The batch's weights: a ChaCha8 stream keyed by SHA3-256 of the secret seed, the
-    /// instance, the round, the batch number and every item (sender, signer vector,
-    /// signature), so they are unknown to the senders when they commit to their pieces.
+    /// The batch's weights: a ChaCha8 stream seeded with `SHA-256(domain ‖ secret seed ‖
+    /// instance ‖ round ‖ batch number ‖ (sender, signer vector, signature)*)`, so they are
+    /// unknown to anyone without the seed and change with every bit the senders chose.
+    /// The digest is never revealed (it only seeds the stream), so SHA-256's length
+    /// extension does not apply. Signer vectors enter as their support bitset and counts.
     fn batch_rng(&self, round: u32, candidates: &[(usize, Aggregate<S>)]) -> ChaCha8Rng {
-        let mut h = Sha3_256::new();
+        let mut h = Sha256::new();
         h.update((WEIGHT_DOMAIN.len() as u64).to_le_bytes());
         h.update(WEIGHT_DOMAIN);
         h.update(self.secret);
@@ -512,13 +514,13 @@ impl<S: Scheme> GossipMachine<S> {
         h.update(round.to_le_bytes());
         h.update(self.stats.batches.to_le_bytes());
         h.update((candidates.len() as u64).to_le_bytes());
-        let mut buf = Vec::new();
         for (from, a) in candidates {
-            buf.clear();
-            a.signers.encode_to(&mut buf);
             h.update((*from as u64).to_le_bytes());
-            h.update((buf.len() as u64).to_le_bytes());
-            h.update(&buf);
+            h.update((a.signers.len() as u64).to_le_bytes());
+            for w in a.signers.support() {
+                h.update(w.to_le_bytes());
+            }
+            h.update(a.signers.counts());
             h.update(S::signature_to_bytes(&a.signature));
         }
         let mut seed = [0u8; 32];

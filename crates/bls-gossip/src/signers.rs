@@ -144,6 +144,11 @@ impl SignerVector {
         })
     }
 
+    /// The multiplicity of every index, `0` for non-signers (`len()` bytes).
+    pub fn counts(&self) -> &[u8] {
+        &self.counts
+    }
+
     /// The support as a bitset (bit `i` of word `i / 64`).
     pub fn support(&self) -> &[u64] {
         &self.bits
@@ -182,6 +187,10 @@ impl SignerVector {
     /// counts 0 there; it never panics. The merge itself still refuses vectors of
     /// different lengths ([`Error::LengthMismatch`]).
     pub fn max_after_merge(&self, other: &SignerVector) -> u32 {
+        if self.len() == other.len() {
+            // Same length: every index of `other` is in range of `self`.
+            return other.iter().map(|(i, c)| u32::from(self.counts[i]) + u32::from(c)).max().unwrap_or(0);
+        }
         other.iter().map(|(i, c)| u32::from(self.count(i)) + u32::from(c)).max().unwrap_or(0)
     }
 

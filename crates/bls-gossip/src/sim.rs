@@ -273,14 +273,14 @@ pub struct Experiment {
 }
 
 /// The seed of guardian `i`'s machine in a run with master seed `seed`:
-/// `netsim::derive_seed(seed, i)`, hashed with `secret` (SHA3-256) when there is one.
+/// `netsim::derive_seed(seed, i)`, hashed with `secret` (SHA-256) when there is one.
 pub fn machine_seed(seed: u64, i: usize, secret: Option<&[u8; 32]>) -> [u8; 32] {
     let base = derive_seed(seed, i);
     match secret {
         None => base,
         Some(secret) => {
-            use sha3::{Digest, Sha3_256};
-            let mut h = Sha3_256::new();
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
             h.update(b"meshcast/bls-gossip/sim-machine-seed/v1");
             h.update(secret);
             h.update(base);
