@@ -9,8 +9,8 @@
 //! [`GossipMachine`]: it starts with its own signature (`c = e_i`), and every round sends
 //! its aggregate to its neighbours, batch-verifies what arrived (weights keyed by its
 //! secret seed and the batch contents), merges what adds signers (`σ ← σ·σ_j`,
-//! `c ← c + c_j`), checks the merged aggregate on its own, and reports [`Event::Finalized`] once the distinct
-//! signers hold more than 2/3 of the stake. Naive broadcast is O(n²) messages; the gossip
+//! `c ← c + c_j`), checks the merged aggregate on its own, and reports
+//! [`Event::Finalized`] once the distinct signers hold more than 2/3 of the stake. Naive broadcast is O(n²) messages; the gossip
 //! needs O(log n) rounds of d messages per guardian.
 //!
 //! Layers, each usable alone:

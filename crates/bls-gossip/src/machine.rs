@@ -469,6 +469,13 @@ impl<S: Scheme> GossipMachine<S> {
         let mut good = Vec::with_capacity(candidates.len());
         for (from, a) in candidates {
             if self.verifies(&a) {
+                if let Some(k) = self.known.get_mut(&from)
+                    && a.signers.distinct() == 1
+                    && a.signers.count(from) == 1
+                    && k.sig == a.signature
+                {
+                    k.confirmed = true;
+                }
                 good.push((from, a));
             } else {
                 self.report(round, from, a);
