@@ -211,6 +211,10 @@ pub struct Stats {
     pub invalid: u64,
     /// Aggregates merged into ours.
     pub merged: u64,
+    /// Merged aggregates that failed their own verification although every piece had
+    /// passed the batch check (each one triggers the per-piece fallback). Non-zero means
+    /// someone predicted the batch weights — a leaked or guessable seed — or a bug.
+    pub merge_check_failures: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -466,6 +470,7 @@ impl<S: Scheme> GossipMachine<S> {
         }
         // The batch passed pieces that do not add up: check each piece, and each
         // individual signature not yet checked alone, on its own; report and drop the bad.
+        self.stats.merge_check_failures += 1;
         let mut good = Vec::with_capacity(candidates.len());
         for (from, a) in candidates {
             if self.verifies(&a) {

@@ -312,6 +312,7 @@ proptest! {
         }
         accused.sort_unstable();
         prop_assert_eq!(accused, bad.clone(), "every Byzantine piece is invalid and named; no honest one is");
+        prop_assert_eq!(m.stats().merge_check_failures, 0, "the keyed batch weights caught every piece");
         let honest = n - bad.len();
         prop_assert_eq!(m.finalized_round().is_some(), 3 * honest > 2 * n);
     }
