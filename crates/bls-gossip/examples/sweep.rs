@@ -3,9 +3,15 @@
 //!
 //! ```text
 //! cargo run --release -p bls-gossip --example sweep -- [--n 100,1000] [--degree 20]
-//!     [--byzantine 0.0] [--behaviour silent|invalid|forged] [--loss 0.0] [--seeds 10]
-//!     [--fake-crypto] [--check] [--out target/sweep]
+//!     [--byzantine 0.0] [--behaviour silent|invalid|forged|cancelling|inflated|predicted]
+//!     [--loss 0.0] [--seeds 10] [--fake-crypto] [--check] [--predictable-seeds]
+//!     [--out target/sweep]
 //! ```
+//!
+//! Machine seeds are secret, as a deployment's must be: one 32-byte secret from the OS
+//! CSPRNG per invocation is hashed with each run's seed and guardian index
+//! (`sim::machine_seed`). `--predictable-seeds` drops the secret, so seeds follow from the
+//! run seed alone (reproducible, and known to the `predicted` adversary).
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
@@ -26,6 +32,7 @@ struct Args {
     check: bool,
     out: String,
     max_mult: u8,
+    predictable: bool,
 }
 
 fn parse() -> Args {
@@ -40,6 +47,7 @@ fn parse() -> Args {
         check: false,
         out: "target/sweep".into(),
         max_mult: Config::default().max_multiplicity,
+        predictable: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,6 +63,7 @@ fn parse() -> Args {
             "--max-mult" => a.max_mult = val().parse().unwrap(),
             "--fake-crypto" => a.fake = true,
             "--check" => a.check = true,
+            "--predictable-seeds" => a.predictable = true,
             "--help" | "-h" => {
                 println!("see the doc comment of examples/sweep.rs");
                 std::process::exit(0);
@@ -141,8 +150,17 @@ fn main() {
     println!("wrote {png}");
 }
 
+/// 32 bytes from the OS CSPRNG.
+fn os_secret() -> [u8; 32] {
+    use rand::TryRngCore;
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut secret).expect("the OS random number generator failed");
+    secret
+}
+
 fn sweep_n<S: Scheme>(args: &Args, n: usize, msg: &[u8]) -> Vec<Row> {
     let setup = Setup::<S>::new(n, msg).unwrap();
+    let secret = (!args.predictable).then(os_secret);
     let mut rows = Vec::new();
     for &byz in &args.byzantine {
         for &loss in &args.loss {
@@ -159,6 +177,7 @@ fn sweep_n<S: Scheme>(args: &Args, n: usize, msg: &[u8]) -> Vec<Row> {
                     seed,
                     max_rounds: 30,
                     check_safety: args.check,
+                    machine_secret: secret,
                 };
                 outcomes.push(run(&setup, &e).unwrap());
             }

@@ -399,7 +399,14 @@ impl fmt::Debug for KeyTable {
 /// Batch-verifies aggregates over one message: draws a non-zero 64-bit `r_j` per
 /// aggregate from `rng` and checks `e(Σ r_j σ_j, g1) = e(H(m), Σ_u (Σ_j r_j c_{j,u})·pk_u)`
 /// with one G1 MSM, one G2 MSM and two pairings. True iff every aggregate is valid (a
-/// batch with an invalid member passes with probability at most 2^-63). Empty: true.
+/// batch with an invalid member passes with probability at most 2^-63 over weights the
+/// items' authors cannot predict). Empty: true.
+///
+/// **Security requirement:** `rng` must be unpredictable to whoever produced `items`
+/// (seeded from a secret, and not reused with contents chosen after its output could be
+/// observed). With predictable weights, `σ_1 + r_2·X` and `σ_2 − r_1·X` pass together
+/// although neither verifies. [`crate::GossipMachine`] keys each batch's weights with its
+/// secret seed and the batch contents.
 ///
 /// Bound: per-key scalars are `Σ_j r_j·c_{j,u} < items · 2^64 · 2^8`, which fits `u128`
 /// for any batch that fits in memory.

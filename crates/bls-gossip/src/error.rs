@@ -109,6 +109,15 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// One public key appears at two guardian indices (a key counts once: duplicates would
+    /// let one holder's signature count as several guardians').
+    #[error("guardians {first} and {second} have the same public key")]
+    DuplicateKey {
+        /// The lower index.
+        first: usize,
+        /// The higher index holding the same key.
+        second: usize,
+    },
     /// A gossip message for another checkpoint instance reached this machine.
     #[error("message for instance {found}, this machine gossips instance {expected}")]
     WrongInstance {

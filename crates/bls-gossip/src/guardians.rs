@@ -19,7 +19,9 @@ pub struct GuardianSet<S: Scheme> {
 impl<S: Scheme> GuardianSet<S> {
     /// A set from keys the caller has already PoP-checked (once, when each key was
     /// staked) and their stakes. Fails when empty, lengths differ, total stake is zero,
-    /// or `3 · total` would overflow `u128`.
+    /// `3 · total` would overflow `u128`, or one key appears at two indices
+    /// ([`Error::DuplicateKey`]: otherwise one holder's signature would count once per
+    /// copy, and a single key listed at enough indices would reach a quorum alone).
     pub fn new(keys: Vec<S::PublicKey>, stakes: Vec<u128>) -> Result<Self, Error> {
         if keys.is_empty() {
             return Err(Error::InvalidGuardianSet { reason: "no guardians" });
@@ -34,6 +36,9 @@ impl<S: Scheme> GuardianSet<S> {
             .ok_or(Error::InvalidGuardianSet { reason: "total stake too large" })?;
         if total == 0 {
             return Err(Error::InvalidGuardianSet { reason: "zero total stake" });
+        }
+        if let Some((first, second)) = find_duplicate::<S>(&keys) {
+            return Err(Error::DuplicateKey { first, second });
         }
         Ok(GuardianSet { table: S::key_table(keys), stakes, total })
     }
@@ -85,13 +90,34 @@ impl<S: Scheme> GuardianSet<S> {
     }
 }
 
-/// `3 · part > 2 · total`, without overflow for any `part ≤ total` of a valid set.
-pub fn exceeds_two_thirds(part: u128, total: u128) -> bool {
-    match (part.checked_mul(3), total.checked_mul(2)) {
-        (Some(p), Some(t)) => p > t,
-        (None, _) => true,
-        (Some(_), None) => false,
+/// The first pair of indices `(first, second)`, `first < second`, holding equal keys
+/// (smallest `second`, then smallest `first`).
+fn find_duplicate<S: Scheme>(keys: &[S::PublicKey]) -> Option<(usize, usize)> {
+    let bytes: Option<Vec<Vec<u8>>> = keys.iter().map(S::public_key_bytes).collect();
+    match bytes {
+        Some(bytes) => {
+            let mut seen = std::collections::BTreeMap::new();
+            for (i, b) in bytes.iter().enumerate() {
+                if let Some(&first) = seen.get(b.as_slice()) {
+                    return Some((first, i));
+                }
+                seen.insert(b.as_slice(), i);
+            }
+            None
+        }
+        None => (1..keys.len()).find_map(|j| keys[..j].iter().position(|k| *k == keys[j]).map(|i| (i, j))),
     }
+}
+
+/// The strict 2/3 rule `3 · part > 2 · total`, computed exactly for every pair of `u128`
+/// values (no product is formed, so nothing overflows): `part ≥ total` passes iff
+/// `part > 0`; otherwise it passes iff `part > 2 · (total − part)`.
+pub fn exceeds_two_thirds(part: u128, total: u128) -> bool {
+    if part >= total {
+        return part > 0;
+    }
+    // 3p > 2t  ⟺  p > 2(t − p); if 2(t − p) overflows it exceeds every u128, so p is below it.
+    (total - part).checked_mul(2).is_some_and(|d| part > d)
 }
 
 impl GuardianSet<Bls> {

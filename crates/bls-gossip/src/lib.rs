@@ -7,9 +7,10 @@
 //! *aggregate* is `(c, σ)`: a [`SignerVector`] `c` of multiplicities per guardian index and
 //! a signature `σ`; it is valid iff `e(σ, g1) = e(H(m), Σ c_u·pk_u)`. Each guardian runs a
 //! [`GossipMachine`]: it starts with its own signature (`c = e_i`), and every round sends
-//! its aggregate to its neighbours, batch-verifies what arrived, merges what adds signers
-//! (`σ ← σ·σ_j`, `c ← c + c_j`), and reports [`Event::Finalized`] once the distinct
-//! signers hold more than 2/3 of the stake. Naive broadcast is O(n²) messages; the gossip
+//! its aggregate to its neighbours, batch-verifies what arrived (weights keyed by its
+//! secret seed and the batch contents), merges what adds signers (`σ ← σ·σ_j`,
+//! `c ← c + c_j`), checks the merged aggregate on its own, and reports
+//! [`Event::Finalized`] once the distinct signers hold more than 2/3 of the stake. Naive broadcast is O(n²) messages; the gossip
 //! needs O(log n) rounds of d messages per guardian.
 //!
 //! Layers, each usable alone:
@@ -20,7 +21,9 @@
 //!   multi-scalar multiplication, batch verification with random weights folded into the
 //!   per-key scalars (one MSM, two pairings), and bisection to name bad aggregates.
 //! * [`Scheme`] — what the machine needs from a signature scheme: [`Bls`], or
-//!   `FakeScheme` (feature `fake-crypto`, insecure) for fast tests and large simulations.
+//!   `FakeScheme` (feature `fake-crypto`, insecure: linear over the prime field
+//!   `2^64 − 59`, so its batch check is as sound as BLS's) for fast tests and large
+//!   simulations.
 //! * [`SignerVector`] — multiplicities (bounded by [`MAX_MULTIPLICITY`]; merges are
 //!   checked, never overflow) with a compact canonical encoding and a size-limited decoder.
 //! * [`GuardianSet`], [`GossipMessage`], [`GossipMachine`].
@@ -30,17 +33,25 @@
 //! 1. Build a [`GuardianSet`] from PoP-checked keys and stakes (once per guardian set).
 //! 2. Per checkpoint: sign [`checkpoint_message`], make a [`Context`] (instance, set,
 //!    message, own index and signature, neighbours), `GossipMachine::new(config, ctx, now,
-//!    seed)`.
+//!    seed)` with a **secret** `seed`: 32 fresh bytes from the host's CSPRNG (the OS) per
+//!    machine. It keys the batch-verification weights; a seed peers can predict lets
+//!    Byzantine peers craft pieces that cancel in a batch (security requirement; see
+//!    [`GossipMachine::new`]).
 //! 3. Loop: feed [`Input::Message`] (decode peer bytes with [`GossipMessage::decode`] and
 //!    an explicit size limit first) and [`Input::Timeout`] when [`GossipMachine::poll_timeout`]
 //!    is reached; drain [`GossipMachine::poll_output`]: `Send` (encode and transmit),
-//!    `Event::Finalized`, `Misbehaviour` (evidence for slashing).
+//!    `Event::Finalized`, `Misbehaviour` (an invalid aggregate came over that peer's link:
+//!    score the peer down or disconnect it; it carries nothing the peer signed, so it is
+//!    **not** slashing evidence — see [`Misbehaviour`]).
 //!
 //! # Invariants
 //!
-//! * An honest machine's aggregate is built only from pieces that verified, so every
-//!   `Finalized` carries a valid aggregate whose distinct signers hold `> 2/3` of stake —
-//!   whatever Byzantine peers send (tested under proptest and netsim).
+//! * An honest machine adopts, sends and finalizes only an aggregate that passed a plain
+//!   verification of its own (after the batch check of its pieces), so every `Finalized`
+//!   carries a valid aggregate whose distinct signers hold `> 2/3` of stake — whatever
+//!   Byzantine peers send, even if they predict the batch weights (tested under proptest
+//!   and netsim, with real BLS for small sets).
+//! * A [`GuardianSet`] holds each key once ([`Error::DuplicateKey`]).
 //! * Multiplicities never exceed [`Config::max_multiplicity`] (≤ 255).
 //! * Same seed and same inputs give the same outputs.
 //!
@@ -58,12 +69,19 @@
 //! let msg: Arc<[u8]> = checkpoint_message(100, &[7; 32], &[9; 32]).into();
 //!
 //! // A complete graph: everyone is everyone's neighbour.
+//! // Each machine's seed is a secret from the OS CSPRNG (a security requirement).
+//! fn os_seed() -> [u8; 32] {
+//!     use rand::TryRngCore;
+//!     let mut seed = [0u8; 32];
+//!     rand::rngs::OsRng.try_fill_bytes(&mut seed).expect("OS randomness");
+//!     seed
+//! }
 //! let mut nodes: Vec<GossipMachine<Bls>> = (0..4)
 //!     .map(|i| {
 //!         let sig = Bls::sign(&keys[i].0, &msg);
 //!         let ctx = Context::new(100, set.clone(), msg.clone(), Some((i, sig)),
 //!                                (0..4).collect()).unwrap();
-//!         GossipMachine::new(Config::default(), ctx, Timestamp::ZERO, [i as u8; 32])
+//!         GossipMachine::new(Config::default(), ctx, Timestamp::ZERO, os_seed())
 //!     })
 //!     .collect();
 //!

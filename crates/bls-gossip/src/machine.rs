@@ -5,15 +5,21 @@
 //!
 //! 1. takes the latest aggregate received from each peer since the last tick and keeps
 //!    those that would add a signer it lacks (others are dropped unverified);
-//! 2. batch-verifies them ([`Scheme::find_invalid`]: one batch, bisection on failure);
-//!    each invalid one becomes [`Output::Misbehaviour`] and its sender is ignored from
-//!    then on;
+//! 2. batch-verifies them ([`Scheme::find_invalid`]: one batch, bisection on failure)
+//!    with weights keyed by the machine's secret seed and the batch contents; each invalid
+//!    one becomes [`Output::Misbehaviour`] (a peer-scoring report, not slashing evidence)
+//!    and its sender is ignored from then on;
 //! 3. rebuilds its aggregate greedily from its current aggregate and the verified ones:
 //!    most new signers first, ties to fewer overlaps, skipping any piece that would take
 //!    a multiplicity past [`Config::max_multiplicity`], then subtracts surplus copies of
 //!    every individual signature it holds (its own and its neighbours' round-0 ones:
 //!    `σ ← σ − (c_u − 1)·σ_u`), the multiplicities every neighbour repeats — so counts
-//!    stay small;
+//!    stay small; then verifies the result on its own (one weighted verification) and
+//!    adopts it only if it verifies. If it does not (the batch passed pieces that do not
+//!    add up), every new piece and every individual signature not yet checked alone is
+//!    verified on its own, the bad ones are reported and dropped, and the rest merged —
+//!    so the machine never holds, sends or finalizes an aggregate that fails
+//!    verification;
 //! 4. emits [`Event::Finalized`] once the distinct signers hold more than 2/3 of the
 //!    stake (strict: `3·signed > 2·total`), at most once;
 //! 5. sends its aggregate to every neighbour that needs it: not a neighbour whose last
@@ -30,6 +36,7 @@ use std::sync::Arc;
 use primitives::{Machine, Timestamp};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use sha2::{Digest, Sha256};
 
 use crate::Error;
 use crate::guardians::GuardianSet;
@@ -147,8 +154,9 @@ pub enum Output<S: Scheme> {
     },
     /// Something happened.
     Event(Event<S>),
-    /// A peer sent an aggregate that does not verify: the evidence, checkable by anyone
-    /// with [`Aggregate::verify`].
+    /// An aggregate that does not verify arrived over the link from a peer: a reason to
+    /// score that peer down or disconnect it, **not slashing evidence** (see
+    /// [`Misbehaviour`]).
     Misbehaviour(Misbehaviour<S>),
 }
 
@@ -164,10 +172,21 @@ pub enum Event<S: Scheme> {
     },
 }
 
-/// Evidence that `from` sent an invalid aggregate.
+/// A local report: an aggregate that does not verify arrived over the link from guardian
+/// `from`, and this machine ignores `from` for the rest of the instance.
+///
+/// **What it proves, and what it does not.** Anyone can re-check with
+/// [`Aggregate::verify`] that `aggregate` is invalid. Nothing in it is signed by `from`:
+/// gossip messages carry no sender signature, and an invalid aggregate is by definition
+/// not a signature by anyone, so the report cannot show a third party that `from` sent
+/// it — the reporter could have made it up, and a relay cannot be told apart from its
+/// origin. Use it to score down, rate-limit or disconnect the peer on *this* link. It is
+/// **not slashing evidence**: slash only on evidence that carries the offender's own
+/// signatures (e.g. mlbft-core's two signed votes for different blocks in one epoch);
+/// `bls-gossip` emits none.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Misbehaviour<S: Scheme> {
-    /// The sender.
+    /// The peer whose link delivered the aggregate (not necessarily its author).
     pub from: usize,
     /// Our round when we found it.
     pub round: u32,
@@ -192,6 +211,10 @@ pub struct Stats {
     pub invalid: u64,
     /// Aggregates merged into ours.
     pub merged: u64,
+    /// Merged aggregates that failed their own verification although every piece had
+    /// passed the batch check (each one triggers the per-piece fallback). Non-zero means
+    /// someone predicted the batch weights — a leaked or guessable seed — or a bug.
+    pub merge_check_failures: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -204,12 +227,27 @@ struct PeerView {
     sent_round: u32,
 }
 
+/// An individual signature we hold.
+#[derive(Clone, Debug)]
+struct Known<S: Scheme> {
+    sig: S::Signature,
+    /// `−σ_u`, what normalization adds.
+    neg: S::Signature,
+    /// Verified on its own (or our own). An unconfirmed one passed a batch check and is
+    /// only ever used inside an aggregate that is verified before adoption.
+    confirmed: bool,
+}
+
+/// Domain of the batch-weight derivation.
+const WEIGHT_DOMAIN: &[u8] = b"meshcast/bls-gossip/batch-weights/v1";
+
 /// One guardian's gossip state for one checkpoint instance.
 #[derive(Debug)]
 pub struct GossipMachine<S: Scheme> {
     config: Config,
     ctx: Context<S>,
-    rng: ChaCha8Rng,
+    /// The host's secret seed: keys the batch-verification weights.
+    secret: [u8; 32],
     start: Timestamp,
     round: u32,
     next_tick: Option<Timestamp>,
@@ -218,9 +256,9 @@ pub struct GossipMachine<S: Scheme> {
     version: u64,
     finalized: Option<u32>,
     inbox: BTreeMap<usize, GossipMessage<S>>,
-    /// `−σ_u` for every guardian whose individual signature we hold (ours, and those
-    /// neighbours sent alone in round 0): used to normalize their multiplicity to 1.
-    known: BTreeMap<usize, S::Signature>,
+    /// Every guardian whose individual signature we hold (ours, and those neighbours sent
+    /// alone): used to normalize their multiplicity to 1.
+    known: BTreeMap<usize, Known<S>>,
     peers: BTreeMap<usize, PeerView>,
     outputs: VecDeque<Output<S>>,
     stats: Stats,
@@ -228,7 +266,18 @@ pub struct GossipMachine<S: Scheme> {
 
 impl<S: Scheme> GossipMachine<S> {
     /// A machine that starts gossiping at `now` (its first tick, round 0, is due at
-    /// `now`: it sends our own signature). `seed` drives the batch-verification weights.
+    /// `now`: it sends our own signature).
+    ///
+    /// **Security requirement:** `seed` must be 32 bytes from the host's CSPRNG (e.g. the
+    /// OS: `getrandom`, `rand::rngs::OsRng`), secret, and fresh for each machine. It keys
+    /// the batch-verification weights: each batch's weights are a keyed hash (SHA-256) of
+    /// the seed, the instance, the round and the batch's contents, so a peer cannot know
+    /// them before it has sent its piece. Peers that could predict the weights (a seed
+    /// that is a constant, a counter, a guardian index, or derived from public data)
+    /// could craft pieces whose errors cancel in the batch; the machine would still catch
+    /// them with its check of every merged aggregate before adoption, but at the cost of
+    /// one verification per piece. Tests and simulations may use fixed seeds: outputs
+    /// depend only on `(seed, inputs)`.
     pub fn new(config: Config, ctx: Context<S>, now: Timestamp, seed: [u8; 32]) -> Self {
         let mut config = config;
         config.round_ms = config.round_ms.max(1);
@@ -241,7 +290,7 @@ impl<S: Scheme> GossipMachine<S> {
         });
         let mut m = GossipMachine {
             config,
-            rng: ChaCha8Rng::from_seed(seed),
+            secret: seed,
             start: now,
             round: 0,
             next_tick: Some(now),
@@ -259,7 +308,7 @@ impl<S: Scheme> GossipMachine<S> {
         if let Some((i, sig)) = &m.ctx.me
             && let Ok(neg) = S::negate(sig)
         {
-            m.known.insert(*i, neg);
+            m.known.insert(*i, Known { sig: sig.clone(), neg, confirmed: true });
         }
         m.set_current(current);
         m
@@ -389,27 +438,19 @@ impl<S: Scheme> GossipMachine<S> {
         }
         self.stats.batches += 1;
         self.stats.verified += candidates.len() as u64;
+        let mut rng = self.batch_rng(round, &candidates);
         let items: Vec<(&SignerVector, &S::Signature)> =
             candidates.iter().map(|(_, a)| (&*a.signers, &a.signature)).collect();
         let table = self.ctx.guardians.key_table();
         // Lengths were checked on arrival, so verification cannot fail with an error;
         // if it somehow does, treat the whole batch as unverified and merge nothing.
-        let Ok(bad) = S::find_invalid(table, &self.ctx.message, &items, &mut self.rng) else {
+        let Ok(bad) = S::find_invalid(table, &self.ctx.message, &items, &mut rng) else {
             return;
         };
         drop(items);
-        for &b in bad.iter().rev() {
-            let (from, aggregate) = candidates.remove(b);
-            self.stats.invalid += 1;
-            let view = self.peers.entry(from).or_default();
-            view.banned = true;
-            view.claimed = None;
-            self.outputs.push_back(Output::Misbehaviour(Misbehaviour {
-                from,
-                round,
-                instance: self.ctx.instance,
-                aggregate,
-            }));
+        let removed: Vec<(usize, Aggregate<S>)> = bad.iter().rev().map(|&b| candidates.remove(b)).collect();
+        for (from, aggregate) in removed.into_iter().rev() {
+            self.report(round, from, aggregate);
         }
         for (from, a) in &candidates {
             if a.signers.distinct() == 1
@@ -417,21 +458,122 @@ impl<S: Scheme> GossipMachine<S> {
                 && !self.known.contains_key(from)
                 && let Ok(neg) = S::negate(&a.signature)
             {
-                self.known.insert(*from, neg);
+                self.known.insert(*from, Known { sig: a.signature.clone(), neg, confirmed: false });
             }
         }
-        self.rebuild(candidates.into_iter().map(|(_, a)| a).collect());
+        // Defence in depth: whatever the batch said, adopt (and so send or finalize) only
+        // an aggregate that verifies on its own.
+        let Some((agg, merged)) = self.assemble(&candidates) else { return };
+        if self.verifies(&agg) {
+            self.adopt(agg, merged);
+            return;
+        }
+        // The batch passed pieces that do not add up: check each piece, and each
+        // individual signature not yet checked alone, on its own; report and drop the bad.
+        self.stats.merge_check_failures += 1;
+        let mut good = Vec::with_capacity(candidates.len());
+        for (from, a) in candidates {
+            if self.verifies(&a) {
+                if let Some(k) = self.known.get_mut(&from)
+                    && a.signers.distinct() == 1
+                    && a.signers.count(from) == 1
+                    && k.sig == a.signature
+                {
+                    k.confirmed = true;
+                }
+                good.push((from, a));
+            } else {
+                self.report(round, from, a);
+            }
+        }
+        let unconfirmed: Vec<usize> =
+            self.known.iter().filter(|(_, k)| !k.confirmed).map(|(&u, _)| u).collect();
+        for u in unconfirmed {
+            let Some(k) = self.known.get(&u) else { continue };
+            let Ok(single) = SignerVector::singleton(n, u) else { continue };
+            let piece = Aggregate { signers: Arc::new(single), signature: k.sig.clone() };
+            if self.verifies(&piece) {
+                if let Some(k) = self.known.get_mut(&u) {
+                    k.confirmed = true;
+                }
+            } else {
+                self.known.remove(&u);
+                good.retain(|(from, _)| *from != u);
+                if !self.peers.get(&u).is_some_and(|v| v.banned) {
+                    self.report(round, u, piece);
+                }
+            }
+        }
+        // Every input is now individually valid, so the sum verifies; checked anyway.
+        if let Some((agg, merged)) = self.assemble(&good)
+            && self.verifies(&agg)
+        {
+            self.adopt(agg, merged);
+        }
     }
 
-    /// Greedy rebuild from our current aggregate plus verified pieces.
-    fn rebuild(&mut self, mut pieces: Vec<Aggregate<S>>) {
+    /// The batch's weights: a ChaCha8 stream seeded with `SHA-256(domain ‖ secret seed ‖
+    /// instance ‖ round ‖ batch number ‖ (sender, signer vector, signature)*)`, so they are
+    /// unknown to anyone without the seed and change with every bit the senders chose.
+    /// The digest is never revealed (it only seeds the stream), so SHA-256's length
+    /// extension does not apply. Signer vectors enter as their support bitset and counts.
+    fn batch_rng(&self, round: u32, candidates: &[(usize, Aggregate<S>)]) -> ChaCha8Rng {
+        let mut h = Sha256::new();
+        h.update((WEIGHT_DOMAIN.len() as u64).to_le_bytes());
+        h.update(WEIGHT_DOMAIN);
+        h.update(self.secret);
+        h.update(self.ctx.instance.to_le_bytes());
+        h.update(round.to_le_bytes());
+        h.update(self.stats.batches.to_le_bytes());
+        h.update((candidates.len() as u64).to_le_bytes());
+        for (from, a) in candidates {
+            h.update((*from as u64).to_le_bytes());
+            h.update((a.signers.len() as u64).to_le_bytes());
+            for w in a.signers.support() {
+                h.update(w.to_le_bytes());
+            }
+            h.update(a.signers.counts());
+            h.update(S::signature_to_bytes(&a.signature));
+        }
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(h.finalize().as_slice());
+        ChaCha8Rng::from_seed(seed)
+    }
+
+    fn verifies(&self, agg: &Aggregate<S>) -> bool {
+        agg.verify(self.ctx.guardians.keys(), &self.ctx.message).unwrap_or(false)
+    }
+
+    /// Reports an invalid aggregate from `from` and ignores the peer from then on.
+    fn report(&mut self, round: u32, from: usize, aggregate: Aggregate<S>) {
+        self.stats.invalid += 1;
+        let view = self.peers.entry(from).or_default();
+        view.banned = true;
+        view.claimed = None;
+        self.outputs.push_back(Output::Misbehaviour(Misbehaviour {
+            from,
+            round,
+            instance: self.ctx.instance,
+            aggregate,
+        }));
+    }
+
+    fn adopt(&mut self, agg: Aggregate<S>, merged: u64) {
+        self.stats.merged += merged;
+        self.set_current(Some(agg));
+    }
+
+    /// Greedy rebuild from our current aggregate plus `pieces`, then normalization; the
+    /// result and the number of pieces merged, if it has more signers than ours.
+    fn assemble(&self, pieces: &[(usize, Aggregate<S>)]) -> Option<(Aggregate<S>, u64)> {
         if pieces.is_empty() {
-            return;
+            return None;
         }
         let n = self.ctx.guardians.len();
         let had = self.current.as_ref().map_or(0, |c| c.signers.distinct());
+        let mut pieces: Vec<&Aggregate<S>> = pieces.iter().map(|(_, a)| a).collect();
         if let Some(c) = &self.current {
-            pieces.push(c.clone());
+            pieces.push(c);
         }
         let cap = self.config.max_multiplicity;
         let mut acc = SignerVector::new(n);
@@ -473,22 +615,18 @@ impl<S: Scheme> GossipMachine<S> {
         // multiplicities — ours and our neighbours', which every neighbour's aggregate
         // repeats — at 1.
         if let Some(s) = sig.as_mut() {
-            for (&u, neg) in &self.known {
+            for (&u, k) in &self.known {
                 let c = acc.count(u);
                 if c > 1
-                    && let Some(surplus) = S::scale(neg, u32::from(c - 1))
+                    && let Some(surplus) = S::scale(&k.neg, u32::from(c - 1))
                     && acc.set(u, 1).is_ok()
                 {
                     *s = S::combine(s, &surplus);
                 }
             }
         }
-        if acc.distinct() > had
-            && let Some(signature) = sig
-        {
-            self.stats.merged += merged;
-            self.set_current(Some(Aggregate { signers: Arc::new(acc), signature }));
-        }
+        let signature = sig?;
+        (acc.distinct() > had).then(|| (Aggregate { signers: Arc::new(acc), signature }, merged))
     }
 
     fn send(&mut self, round: u32) {

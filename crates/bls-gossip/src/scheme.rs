@@ -60,11 +60,23 @@ pub trait Scheme: Clone + Debug + PartialEq + Eq + 'static {
         signers: &SignerVector,
         sig: &Self::Signature,
     ) -> Result<bool, Error>;
+    /// A canonical byte form of a public key (equal keys, equal bytes), which lets
+    /// [`crate::GuardianSet::new`] find duplicate keys in `O(n log n)`. The default `None`
+    /// makes it compare keys pairwise with `PartialEq` (`O(n²)`) instead.
+    fn public_key_bytes(_pk: &Self::PublicKey) -> Option<Vec<u8>> {
+        None
+    }
     /// Builds the verifier's key table (keys in guardian index order).
     fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable;
     /// The keys of a table, in guardian index order.
     fn table_keys(table: &Self::KeyTable) -> &[Self::PublicKey];
     /// True iff every aggregate in `items` verifies, with random weights from `rng`.
+    ///
+    /// **Security requirement:** `rng`'s output must be unpredictable to whoever produced
+    /// `items`. Peers that can predict the weights `r_j` can send aggregates whose errors
+    /// cancel in `Σ r_j·σ_j` (`σ_1 + r_2·X` and `σ_2 − r_1·X`): the batch passes although
+    /// neither aggregate, nor their sum, verifies. [`crate::GossipMachine`] derives the
+    /// weights from its secret seed and the batch contents.
     fn batch_verify(
         table: &Self::KeyTable,
         msg: &[u8],
@@ -150,6 +162,9 @@ impl Scheme for Bls {
     ) -> Result<bool, Error> {
         bls::verify_weighted(keys, msg, signers, sig)
     }
+    fn public_key_bytes(pk: &Self::PublicKey) -> Option<Vec<u8>> {
+        Some(pk.to_bytes().to_vec())
+    }
     fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable {
         bls::KeyTable::new(keys)
     }
@@ -173,13 +188,25 @@ pub use fake::{FakePublicKey, FakeScheme, FakeSecretKey, FakeSignature};
 mod fake {
     use super::*;
 
-    /// INSECURE linear stand-in for BLS (feature `fake-crypto`): a signature is the
-    /// wrapping sum `Σ c_u · t(pk_u, m)` of 64-bit per-key tags, so aggregation, weighted
-    /// and batch verification (random weights folded per key), and the detection of
-    /// invalid or inflated aggregates behave like BLS at a tiny fraction of the cost.
-    /// Anyone can compute any tag: never use it outside tests and simulations.
+    /// INSECURE linear stand-in for BLS (feature `fake-crypto`): a signature is the sum
+    /// `Σ c_u · t(pk_u, m) mod p` of per-key tags in the prime field of
+    /// [`FakeScheme::MODULUS`] `p = 2^64 − 59`, so aggregation, weighted and batch
+    /// verification (random weights in `[1, p)` folded per key), and the detection of
+    /// invalid, inflated or *mutually cancelling* aggregates behave like BLS at a tiny
+    /// fraction of the cost: a batch containing any invalid aggregate passes with
+    /// probability at most `1/(p − 1)` over the weights, because arithmetic modulo a prime
+    /// has no zero divisors (modulo `2^64`, two aggregates each off by `2^63` passed every
+    /// batch with odd weights). Anyone can compute any tag: never use it outside tests and
+    /// simulations.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FakeScheme;
+
+    impl FakeScheme {
+        /// The prime modulus `2^64 − 59` of fake signatures, tags and batch weights.
+        pub const MODULUS: u64 = 0xffff_ffff_ffff_ffc5;
+    }
+
+    const P: u64 = FakeScheme::MODULUS;
 
     /// Fake secret key.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +214,9 @@ mod fake {
     /// Fake public key.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FakePublicKey(pub u64);
-    /// Fake signature (96 bytes on the wire: 8 little-endian bytes then zeros).
+    /// Fake signature: an element of the field modulo [`FakeScheme::MODULUS`] (values at or
+    /// above it are read modulo it; the wire form is canonical: 8 little-endian bytes of a
+    /// value below the modulus, then zeros, 96 bytes in all).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FakeSignature(pub u64);
 
@@ -202,12 +231,43 @@ mod fake {
         msg.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| mix(h ^ u64::from(b)))
     }
 
+    /// `x mod p` without a division: `2^64 ≡ 59 (mod p)`, so fold the high half in twice
+    /// (`x < 2^128` → below `2^71` → below `2^64 + 2^13`), then subtract `p` at most twice.
+    fn reduce(x: u128) -> u64 {
+        const LO: u128 = u64::MAX as u128;
+        let x = (x >> 64) * 59 + (x & LO);
+        let mut x = (x >> 64) * 59 + (x & LO);
+        while x >= u128::from(P) {
+            x -= u128::from(P);
+        }
+        // Lossless: below P < 2^64.
+        x as u64
+    }
+
+    fn add(a: u64, b: u64) -> u64 {
+        reduce(u128::from(a) + u128::from(b))
+    }
+
+    fn mul(a: u64, b: u64) -> u64 {
+        reduce(u128::from(a) * u128::from(b))
+    }
+
     fn tag(pk: u64, h: u64) -> u64 {
-        mix(pk ^ h)
+        mix(pk ^ h) % P
     }
 
     fn weighted(keys: &[FakePublicKey], h: u64, scalars: impl Iterator<Item = (usize, u64)>) -> u64 {
-        scalars.fold(0u64, |acc, (i, s)| acc.wrapping_add(s.wrapping_mul(tag(keys[i].0, h))))
+        scalars.fold(0u64, |acc, (i, s)| add(acc, mul(s, tag(keys[i].0, h))))
+    }
+
+    /// A uniform weight in `[1, p)` (rejection sampling: at most a 59-in-2^64 retry chance).
+    fn weight(rng: &mut dyn RngCore) -> u64 {
+        loop {
+            let r = rng.next_u64();
+            if r != 0 && r < P {
+                return r;
+            }
+        }
     }
 
     impl Scheme for FakeScheme {
@@ -225,14 +285,14 @@ mod fake {
             FakeSignature(tag(mix(sk.0), digest(msg)))
         }
         fn combine(a: &Self::Signature, b: &Self::Signature) -> Self::Signature {
-            FakeSignature(a.0.wrapping_add(b.0))
+            FakeSignature(add(a.0 % P, b.0 % P))
         }
         fn negate(sig: &Self::Signature) -> Result<Self::Signature, Error> {
-            Ok(FakeSignature(sig.0.wrapping_neg()))
+            Ok(FakeSignature((P - sig.0 % P) % P))
         }
         fn signature_to_bytes(sig: &Self::Signature) -> [u8; WIRE_SIGNATURE_LEN] {
             let mut out = [0u8; WIRE_SIGNATURE_LEN];
-            out[..8].copy_from_slice(&sig.0.to_le_bytes());
+            out[..8].copy_from_slice(&(sig.0 % P).to_le_bytes());
             out
         }
         fn signature_from_bytes(bytes: &[u8]) -> Result<Self::Signature, Error> {
@@ -244,7 +304,11 @@ mod fake {
             }
             let mut v = [0u8; 8];
             v.copy_from_slice(&bytes[..8]);
-            Ok(FakeSignature(u64::from_le_bytes(v)))
+            let value = u64::from_le_bytes(v);
+            if value >= P {
+                return Err(Error::BadPoint { what: "fake signature" });
+            }
+            Ok(FakeSignature(value))
         }
         fn verify_aggregate(
             keys: &[Self::PublicKey],
@@ -259,7 +323,10 @@ mod fake {
                 return Ok(false);
             }
             let h = digest(msg);
-            Ok(weighted(keys, h, signers.iter().map(|(i, c)| (i, u64::from(c)))) == sig.0)
+            Ok(weighted(keys, h, signers.iter().map(|(i, c)| (i, u64::from(c)))) == sig.0 % P)
+        }
+        fn public_key_bytes(pk: &Self::PublicKey) -> Option<Vec<u8>> {
+            Some(pk.0.to_le_bytes().to_vec())
         }
         fn key_table(keys: Vec<Self::PublicKey>) -> Self::KeyTable {
             keys
@@ -282,15 +349,37 @@ mod fake {
                 if signers.is_empty() {
                     return Ok(false);
                 }
-                let r = rng.next_u64() | 1;
-                lhs = lhs.wrapping_add(r.wrapping_mul(sig.0));
+                let r = weight(rng);
+                lhs = add(lhs, mul(r, sig.0 % P));
                 for (i, c) in signers.iter() {
-                    scalars[i] = scalars[i].wrapping_add(r.wrapping_mul(u64::from(c)));
+                    scalars[i] = add(scalars[i], mul(r, u64::from(c)));
                 }
             }
             let h = digest(msg);
             let rhs = weighted(keys, h, scalars.into_iter().enumerate().filter(|&(_, s)| s != 0));
             Ok(lhs == rhs)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn reduction_matches_the_remainder() {
+            let p = u128::from(P);
+            let mut x = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
+            let edges = [0, 1, p - 1, p, p + 1, 2 * p, u128::from(u64::MAX), (p - 1) * (p - 1), u128::MAX];
+            for &e in &edges {
+                assert_eq!(u128::from(reduce(e)), e % p, "{e}");
+            }
+            for _ in 0..100_000 {
+                x = x.wrapping_mul(0x2545_f491_4f6c_dd1d_9e37_79b9_7f4a_7c15).wrapping_add(1);
+                assert_eq!(u128::from(reduce(x)), x % p);
+                let (a, b) = ((x >> 64) as u64, x as u64);
+                assert_eq!(u128::from(mul(a, b)), u128::from(a) * u128::from(b) % p);
+                assert_eq!(u128::from(add(a, b)), (u128::from(a) + u128::from(b)) % p);
+            }
         }
     }
 }

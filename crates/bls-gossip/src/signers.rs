@@ -144,29 +144,54 @@ impl SignerVector {
         })
     }
 
+    /// The multiplicity of every index, `0` for non-signers (`len()` bytes).
+    pub fn counts(&self) -> &[u8] {
+        &self.counts
+    }
+
     /// The support as a bitset (bit `i` of word `i / 64`).
     pub fn support(&self) -> &[u64] {
         &self.bits
     }
 
     /// True iff every signer of `other` is a signer of `self`.
+    ///
+    /// Vectors of different lengths compare as sets of indices (an index beyond a
+    /// vector's length is not one of its signers), so nothing is truncated.
     pub fn covers(&self, other: &SignerVector) -> bool {
-        self.bits.len() == other.bits.len() && self.bits.iter().zip(&other.bits).all(|(a, b)| b & !a == 0)
+        other.bits.iter().enumerate().all(|(w, b)| b & !self.bits.get(w).copied().unwrap_or(0) == 0)
     }
 
     /// Signers of `other` that `self` lacks: what merging `other` would add.
+    ///
+    /// Defined for any two lengths, as sets of indices: a signer of `other` at an index
+    /// beyond `self`'s length counts as lacking (it is never silently dropped). The merge
+    /// itself still refuses vectors of different lengths ([`Error::LengthMismatch`]).
     pub fn gain(&self, other: &SignerVector) -> usize {
-        self.bits.iter().zip(&other.bits).map(|(a, b)| (b & !a).count_ones() as usize).sum()
+        other
+            .bits
+            .iter()
+            .enumerate()
+            .map(|(w, b)| (b & !self.bits.get(w).copied().unwrap_or(0)).count_ones() as usize)
+            .sum()
     }
 
-    /// Signers in both.
+    /// Signers in both (for any two lengths: the indices that are signers of both).
     pub fn overlap(&self, other: &SignerVector) -> usize {
         self.bits.iter().zip(&other.bits).map(|(a, b)| (a & b).count_ones() as usize).sum()
     }
 
-    /// The largest count `self + other` would have.
+    /// The largest count a signer of `other` would have in `self + other` — the counts a
+    /// merge touches, which [`SignerVector::merge_capped`] checks against its cap — or 0
+    /// when `other` is empty. Defined for any two lengths: an index beyond `self`'s length
+    /// counts 0 there; it never panics. The merge itself still refuses vectors of
+    /// different lengths ([`Error::LengthMismatch`]).
     pub fn max_after_merge(&self, other: &SignerVector) -> u32 {
-        other.iter().map(|(i, c)| u32::from(self.counts[i]) + u32::from(c)).max().unwrap_or(0)
+        if self.len() == other.len() {
+            // Same length: every index of `other` is in range of `self`.
+            return other.iter().map(|(i, c)| u32::from(self.counts[i]) + u32::from(c)).max().unwrap_or(0);
+        }
+        other.iter().map(|(i, c)| u32::from(self.count(i)) + u32::from(c)).max().unwrap_or(0)
     }
 
     /// `self ← self + other`, refusing (unchanged) if a count would exceed `cap`

@@ -154,6 +154,36 @@ pub enum Byzantine {
     Invalid,
     /// Claim every guardian as a signer, carrying only their own signature.
     Forged,
+    /// Coordinated pairs (consecutive Byzantine guardians by index) whose errors cancel:
+    /// the first adds a junk point `X` to every aggregate it sends, the second subtracts
+    /// it. Each piece is invalid, their sum is valid, and a batch passes them only if
+    /// it weighs both alike (an unpaired last one just adds `X`).
+    Cancelling,
+    /// Inflated multiplicities, coordinated: the first of each pair claims its own
+    /// signature once more than its aggregate carries; the second carries that missing
+    /// copy of the first's signature without claiming it (an unpaired last one only
+    /// inflates).
+    Inflated,
+    /// Batch weights predicted from known seeds: the adversary knows every machine's
+    /// seed as [`machine_seed`] computes it without a secret (`derive_seed(seed, i)`) and
+    /// predicts that a victim's first batch — its neighbours' round-0 signatures, in
+    /// index order — is weighted by the first draws of `ChaCha8Rng::from_seed(seed)`
+    /// (the derivation before issue 18). For each honest guardian `v`, its Byzantine
+    /// neighbours pair up (ascending) and send `v` aggregates off by `r_b·X` and
+    /// `−r_a·X`, which cancel under those weights.
+    PredictedWeights,
+}
+
+impl Byzantine {
+    /// Every behaviour, for sweeps and property tests.
+    pub const ALL: [Byzantine; 6] = [
+        Byzantine::Silent,
+        Byzantine::Invalid,
+        Byzantine::Forged,
+        Byzantine::Cancelling,
+        Byzantine::Inflated,
+        Byzantine::PredictedWeights,
+    ];
 }
 
 impl core::str::FromStr for Byzantine {
@@ -163,7 +193,12 @@ impl core::str::FromStr for Byzantine {
             "silent" => Ok(Byzantine::Silent),
             "invalid" => Ok(Byzantine::Invalid),
             "forged" => Ok(Byzantine::Forged),
-            _ => Err(format!("unknown Byzantine behaviour {s:?} (silent, invalid, forged)")),
+            "cancelling" => Ok(Byzantine::Cancelling),
+            "inflated" => Ok(Byzantine::Inflated),
+            "predicted" => Ok(Byzantine::PredictedWeights),
+            _ => Err(format!(
+                "unknown Byzantine behaviour {s:?} (silent, invalid, forged, cancelling, inflated, predicted)"
+            )),
         }
     }
 }
@@ -230,6 +265,42 @@ pub struct Experiment {
     /// Re-verify every `Finalized` aggregate and its quorum (costs one verification per
     /// node with real BLS).
     pub check_safety: bool,
+    /// Secret mixed into every machine seed ([`machine_seed`]). `None`: seeds follow from
+    /// `seed` alone — reproducible, and *predictable*, which is what the
+    /// [`Byzantine::PredictedWeights`] adversary exploits. Deployments must use secret
+    /// seeds (see [`GossipMachine::new`]); the `sweep` example takes this from the OS.
+    pub machine_secret: Option<[u8; 32]>,
+}
+
+/// The seed of guardian `i`'s machine in a run with master seed `seed`:
+/// `netsim::derive_seed(seed, i)`, hashed with `secret` (SHA-256) when there is one.
+pub fn machine_seed(seed: u64, i: usize, secret: Option<&[u8; 32]>) -> [u8; 32] {
+    let base = derive_seed(seed, i);
+    match secret {
+        None => base,
+        Some(secret) => {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(b"meshcast/bls-gossip/sim-machine-seed/v1");
+            h.update(secret);
+            h.update(base);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(h.finalize().as_slice());
+            out
+        }
+    }
+}
+
+/// What an adversary knows about the run: the graph, who is Byzantine, and the machine
+/// seeds it believes honest guardians use.
+#[derive(Clone, Debug)]
+pub struct Knowledge {
+    /// Adjacency lists (sorted).
+    pub graph: Vec<Vec<usize>>,
+    /// Which guardians are Byzantine.
+    pub byzantine: Vec<bool>,
+    /// The seed each machine is believed to use (`machine_seed(seed, i, None)`).
+    pub believed_seeds: Vec<[u8; 32]>,
 }
 
 /// What one run measured.
@@ -284,19 +355,25 @@ pub fn run<S: Scheme>(setup: &Setup<S>, e: &Experiment) -> Result<Outcome, Error
     let mut sim: Sim<SimNode<S>> =
         Sim::new(SimConfig { seed: e.seed, default_link: link, max_steps: u64::MAX });
     const INSTANCE: u64 = 1;
-    for (i, neighbours) in graph.into_iter().enumerate() {
+    for (i, neighbours) in graph.iter().enumerate() {
         let ctx = Context::new(
             INSTANCE,
             setup.guardians.clone(),
             setup.message.clone(),
             Some((i, setup.signatures[i].clone())),
-            neighbours,
+            neighbours.clone(),
         )?;
-        let machine = GossipMachine::new(e.config.clone(), ctx, Timestamp::ZERO, derive_seed(e.seed, i));
+        let seed = machine_seed(e.seed, i, e.machine_secret.as_ref());
+        let machine = GossipMachine::new(e.config.clone(), ctx, Timestamp::ZERO, seed);
         sim.add_node(SimNode::new(machine));
     }
+    let knowledge = Knowledge {
+        believed_seeds: (0..n).map(|i| machine_seed(e.seed, i, None)).collect(),
+        graph,
+        byzantine: byzantine.clone(),
+    };
     for i in (0..n).filter(|&i| byzantine[i]) {
-        sim.set_behaviour(i, behaviour(e.byzantine, n, setup, i));
+        sim.set_behaviour(i, behaviour(e.byzantine, setup, i, &knowledge));
     }
     let round_ms = e.config.round_ms;
     let deadline = Timestamp::from_millis(u64::from(e.max_rounds) * round_ms);
@@ -355,30 +432,156 @@ pub fn run<S: Scheme>(setup: &Setup<S>, e: &Experiment) -> Result<Outcome, Error
     Ok(out)
 }
 
-/// The netsim behaviour for a Byzantine guardian `me`.
+/// `k·p` by double-and-add over [`Scheme::combine`] (`None` for `k = 0`).
+fn times<S: Scheme>(p: &S::Signature, k: u64) -> Option<S::Signature> {
+    let mut acc: Option<S::Signature> = None;
+    for bit in (0..64).rev() {
+        acc = acc.map(|a| S::combine(&a, &a));
+        if k >> bit & 1 == 1 {
+            acc = Some(acc.map_or_else(|| p.clone(), |a| S::combine(&a, p)));
+        }
+    }
+    acc
+}
+
+/// The first `count` weights a batch would draw from `ChaCha8Rng::from_seed(seed)` (the
+/// next non-zero `u64` each, as `bls::batch_verify` draws them).
+fn predicted_weights(seed: [u8; 32], count: usize) -> Vec<u64> {
+    let mut rng = ChaCha8Rng::from_seed(seed);
+    (0..count)
+        .map(|_| {
+            loop {
+                let r = rng.next_u64();
+                if r != 0 {
+                    break r;
+                }
+            }
+        })
+        .collect()
+}
+
+/// `agg` with `offset` added to its signature (unchanged for `None`).
+fn shifted<S: Scheme>(agg: &Aggregate<S>, offset: Option<&S::Signature>) -> Aggregate<S> {
+    match offset {
+        None => agg.clone(),
+        Some(x) => Aggregate { signers: agg.signers.clone(), signature: S::combine(&agg.signature, x) },
+    }
+}
+
+/// A forger that rewrites every outgoing aggregate with `f`.
+fn rewrite<S: Scheme>(
+    mut f: impl FnMut(&Aggregate<S>) -> Aggregate<S> + 'static,
+) -> Behaviour<GossipMessage<S>> {
+    Behaviour::Forge(Box::new(move |_rng, _id, out: Outgoing<GossipMessage<S>>| {
+        let agg = f(out.msg.aggregate());
+        vec![Outgoing { to: out.to, msg: GossipMessage::new(out.msg.instance(), agg) }]
+    }))
+}
+
+/// The netsim behaviour for a Byzantine guardian `me`, given what the adversary knows.
 pub fn behaviour<S: Scheme>(
     kind: Byzantine,
-    n: usize,
     setup: &Setup<S>,
     me: usize,
+    knows: &Knowledge,
 ) -> Behaviour<GossipMessage<S>> {
+    let n = setup.guardians.len();
+    let junk = setup.junk.clone();
+    // Rank of `me` among the Byzantine guardians, and whether it has a partner.
+    let byz: Vec<usize> = (0..n).filter(|&i| knows.byzantine.get(i).copied().unwrap_or(false)).collect();
+    let rank = byz.iter().position(|&i| i == me).unwrap_or(0);
+    let first_of_pair = rank % 2 == 0;
+    let partner = if first_of_pair { byz.get(rank + 1).copied() } else { byz.get(rank - 1).copied() };
     match kind {
         Byzantine::Silent => Behaviour::Silent,
-        Byzantine::Invalid => {
-            let junk = setup.junk.clone();
-            Behaviour::Forge(Box::new(move |_rng, _id, out: Outgoing<GossipMessage<S>>| {
-                let agg = out.msg.aggregate();
-                let bad =
-                    Aggregate { signers: agg.signers.clone(), signature: S::combine(&agg.signature, &junk) };
-                vec![Outgoing { to: out.to, msg: GossipMessage::new(out.msg.instance(), bad) }]
-            }))
-        }
+        Byzantine::Invalid => rewrite(move |agg: &Aggregate<S>| shifted(agg, Some(&junk))),
         Byzantine::Forged => {
             let all = Arc::new(SignerVector::from_counts(&vec![1u8; n]));
             let own = setup.signatures[me].clone();
+            rewrite(move |_: &Aggregate<S>| Aggregate { signers: all.clone(), signature: own.clone() })
+        }
+        Byzantine::Cancelling => {
+            let offset = if first_of_pair || partner.is_none() { Some(junk) } else { S::negate(&junk).ok() };
+            rewrite(move |agg: &Aggregate<S>| shifted(agg, offset.as_ref()))
+        }
+        Byzantine::Inflated => {
+            if first_of_pair {
+                // Claim one more copy of our own signature than we carry.
+                rewrite(move |agg: &Aggregate<S>| {
+                    let mut signers = (*agg.signers).clone();
+                    let c = signers.count(me);
+                    if c < u8::MAX && signers.set(me, c + 1).is_ok() {
+                        Aggregate { signers: Arc::new(signers), signature: agg.signature.clone() }
+                    } else {
+                        agg.clone()
+                    }
+                })
+            } else {
+                // Carry the partner's missing copy without claiming it.
+                let extra = partner.map(|p| setup.signatures[p].clone());
+                rewrite(move |agg: &Aggregate<S>| shifted(agg, extra.as_ref()))
+            }
+        }
+        Byzantine::PredictedWeights => {
+            // Per honest neighbour v: the offset that cancels our partner's under v's
+            // predicted first-batch weights.
+            let mut offsets: Vec<(usize, S::Signature)> = Vec::new();
+            for &v in knows.graph.get(me).map_or(&[][..], |g| g.as_slice()) {
+                if knows.byzantine.get(v).copied().unwrap_or(true) {
+                    continue;
+                }
+                let nbrs = knows.graph.get(v).map_or(&[][..], |g| g.as_slice());
+                let bad: Vec<usize> = nbrs
+                    .iter()
+                    .copied()
+                    .filter(|&u| knows.byzantine.get(u).copied().unwrap_or(false))
+                    .collect();
+                let Some(k) = bad.iter().position(|&u| u == me) else { continue };
+                let (a, b) = match k % 2 {
+                    0 => match bad.get(k + 1) {
+                        Some(&b) => (me, b),
+                        None => continue,
+                    },
+                    _ => (bad[k - 1], me),
+                };
+                let (Some(pa), Some(pb)) =
+                    (nbrs.iter().position(|&u| u == a), nbrs.iter().position(|&u| u == b))
+                else {
+                    continue;
+                };
+                let Some(&seed) = knows.believed_seeds.get(v) else { continue };
+                let r = predicted_weights(seed, pa.max(pb) + 1);
+                let offset = if me == a {
+                    times::<S>(&junk, r[pb])
+                } else {
+                    times::<S>(&junk, r[pa]).and_then(|x| S::negate(&x).ok())
+                };
+                if let Some(x) = offset {
+                    offsets.push((v, x));
+                }
+            }
             Behaviour::Forge(Box::new(move |_rng, _id, out: Outgoing<GossipMessage<S>>| {
-                let forged = Aggregate { signers: all.clone(), signature: own.clone() };
-                vec![Outgoing { to: out.to, msg: GossipMessage::new(out.msg.instance(), forged) }]
+                let to: Vec<usize> = match out.to {
+                    Dest::To(v) => vec![v],
+                    Dest::Many(v) => v,
+                    Dest::All => (0..n).filter(|&v| v != me).collect(),
+                };
+                let instance = out.msg.instance();
+                let mut plain = Vec::new();
+                let mut sends = Vec::new();
+                for v in to {
+                    match offsets.iter().find(|(u, _)| *u == v) {
+                        Some((_, x)) => sends.push(Outgoing {
+                            to: Dest::To(v),
+                            msg: GossipMessage::new(instance, shifted(out.msg.aggregate(), Some(x))),
+                        }),
+                        None => plain.push(v),
+                    }
+                }
+                if !plain.is_empty() {
+                    sends.push(Outgoing { to: Dest::Many(plain), msg: out.msg.clone() });
+                }
+                sends
             }))
         }
     }
