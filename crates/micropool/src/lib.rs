@@ -101,7 +101,7 @@ pub use cheque::{
 pub use config::{PoolConfig, SlashDestination};
 pub use error::{Error, ProofError, Role};
 pub use payee::{Payee, PayeeConfig, PayeeContext, PayeeEvent, PayeeInput, PayeeOutput};
-pub use payer::{Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput};
+pub use payer::{Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput, PayerState};
 pub use primitives::Signer;
 pub use proof::{MptSecureStateProof, MptStateProof, StateProofVerifier, ToyStateProof};
 pub use record::{MAX_RECORD_BYTES, ReservedFund, TransferRecord, reserve_key};

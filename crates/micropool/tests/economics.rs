@@ -110,6 +110,16 @@ struct Outcome {
     payees_paid_total: u64,
     claims_total: u64,
     deposit: u64,
+    /// What the slashed collateral can pay shorted payees: `(collateral - deposit) / 2`.
+    pool: u64,
+}
+
+impl Outcome {
+    /// The payees together receive the deposit first, then (once slashed) the
+    /// compensation pool, up to what the settled cheques promised.
+    fn payable(&self) -> u64 {
+        self.claims_total.min(self.deposit + if self.slashed { self.pool } else { 0 })
+    }
 }
 
 fn low(x: U256) -> u64 {
@@ -142,6 +152,8 @@ fn run(s: &Scenario) -> Outcome {
         settle_threshold: u(limit.div_ceil(2)),
         settle_margin_blocks: 10,
         fee: U256::zero(),
+        resubmit_after_ms: 5_000,
+        max_submissions: 3,
     };
     let mut machines: Vec<Payee<ToyStateProof, SecretKey>> = honest
         .iter()
@@ -168,6 +180,7 @@ fn run(s: &Scenario) -> Outcome {
             chain_id: CHAIN,
             reserve_seq: 1,
             deposit: u(s.deposit),
+            slot_unit: cfg.slot_unit(u(s.deposit)),
             expires_at: Timestamp(DURATION * 1000),
         },
         viewer.clone(),
@@ -299,6 +312,7 @@ fn run(s: &Scenario) -> Outcome {
         payees_paid_total,
         claims_total,
         deposit: s.deposit,
+        pool: (s.collateral - s.deposit) / 2,
     }
 }
 
@@ -324,7 +338,7 @@ proptest! {
             prop_assert!(!o.slashed);
             prop_assert_eq!(&o.paid, &o.served, "honest payees not paid in full");
         }
-        prop_assert_eq!(o.payees_paid_total, o.claims_total.min(o.deposit));
+        prop_assert_eq!(o.payees_paid_total, o.payable());
     }
 }
 
@@ -341,7 +355,7 @@ proptest! {
             prop_assert!(o.net_return <= o.withheld as i128);
             prop_assert!(!o.slashed || o.net_return < 0);
         }
-        prop_assert_eq!(o.payees_paid_total, o.claims_total.min(o.deposit));
+        prop_assert_eq!(o.payees_paid_total, o.payable());
     }
 }
 
