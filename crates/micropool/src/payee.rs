@@ -176,10 +176,10 @@ impl InFlight {
     fn seq(&self) -> u64 {
         self.tx.cheque.cheque.payment_seq
     }
-    fn amount(&self) -> U256 {
-        self.tx.cheque.cheque.amount
-    }
 }
+
+/// Most submitted-but-unconfirmed settlements a session remembers the amount of.
+const MAX_UNCONFIRMED: usize = 16;
 
 #[derive(Debug, Clone)]
 struct Session {
@@ -188,6 +188,10 @@ struct Session {
     settled: U256,
     newest: Option<SignedCheque>,
     in_flight: Option<InFlight>,
+    /// Amounts of submitted settlements not yet seen on chain, by payment sequence (an
+    /// older one may land after a newer one was submitted); at most
+    /// [`MAX_UNCONFIRMED`] kept.
+    unconfirmed: BTreeMap<u64, U256>,
     pending: U256,
     /// The host reported an overspend not (yet) visible in the record.
     overspent: bool,
@@ -237,6 +241,15 @@ impl Session {
         if self.in_flight.as_ref().is_some_and(|f| f.seq() <= self.settled_seq) {
             self.in_flight = None;
         }
+        self.unconfirmed = self.unconfirmed.split_off(&(self.settled_seq.saturating_add(1)));
+    }
+    fn track(&mut self, tx: ServicePayment, resend_at: Timestamp) {
+        let c = &tx.cheque.cheque;
+        self.unconfirmed.insert(c.payment_seq, c.amount);
+        while self.unconfirmed.len() > MAX_UNCONFIRMED {
+            self.unconfirmed.pop_first();
+        }
+        self.in_flight = Some(InFlight { tx, sent: 1, resend_at });
     }
 }
 
@@ -329,6 +342,7 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             settled: U256::zero(),
             newest: None,
             in_flight: None,
+            unconfirmed: BTreeMap::new(),
             pending: U256::zero(),
             overspent: false,
             end_at,
@@ -435,7 +449,7 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         let Some(cheque) = s.newest.clone() else { return };
         let mut tx = ServicePayment { cheque, fee: self.cfg.fee, target_signature: placeholder_signature() };
         tx.target_signature = self.ctx.signer.sign_digest(&tx.signing_hash(self.cfg.chain_id));
-        s.in_flight = Some(InFlight { tx: tx.clone(), sent: 1, resend_at: now + self.cfg.resubmit_after_ms });
+        s.track(tx.clone(), now + self.cfg.resubmit_after_ms);
         self.out.push_back(PayeeOutput::Submit(tx));
     }
 
@@ -449,8 +463,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         let Some(s) = self.sessions.get_mut(&(source, reserve_seq)) else {
             return Err(Error::NoVerifiedPool { source_addr: source, reserve_seq });
         };
-        let amount = match (&s.in_flight, &s.newest) {
-            (Some(f), _) if f.seq() == payment_seq => f.amount(),
+        let amount = match (s.unconfirmed.get(&payment_seq), &s.newest) {
+            (Some(amount), _) => *amount,
             (_, Some(c)) if c.cheque.payment_seq == payment_seq => c.cheque.amount,
             _ if payment_seq <= s.settled_seq => return Ok(()),
             _ => return Err(Error::UnknownSettlement { payment_seq, newest: s.newest_seq() }),

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use primitives::{Address, Machine, Signer, Timestamp, U256};
 
-use crate::cheque::{Cheque, ResourceId, SignedCheque};
+use primitives::rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
+
+use crate::cheque::{Cheque, ResourceId, SignedCheque, decode_canonical};
 use crate::error::Error;
 
 /// What the payer needs to know about its reserve.
@@ -82,6 +84,56 @@ pub struct PayerState {
     pub peers: BTreeMap<Address, (u64, U256)>,
     /// Total promised over all peers (the sum of the cumulative amounts).
     pub signed: U256,
+}
+
+/// Longest encoded [`PayerState`] [`PayerState::decode`] accepts (room for about 4 000
+/// peers).
+pub const MAX_PAYER_STATE_BYTES: usize = 256 * 1024;
+
+impl PayerState {
+    /// Canonical bytes for the host's store: the RLP list `[signed, [[peer, payment_seq,
+    /// amount]…]]`, peers in ascending order.
+    pub fn encode(&self) -> Vec<u8> {
+        primitives::rlp::encode(self).to_vec()
+    }
+
+    /// Decodes stored bytes: at most [`MAX_PAYER_STATE_BYTES`], canonical RLP, peers
+    /// strictly ascending. [`Payer::resume`] checks that the amounts add up.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        decode_canonical(bytes, MAX_PAYER_STATE_BYTES, "payer state")
+    }
+}
+
+impl Encodable for PayerState {
+    fn rlp_append(&self, s: &mut RlpStream) {
+        s.begin_list(2).append(&self.signed);
+        s.begin_list(self.peers.len());
+        for (peer, (seq, amount)) in &self.peers {
+            s.begin_list(3).append(peer).append(seq).append(amount);
+        }
+    }
+}
+
+impl Decodable for PayerState {
+    fn decode(r: &Rlp<'_>) -> Result<Self, DecoderError> {
+        if r.item_count()? != 2 {
+            return Err(DecoderError::RlpIncorrectListLen);
+        }
+        let mut peers = BTreeMap::new();
+        let mut last: Option<Address> = None;
+        for item in r.at(1)?.iter() {
+            if item.item_count()? != 3 {
+                return Err(DecoderError::RlpIncorrectListLen);
+            }
+            let peer: Address = item.val_at(0)?;
+            if last.is_some_and(|l| l >= peer) {
+                return Err(DecoderError::Custom("payer state peers not strictly ascending"));
+            }
+            last = Some(peer);
+            peers.insert(peer, (item.val_at(1)?, item.val_at(2)?));
+        }
+        Ok(PayerState { peers, signed: r.val_at(0)? })
+    }
 }
 
 /// The viewer's payment machine.

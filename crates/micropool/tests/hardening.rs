@@ -374,9 +374,27 @@ fn restarted_payer_resumes_its_cheque_sequences_without_overspending() {
     assert_eq!(saved.peers, BTreeMap::from([(bob, (2, u(40))), (carol, (1, u(40)))]));
     drop(p);
 
+    // The host stores it as canonical bytes.
+    let bytes = saved.encode();
+    assert_eq!(PayerState::decode(&bytes).unwrap(), saved);
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(matches!(PayerState::decode(&trailing), Err(Error::Decode { .. })));
+    assert!(matches!(PayerState::decode(&vec![0u8; MAX_PAYER_STATE_BYTES + 1]), Err(Error::Decode { .. })));
+    // Peers out of order (or repeated) do not decode: one peer, one sequence.
+    let mut unsorted = primitives::rlp::RlpStream::new_list(2);
+    unsorted.append(&u(80));
+    unsorted.begin_list(2);
+    for (peer, seq, amount) in [(carol.max(bob), 1u64, u(40)), (carol.min(bob), 2, u(40))] {
+        unsorted.begin_list(3).append(&peer).append(&seq).append(&amount);
+    }
+    assert!(matches!(PayerState::decode(&unsorted.out()), Err(Error::Decode { .. })));
+
     // A fresh machine would restart every sequence at 1 (refused by payees) and forget
     // the 80 already signed (overspending). The resumed one continues.
-    let mut p = Payer::resume(cfg.clone(), v.clone(), Timestamp(2), [0; 32], saved.clone()).unwrap();
+    let mut p =
+        Payer::resume(cfg.clone(), v.clone(), Timestamp(2), [0; 32], PayerState::decode(&bytes).unwrap())
+            .unwrap();
     p.handle(Timestamp(2), PayerInput::ChunkReceived { peer: bob, resource_id: rid(), price: u(5) }).unwrap();
     let Some(PayerOutput::Send { cheque, .. }) = p.poll_output() else { panic!() };
     assert_eq!((cheque.cheque.payment_seq, cheque.cheque.amount), (3, u(45)));
