@@ -304,6 +304,10 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         height: u64,
         proof: &[Vec<u8>],
     ) -> Result<(), Error> {
+        if source == self.ctx.signer.address() {
+            // A viewer paying itself: the chain refuses such settlements.
+            return Err(Error::SelfPayment { source_addr: source });
+        }
         let key = reserve_key(&source, reserve_seq);
         let bytes = self
             .ctx

@@ -234,6 +234,18 @@ fn source_cannot_report_itself_or_pay_itself() {
     assert!(r.overspend_proven);
 }
 
+#[test]
+fn payee_machine_refuses_its_own_pool() {
+    let (store, _, v) = funded();
+    let mut pe = payee(v.clone());
+    assert_eq!(
+        pe.handle(Timestamp(0), handshake(&store, &v, 10)),
+        Err(Error::SelfPayment { source_addr: v.address() })
+    );
+    assert_eq!(pe.sessions(), 0);
+    assert!(drain(&mut pe).is_empty());
+}
+
 // ---- item 13: a payee that learns of a slash settles at once ---------------------
 
 #[test]
