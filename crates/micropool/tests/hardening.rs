@@ -209,6 +209,37 @@ fn inclusion_report_stops_resubmission() {
     assert!(submits(&drain(&mut pe)).is_empty());
 }
 
+#[test]
+fn a_newer_settlement_replaces_the_one_in_flight_and_a_late_older_one_still_counts() {
+    let (store, _, v) = funded();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    pe.handle(Timestamp(1), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 20, 1))).unwrap();
+    assert_eq!(submits(&drain(&mut pe)).len(), 1);
+    // Not yet seen on chain; a newer cheque 20 above it is submitted at once.
+    pe.handle(Timestamp(2), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 40, 2))).unwrap();
+    let second = submits(&drain(&mut pe));
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].cheque.cheque.payment_seq, 2);
+    // The older one lands first: it counts, and the newer stays in flight.
+    pe.handle(Timestamp(3), PayeeInput::Settled { source: v.address(), reserve_seq: 1, payment_seq: 1 })
+        .unwrap();
+    assert_eq!(pe.unsettled(&v.address(), 1), u(20));
+    assert_eq!(pe.poll_timeout(), Some(Timestamp(2 + payee_cfg().resubmit_after_ms)));
+    pe.handle(Timestamp(2 + payee_cfg().resubmit_after_ms), PayeeInput::Timeout).unwrap();
+    assert_eq!(submits(&drain(&mut pe)), second, "the newer one is resent");
+    // A report of a settlement the payee never made is refused, changing nothing.
+    assert_eq!(
+        pe.handle(
+            Timestamp(6_000),
+            PayeeInput::Settled { source: v.address(), reserve_seq: 1, payment_seq: 3 }
+        ),
+        Err(Error::UnknownSettlement { payment_seq: 3, newest: 2 })
+    );
+    assert_eq!(pe.unsettled(&v.address(), 1), u(20));
+}
+
 // ---- item 12: the source cannot be its own reporter ------------------------------
 
 #[test]
