@@ -88,6 +88,8 @@ fn peer(k: &SecretKey) -> Payee<MptStateProof, SecretKey> {
         settle_threshold: U256::from(20u64),
         settle_margin_blocks: 10,
         fee: U256::zero(),
+        resubmit_after_ms: 5_000,
+        max_submissions: 3,
     };
     Payee::new(cfg, PayeeContext { verifier: MptStateProof, signer: k.clone() }, Timestamp(0), [0; 32])
 }
@@ -199,6 +201,7 @@ fn main() {
             chain_id: CHAIN,
             reserve_seq: 1,
             deposit: U256::from(100u64),
+            slot_unit: w.cfg.slot_unit(U256::from(100u64)),
             expires_at: Timestamp(300_000),
         },
         alice.clone(),

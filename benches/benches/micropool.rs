@@ -61,18 +61,19 @@ fn fixture() -> Fixture {
             &mut store,
             &cfg,
             2,
-            &ServicePayment::countersign(cheque(&viewer, &p, 10, 1), U256::zero(), &p, 1),
+            &ServicePayment::countersign(cheque(&viewer, &p, 100, 1), U256::zero(), &p, 1),
         )
         .unwrap();
     }
     Fixture { cfg, store }
 }
 
-/// `n` settlements paying one payee newer and newer cheques (pre-signed).
+/// `n` settlements paying one payee newer and newer cheques (pre-signed); the first one
+/// covers the reserve's slot unit (98 for this deposit).
 fn payment_stream(n: u64) -> Vec<ServicePayment> {
     let (viewer, peer) = (key(1), key(2));
     (1..=n)
-        .map(|k| ServicePayment::countersign(cheque(&viewer, &peer, k, k), U256::zero(), &peer, 1))
+        .map(|k| ServicePayment::countersign(cheque(&viewer, &peer, 100 + k, k), U256::zero(), &peer, 1))
         .collect()
 }
 

@@ -86,6 +86,7 @@ pub fn seeds() -> Vec<Vec<u8>> {
             promised: U256::from(3u64),
             paid: U256::from(3u64),
         }],
+        slot_unit: U256::one(),
     };
     vec![
         c.encode(),

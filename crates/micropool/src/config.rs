@@ -10,9 +10,12 @@ pub enum SlashDestination {
     /// Paid to whoever proved the overspend (the payee whose settlement revealed it, or
     /// the submitter of overspend evidence).
     ///
-    /// Beware: a payer colluding with a payee can report itself and recover the penalty,
-    /// so only [`SlashDestination::Burn`] keeps the net return of cheating negative
-    /// against collusion (see `docs/micropool.md`).
+    /// The source itself is never the reporter: a report it signs and a settlement of a
+    /// cheque to itself are refused ([`Error::ReporterIsSource`](crate::Error::ReporterIsSource),
+    /// [`Error::SelfPayment`](crate::Error::SelfPayment)). Beware: a payer colluding with
+    /// another address can still report through it and recover the penalty, so only
+    /// [`SlashDestination::Burn`] keeps the net return of cheating negative against
+    /// collusion (see `docs/micropool.md`).
     Reporter,
 }
 
@@ -29,7 +32,10 @@ pub struct PoolConfig {
     pub freeze_period: u64,
     /// Most resource ids one reserve may name.
     pub max_resource_ids: usize,
-    /// Most distinct payees one reserve record may hold.
+    /// Most distinct payees one reserve record may hold. It also sets the reserve's
+    /// [`slot_unit`](PoolConfig::slot_unit): a payee's first settlement must promise at
+    /// least `ceil(deposit / max_payees)`, so the slots cannot run out before the deposit
+    /// is promised in full.
     pub max_payees: usize,
     /// Most cheques one overspend report may carry.
     pub max_evidence: usize,
@@ -37,6 +43,21 @@ pub struct PoolConfig {
     pub min_fee: U256,
     /// Where slashed funds go.
     pub slash_to: SlashDestination,
+}
+
+impl PoolConfig {
+    /// The least cumulative amount a payee's first settlement must carry to take one of
+    /// the reserve's `max_payees` slots: `ceil(deposit / max_payees)` (at least 1).
+    ///
+    /// Every slot holds at least this much promised, so `max_payees` slots hold at least
+    /// the whole deposit: a source that never promises more than its deposit cannot fill
+    /// them before every payee it paid has one (see [`settle`](crate::settle)).
+    pub fn slot_unit(&self, deposit: U256) -> U256 {
+        let slots = U256::from(self.max_payees.max(1));
+        let (q, r) = deposit.div_mod(slots);
+        let unit = if r.is_zero() { q } else { q.saturating_add(U256::one()) };
+        unit.max(U256::one())
+    }
 }
 
 impl Default for PoolConfig {

@@ -167,6 +167,45 @@ pub enum Error {
         /// Amount of the new cheque.
         amount: U256,
     },
+    /// A settlement must increase what the payee was promised: a zero cheque, or one
+    /// repeating the settled amount, pays nothing and would only consume state.
+    #[error("settlement to {target:?} of cumulative {amount} pays nothing")]
+    NothingToSettle {
+        /// The payee.
+        target: Address,
+        /// The cheque's cumulative amount.
+        amount: U256,
+    },
+    /// A payee's first settlement must promise at least the reserve's slot unit
+    /// (`ceil(deposit / max_payees)`), so dust cannot take the payee slots.
+    #[error("first settlement of {amount} is below the slot unit {slot_unit}")]
+    BelowSlotUnit {
+        /// The cheque's cumulative amount.
+        amount: U256,
+        /// The reserve's slot unit.
+        slot_unit: U256,
+    },
+    /// A cheque whose target is its own source: the source would pay (and, as the payee
+    /// proving an overspend, reward) itself.
+    #[error("{source_addr:?} cannot settle a cheque to itself")]
+    SelfPayment {
+        /// The source.
+        source_addr: Address,
+    },
+    /// The source cannot report its own overspend (it would recover the penalty).
+    #[error("{source_addr:?} cannot report its own overspend")]
+    ReporterIsSource {
+        /// The source.
+        source_addr: Address,
+    },
+    /// A [`Verified`](crate::Verified) payment was checked for another chain.
+    #[error("payment verified for chain {verified_for}, settled on chain {chain_id}")]
+    ChainMismatch {
+        /// The chain id the signatures were checked for.
+        verified_for: u64,
+        /// The chain id of the rules applying it.
+        chain_id: u64,
+    },
     /// The reserve already has as many distinct payees as its record may hold.
     #[error("reserve already pays {max} distinct payees")]
     TooManyPayees {
@@ -227,6 +266,22 @@ pub enum Error {
         price: U256,
         /// The deposit.
         deposit: U256,
+    },
+    /// Payer machine: a saved state whose total does not match its per-peer amounts.
+    #[error("saved payer state signs {signed} in total but its peers add up to {sum}")]
+    InconsistentPayerState {
+        /// The saved total.
+        signed: U256,
+        /// The sum of the saved per-peer cumulative amounts.
+        sum: U256,
+    },
+    /// Payee machine: the host reported a settlement the payee never submitted.
+    #[error("no submitted settlement with payment sequence {payment_seq} (newest {newest})")]
+    UnknownSettlement {
+        /// The reported sequence.
+        payment_seq: u64,
+        /// The newest sequence the payee holds.
+        newest: u64,
     },
     /// Payer machine: the reserve has expired, no more cheques.
     #[error("the reserve expired at {expired_at}")]

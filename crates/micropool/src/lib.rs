@@ -15,28 +15,47 @@
 //!
 //! **\[beyond\]** Signing cheques that add up to more than the deposit is a slashable
 //! fault: the settlement that finds the deposit short, or a [`ReportOverspend`] carrying
-//! the source-signed cheques, slashes the collateral (burned, or paid to the reporter,
-//! see [`SlashDestination`]), and the deposit left is slashed at release. Payees are paid
-//! first come, first served, in full while the deposit lasts; slashing never takes
-//! deposit that a valid cheque can still claim.
+//! the source-signed cheques, slashes the reserve. The penalty (the collateral less a
+//! compensation pool of half its excess over the deposit) is burned, or paid to the
+//! reporter (see [`SlashDestination`]); the pool pays payees the deposit shorted; the
+//! deposit and pool left are slashed at release, so the source never recovers
+//! collateral after overspending. The source can neither report itself nor settle a
+//! cheque to itself. Payees are paid first come, first served, in full while the
+//! deposit (and then the pool) lasts; slashing never takes deposit that a valid cheque
+//! can still claim.
+//!
+//! **Payee slots.** A record holds at most `max_payees` payees, and a payee's first
+//! settlement must promise at least the reserve's slot unit `ceil(deposit / max_payees)`
+//! ([`PoolConfig::slot_unit`], [`ReservedFund::slot_unit`]); empty settlements are
+//! refused. So the slots promise at least the whole deposit before they run out: while
+//! the source's cheques add up to at most the deposit, every payee holding one of at
+//! least a slot unit finds a slot and is paid in full, and a full record met by another
+//! valid cheque proves an overspend. The honest [`Payer`] rounds its first cheque to each
+//! peer up to the slot unit.
 //!
 //! # Call order
 //!
 //! * On chain (the ledger): [`execute`] (or [`reserve_fund`], [`settle`],
 //!   [`release_fund`], [`report_overspend`]) at each block height over a [`PoolStore`].
 //!   To check a block's signatures in parallel first, use [`verify_payments`] and
-//!   [`settle_verified`].
+//!   [`settle_verified`] (which re-checks the chain id the payment was verified for).
 //! * Off chain: the viewer runs a [`Payer`] machine and each caching peer a [`Payee`]
-//!   machine (DESIGN.md section 2 shape). The payee checks the pool with a
-//!   [`StateProofVerifier`] at handshake, then accepts cheques and emits the settlement
-//!   transaction when it should settle.
+//!   machine (DESIGN.md section 2 shape). The payer's host persists [`Payer::state`]
+//!   before sending its cheques and restarts with [`Payer::resume`]. The payee checks the
+//!   pool with a [`StateProofVerifier`] at handshake, then accepts cheques and emits the
+//!   settlement transaction when it should settle; it resubmits a settlement until the
+//!   host reports it on chain ([`PayeeInput::Settled`] or a fresh handshake), settles at
+//!   once on learning of a slash or overspend ([`PayeeInput::OverspendSeen`]), and drops
+//!   a session after the reserve ends.
 //!
 //! # Invariants
 //!
-//! * Collateral > deposit for every reserve; `used <= deposit`.
-//! * Per `(reserve, payee)`, settled `payment_seq` and promised amount never decrease.
+//! * Collateral > deposit for every unslashed reserve; `used <= deposit`.
+//! * Per `(reserve, payee)`, settled `payment_seq` and promised amount never decrease;
+//!   every slot promises at least the slot unit.
 //! * Conservation: balances plus locked funds change only by fees and burned slashes
-//!   ([`Receipt::fee`], [`Receipt::burned`]).
+//!   ([`Receipt::fee`], [`Receipt::burned`]); per reserve, paid to payees + slashed +
+//!   returned at release = deposit + collateral.
 //! * An honest payer never signs more than its deposit in total ([`Payer`] refuses).
 //!
 //! # Example
@@ -101,7 +120,7 @@ pub use cheque::{
 pub use config::{PoolConfig, SlashDestination};
 pub use error::{Error, ProofError, Role};
 pub use payee::{Payee, PayeeConfig, PayeeContext, PayeeEvent, PayeeInput, PayeeOutput};
-pub use payer::{Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput};
+pub use payer::{MAX_PAYER_STATE_BYTES, Payer, PayerConfig, PayerEvent, PayerInput, PayerOutput, PayerState};
 pub use primitives::Signer;
 pub use proof::{MptSecureStateProof, MptStateProof, StateProofVerifier, ToyStateProof};
 pub use record::{MAX_RECORD_BYTES, ReservedFund, TransferRecord, reserve_key};

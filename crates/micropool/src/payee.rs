@@ -32,6 +32,12 @@ pub struct PayeeConfig {
     pub settle_margin_blocks: u64,
     /// Fee offered with each settlement.
     pub fee: U256,
+    /// A submitted settlement not seen on chain after this many milliseconds is
+    /// submitted again (it may have been dropped from a mempool).
+    pub resubmit_after_ms: u64,
+    /// Most times one settlement is submitted, the first included; then the payee waits
+    /// for a newer cheque, a refresh, or the reserve's end.
+    pub max_submissions: u32,
 }
 
 /// What the payee machine needs from its host: a proof verifier and the payee's key.
@@ -73,6 +79,25 @@ pub enum PayeeInput {
     },
     /// A cheque arrived.
     Cheque(SignedCheque),
+    /// The host saw this payee's settlement with `payment_seq` included on chain (a
+    /// fresh [`PayeeInput::Handshake`] carries the same news with a proof).
+    Settled {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+        /// Payment sequence of the included settlement.
+        payment_seq: u64,
+    },
+    /// The host learned that the viewer overspent (a slash or an overspend report on
+    /// chain, or overspend evidence from another peer): the payee stops serving and
+    /// settles its newest cheque at once, before other payees drain the deposit.
+    OverspendSeen {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+    },
     /// The host's timer fired.
     Timeout,
 }
@@ -114,6 +139,17 @@ pub enum PayeeEvent {
         /// Amount not yet settled on chain.
         unsettled: U256,
     },
+    /// The reserve has ended and the session was dropped: nothing more can settle.
+    SessionClosed {
+        /// The viewer.
+        source: Address,
+        /// Its reserve.
+        reserve_seq: u64,
+        /// Cumulative amount seen settled on chain.
+        settled: U256,
+        /// Amount promised by the newest cheque that was not seen settled.
+        unsettled: U256,
+    },
 }
 
 /// Outputs of [`Payee`].
@@ -128,14 +164,37 @@ pub enum PayeeOutput {
     Event(PayeeEvent),
 }
 
+/// A settlement submitted and not yet seen on chain.
+#[derive(Debug, Clone)]
+struct InFlight {
+    tx: ServicePayment,
+    sent: u32,
+    resend_at: Timestamp,
+}
+
+impl InFlight {
+    fn seq(&self) -> u64 {
+        self.tx.cheque.cheque.payment_seq
+    }
+}
+
+/// Most submitted-but-unconfirmed settlements a session remembers the amount of.
+const MAX_UNCONFIRMED: usize = 16;
+
 #[derive(Debug, Clone)]
 struct Session {
     record: ReservedFund,
     settled_seq: u64,
     settled: U256,
     newest: Option<SignedCheque>,
-    submitted_seq: u64,
+    in_flight: Option<InFlight>,
+    /// Amounts of submitted settlements not yet seen on chain, by payment sequence (an
+    /// older one may land after a newer one was submitted); at most
+    /// [`MAX_UNCONFIRMED`] kept.
+    unconfirmed: BTreeMap<u64, U256>,
     pending: U256,
+    /// The host reported an overspend not (yet) visible in the record.
+    overspent: bool,
     end_at: Timestamp,
     settle_at: Timestamp,
 }
@@ -153,8 +212,44 @@ impl Session {
     fn exposure(&self) -> U256 {
         self.unsettled().saturating_add(self.pending)
     }
+    fn slashed(&self) -> bool {
+        self.record.slashed || self.overspent
+    }
+    /// Whether the newest cheque should be submitted: it adds to what settled, it is not
+    /// already in flight, and (for a first settlement) it reaches the slot unit.
     fn needs_settling(&self) -> bool {
-        !self.unsettled().is_zero() && self.newest_seq() > self.submitted_seq.max(self.settled_seq)
+        let first = self.settled.is_zero();
+        !self.unsettled().is_zero()
+            && self.newest_seq() > self.settled_seq
+            && self.in_flight.as_ref().is_none_or(|f| f.seq() < self.newest_seq())
+            && !(first && self.newest_amount() < self.record.slot_unit)
+    }
+    /// When the in-flight settlement is due to be sent again, if it will be.
+    fn resend_at(&self, max_submissions: u32) -> Option<Timestamp> {
+        let f = self.in_flight.as_ref()?;
+        (f.seq() > self.settled_seq && f.sent < max_submissions && f.resend_at <= self.end_at)
+            .then_some(f.resend_at)
+    }
+    /// When the session is dropped: at the end once the newest cheque settled, else one
+    /// resubmission interval later (for the last inclusion report to arrive).
+    fn close_at(&self, grace_ms: u64) -> Timestamp {
+        if self.newest_seq() <= self.settled_seq { self.end_at } else { self.end_at + grace_ms }
+    }
+    fn saw_settled(&mut self, payment_seq: u64, amount: U256) {
+        self.settled_seq = self.settled_seq.max(payment_seq);
+        self.settled = self.settled.max(amount);
+        if self.in_flight.as_ref().is_some_and(|f| f.seq() <= self.settled_seq) {
+            self.in_flight = None;
+        }
+        self.unconfirmed = self.unconfirmed.split_off(&(self.settled_seq.saturating_add(1)));
+    }
+    fn track(&mut self, tx: ServicePayment, resend_at: Timestamp) {
+        let c = &tx.cheque.cheque;
+        self.unconfirmed.insert(c.payment_seq, c.amount);
+        while self.unconfirmed.len() > MAX_UNCONFIRMED {
+            self.unconfirmed.pop_first();
+        }
+        self.in_flight = Some(InFlight { tx, sent: 1, resend_at });
     }
 }
 
@@ -163,8 +258,13 @@ impl Session {
 /// Call order: [`PayeeInput::Handshake`] when a viewer connects; then, per chunk,
 /// [`PayeeInput::ChunkRequest`] (answered by a `Serve` or `Refuse` event) and the
 /// viewer's [`PayeeInput::Cheque`]; [`PayeeInput::Timeout`] at [`Machine::poll_timeout`].
-/// Submit every [`PayeeOutput::Submit`] to the chain and feed a fresh `Handshake` once
-/// it is included, so the machine sees the settlement.
+/// Submit every [`PayeeOutput::Submit`] to the chain and report its inclusion
+/// ([`PayeeInput::Settled`], or a fresh `Handshake`): until then the machine submits it
+/// again every [`PayeeConfig::resubmit_after_ms`], at most
+/// [`PayeeConfig::max_submissions`] times. Feed [`PayeeInput::OverspendSeen`] when the
+/// host learns of an overspend. A session is dropped (a `SessionClosed` event) at the
+/// reserve's end once its newest cheque is seen settled, or one resubmission interval
+/// after the end otherwise: nothing settles after the end height.
 #[derive(Debug)]
 pub struct Payee<V, S> {
     cfg: PayeeConfig,
@@ -204,6 +304,10 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         height: u64,
         proof: &[Vec<u8>],
     ) -> Result<(), Error> {
+        if source == self.ctx.signer.address() {
+            // A viewer paying itself: the chain refuses such settlements.
+            return Err(Error::SelfPayment { source_addr: source });
+        }
         let key = reserve_key(&source, reserve_seq);
         let bytes = self
             .ctx
@@ -241,19 +345,21 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             settled_seq: 0,
             settled: U256::zero(),
             newest: None,
-            submitted_seq: 0,
+            in_flight: None,
+            unconfirmed: BTreeMap::new(),
             pending: U256::zero(),
+            overspent: false,
             end_at,
             settle_at,
         });
         s.record = record;
-        s.settled_seq = s.settled_seq.max(settled_seq);
-        s.settled = s.settled.max(settled);
+        s.saw_settled(settled_seq, settled);
         s.end_at = end_at;
         s.settle_at = settle_at;
-        // The pool can no longer cover what this payee is owed: settle now, taking what
-        // is left and, if the payer overspent, proving it.
-        let settle_now = s.unsettled() > remaining;
+        // The pool can no longer cover what this payee is owed, or it is slashed (other
+        // payees are racing for what is left): settle now, taking what is left and, if
+        // the payer overspent, proving it.
+        let settle_now = s.unsettled() > remaining || s.slashed();
         self.out.push_back(PayeeOutput::Event(PayeeEvent::PoolVerified {
             source,
             reserve_seq,
@@ -261,7 +367,7 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             end_height,
         }));
         if settle_now {
-            self.submit((source, reserve_seq));
+            self.submit(now, (source, reserve_seq));
         }
         Ok(())
     }
@@ -279,7 +385,7 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
                 height: self.height_at(s, now),
             });
         }
-        if s.record.slashed {
+        if s.slashed() {
             return Err(Error::AlreadySlashed {
                 source_addr: s.record.source,
                 reserve_seq: s.record.reserve_seq,
@@ -331,22 +437,80 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         s.newest = Some(sc);
         let unsettled = s.unsettled();
         self.out.push_back(PayeeOutput::Event(PayeeEvent::ChequeAccepted { source, amount, unsettled }));
-        if unsettled >= threshold {
-            self.submit(key);
+        if unsettled >= threshold || s.slashed() {
+            self.submit(now, key);
         }
         Ok(())
     }
 
-    fn submit(&mut self, key: (Address, u64)) {
+    /// Submits the newest cheque if it needs settling, and tracks it until it is seen on
+    /// chain.
+    fn submit(&mut self, now: Timestamp, key: (Address, u64)) {
         let Some(s) = self.sessions.get_mut(&key) else { return };
         if !s.needs_settling() {
             return;
         }
         let Some(cheque) = s.newest.clone() else { return };
-        s.submitted_seq = cheque.cheque.payment_seq;
         let mut tx = ServicePayment { cheque, fee: self.cfg.fee, target_signature: placeholder_signature() };
         tx.target_signature = self.ctx.signer.sign_digest(&tx.signing_hash(self.cfg.chain_id));
+        s.track(tx.clone(), now + self.cfg.resubmit_after_ms);
         self.out.push_back(PayeeOutput::Submit(tx));
+    }
+
+    /// Number of open sessions (viewers whose reserve has not ended, or whose final
+    /// settlement is still awaited).
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn settled_report(&mut self, source: Address, reserve_seq: u64, payment_seq: u64) -> Result<(), Error> {
+        let Some(s) = self.sessions.get_mut(&(source, reserve_seq)) else {
+            return Err(Error::NoVerifiedPool { source_addr: source, reserve_seq });
+        };
+        let amount = match (s.unconfirmed.get(&payment_seq), &s.newest) {
+            (Some(amount), _) => *amount,
+            (_, Some(c)) if c.cheque.payment_seq == payment_seq => c.cheque.amount,
+            _ if payment_seq <= s.settled_seq => return Ok(()),
+            _ => return Err(Error::UnknownSettlement { payment_seq, newest: s.newest_seq() }),
+        };
+        s.saw_settled(payment_seq, amount);
+        Ok(())
+    }
+
+    fn on_timeout(&mut self, now: Timestamp) {
+        let max = self.cfg.max_submissions;
+        let grace = self.cfg.resubmit_after_ms;
+        let closed: Vec<_> =
+            self.sessions.iter().filter(|(_, s)| now >= s.close_at(grace)).map(|(k, _)| *k).collect();
+        for key in closed {
+            if let Some(s) = self.sessions.remove(&key) {
+                self.out.push_back(PayeeOutput::Event(PayeeEvent::SessionClosed {
+                    source: key.0,
+                    reserve_seq: key.1,
+                    settled: s.settled,
+                    unsettled: s.unsettled(),
+                }));
+            }
+        }
+        let resubmit_after = self.cfg.resubmit_after_ms;
+        for s in self.sessions.values_mut() {
+            if s.resend_at(max).is_some_and(|t| now >= t)
+                && let Some(f) = s.in_flight.as_mut()
+            {
+                f.sent += 1;
+                f.resend_at = now + resubmit_after;
+                self.out.push_back(PayeeOutput::Submit(f.tx.clone()));
+            }
+        }
+        let due: Vec<_> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| now >= s.settle_at && now <= s.end_at && s.needs_settling())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            self.submit(now, key);
+        }
     }
 }
 
@@ -378,16 +542,19 @@ impl<V: StateProofVerifier, S: Signer> Machine for Payee<V, S> {
                 Ok(())
             }
             PayeeInput::Cheque(sc) => self.accept(now, sc),
+            PayeeInput::Settled { source, reserve_seq, payment_seq } => {
+                self.settled_report(source, reserve_seq, payment_seq)
+            }
+            PayeeInput::OverspendSeen { source, reserve_seq } => {
+                let Some(s) = self.sessions.get_mut(&(source, reserve_seq)) else {
+                    return Err(Error::NoVerifiedPool { source_addr: source, reserve_seq });
+                };
+                s.overspent = true;
+                self.submit(now, (source, reserve_seq));
+                Ok(())
+            }
             PayeeInput::Timeout => {
-                let due: Vec<_> = self
-                    .sessions
-                    .iter()
-                    .filter(|(_, s)| now >= s.settle_at && now <= s.end_at && s.needs_settling())
-                    .map(|(k, _)| *k)
-                    .collect();
-                for key in due {
-                    self.submit(key);
-                }
+                self.on_timeout(now);
                 Ok(())
             }
         }
@@ -398,6 +565,14 @@ impl<V: StateProofVerifier, S: Signer> Machine for Payee<V, S> {
     }
 
     fn poll_timeout(&self) -> Option<Timestamp> {
-        self.sessions.values().filter(|s| s.needs_settling()).map(|s| s.settle_at).min()
+        let (max, grace) = (self.cfg.max_submissions, self.cfg.resubmit_after_ms);
+        self.sessions
+            .values()
+            .flat_map(|s| {
+                let settle = (s.needs_settling() && s.settle_at <= s.end_at).then_some(s.settle_at);
+                [settle, s.resend_at(max), Some(s.close_at(grace))]
+            })
+            .flatten()
+            .min()
     }
 }

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use primitives::{Address, Machine, Signer, Timestamp, U256};
 
-use crate::cheque::{Cheque, ResourceId, SignedCheque};
+use primitives::rlp::{Decodable, DecoderError, Encodable, Rlp, RlpStream};
+
+use crate::cheque::{Cheque, ResourceId, SignedCheque, decode_canonical};
 use crate::error::Error;
 
 /// What the payer needs to know about its reserve.
@@ -17,6 +19,12 @@ pub struct PayerConfig {
     pub reserve_seq: u64,
     /// Its deposit: the payer never signs more than this in total.
     pub deposit: U256,
+    /// The reserve's slot unit ([`PoolConfig::slot_unit`](crate::PoolConfig::slot_unit),
+    /// also in the reserve record): the first cheque to a peer promises at least this
+    /// much, so every cheque it signs can take a payee slot on chain. The price of the
+    /// slot guarantee: a peer paid less than a slot unit in all receives the unit anyway,
+    /// at most `ceil(deposit / max_payees)` per peer.
+    pub slot_unit: U256,
     /// When the reserve stops paying (the host converts the end height to time); no
     /// cheques are signed from then on.
     pub expires_at: Timestamp,
@@ -62,11 +70,78 @@ pub enum PayerOutput {
     Event(PayerEvent),
 }
 
+/// What a [`Payer`] must remember across a restart: per peer the newest cheque's
+/// `(payment_seq, cumulative amount)`, and the total signed over all peers.
+///
+/// Get it with [`Payer::state`] and persist it **before** sending the cheques a
+/// [`Machine::handle`] call emitted; a restarted viewer continues with
+/// [`Payer::resume`]. A state saved before the last cheques went out would let the
+/// resumed payer reuse their sequence numbers (refused by the payee) and undercount the
+/// total signed (an overspend, slashed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayerState {
+    /// Per peer: payment sequence and cumulative amount of the newest cheque.
+    pub peers: BTreeMap<Address, (u64, U256)>,
+    /// Total promised over all peers (the sum of the cumulative amounts).
+    pub signed: U256,
+}
+
+/// Longest encoded [`PayerState`] [`PayerState::decode`] accepts (room for about 4 000
+/// peers).
+pub const MAX_PAYER_STATE_BYTES: usize = 256 * 1024;
+
+impl PayerState {
+    /// Canonical bytes for the host's store: the RLP list `[signed, [[peer, payment_seq,
+    /// amount]…]]`, peers in ascending order.
+    pub fn encode(&self) -> Vec<u8> {
+        primitives::rlp::encode(self).to_vec()
+    }
+
+    /// Decodes stored bytes: at most [`MAX_PAYER_STATE_BYTES`], canonical RLP, peers
+    /// strictly ascending. [`Payer::resume`] checks that the amounts add up.
+    pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
+        decode_canonical(bytes, MAX_PAYER_STATE_BYTES, "payer state")
+    }
+}
+
+impl Encodable for PayerState {
+    fn rlp_append(&self, s: &mut RlpStream) {
+        s.begin_list(2).append(&self.signed);
+        s.begin_list(self.peers.len());
+        for (peer, (seq, amount)) in &self.peers {
+            s.begin_list(3).append(peer).append(seq).append(amount);
+        }
+    }
+}
+
+impl Decodable for PayerState {
+    fn decode(r: &Rlp<'_>) -> Result<Self, DecoderError> {
+        if r.item_count()? != 2 {
+            return Err(DecoderError::RlpIncorrectListLen);
+        }
+        let mut peers = BTreeMap::new();
+        let mut last: Option<Address> = None;
+        for item in r.at(1)?.iter() {
+            if item.item_count()? != 3 {
+                return Err(DecoderError::RlpIncorrectListLen);
+            }
+            let peer: Address = item.val_at(0)?;
+            if last.is_some_and(|l| l >= peer) {
+                return Err(DecoderError::Custom("payer state peers not strictly ascending"));
+            }
+            last = Some(peer);
+            peers.insert(peer, (item.val_at(1)?, item.val_at(2)?));
+        }
+        Ok(PayerState { peers, signed: r.val_at(0)? })
+    }
+}
+
 /// The viewer's payment machine.
 ///
-/// Call order: [`Payer::new`], then [`Machine::handle`] with
-/// [`PayerInput::ChunkReceived`] as chunks arrive from any peer (switching peers at any
-/// time), draining [`Machine::poll_output`] after each call.
+/// Call order: [`Payer::new`] (or [`Payer::resume`] after a restart), then
+/// [`Machine::handle`] with [`PayerInput::ChunkReceived`] as chunks arrive from any peer
+/// (switching peers at any time), persisting [`Payer::state`] and then draining
+/// [`Machine::poll_output`] after each call.
 #[derive(Debug)]
 pub struct Payer<S> {
     cfg: PayerConfig,
@@ -89,6 +164,45 @@ impl<S: Signer> Payer<S> {
             expired: false,
             out: VecDeque::new(),
         }
+    }
+
+    /// Continues a payer from a saved [`PayerState`]: each peer's cheque sequence goes on
+    /// from its saved `payment_seq`, and the saved total counts against the deposit.
+    ///
+    /// Fails with [`Error::InconsistentPayerState`] if the saved total is not the sum of
+    /// the per-peer amounts, and with [`Error::WouldExceedDeposit`] if it is above the
+    /// deposit.
+    pub fn resume(
+        config: PayerConfig,
+        ctx: S,
+        now: Timestamp,
+        seed: [u8; 32],
+        state: PayerState,
+    ) -> Result<Self, Error> {
+        let sum = state
+            .peers
+            .values()
+            .try_fold(U256::zero(), |a, (_, amount)| a.checked_add(*amount))
+            .ok_or(Error::Overflow { what: "saved payer total" })?;
+        if sum != state.signed {
+            return Err(Error::InconsistentPayerState { signed: state.signed, sum });
+        }
+        if state.signed > config.deposit {
+            return Err(Error::WouldExceedDeposit {
+                signed: state.signed,
+                price: U256::zero(),
+                deposit: config.deposit,
+            });
+        }
+        let mut payer = Payer::new(config, ctx, now, seed);
+        payer.owed = state.peers;
+        payer.signed = state.signed;
+        Ok(payer)
+    }
+
+    /// The state to persist (see [`PayerState`]).
+    pub fn state(&self) -> PayerState {
+        PayerState { peers: self.owed.clone(), signed: self.signed }
     }
 
     /// Total promised so far over all peers.
@@ -121,17 +235,22 @@ impl<S: Signer> Machine for Payer<S> {
         if expired {
             return Err(Error::PayerExpired { expired_at: self.cfg.expires_at });
         }
-        let signed = self.signed.checked_add(price).ok_or(Error::Overflow { what: "signed total" })?;
+        let (seq, amount) = self.owed.get(&peer).copied().unwrap_or_default();
+        let owed = amount.checked_add(price).ok_or(Error::Overflow { what: "cheque amount" })?;
+        // The first cheque to a peer is rounded up to the slot unit, so it can take a
+        // payee slot on chain.
+        let new_amount = owed.max(self.cfg.slot_unit);
+        let added = new_amount - amount;
+        let signed = self.signed.checked_add(added).ok_or(Error::Overflow { what: "signed total" })?;
         if signed > self.cfg.deposit {
             return Err(Error::WouldExceedDeposit { signed: self.signed, price, deposit: self.cfg.deposit });
         }
-        let (seq, amount) = self.owed.get(&peer).copied().unwrap_or_default();
         let cheque = Cheque {
             source: self.signer.address(),
             reserve_seq: self.cfg.reserve_seq,
             target: peer,
             resource_id,
-            amount: amount.checked_add(price).ok_or(Error::Overflow { what: "cheque amount" })?,
+            amount: new_amount,
             payment_seq: seq.checked_add(1).ok_or(Error::Overflow { what: "payment sequence" })?,
         };
         let signature = self.signer.sign_digest(&cheque.signing_hash(self.cfg.chain_id));

@@ -34,19 +34,24 @@ pub struct ReservedFund {
     pub resource_ids: Vec<ResourceId>,
     /// The initial deposit.
     pub deposit: U256,
-    /// Collateral still held (zero once slashed).
+    /// Collateral still held. Once slashed, what is left of the compensation pool:
+    /// the part of the collateral that pays payees the deposit shorted before the rest
+    /// is slashed at release.
     pub collateral: U256,
     /// Deposit paid out so far.
     pub used: U256,
     /// Last height at which payments settle.
     pub end_height: u64,
-    /// Whether an overspend was proven (the collateral is gone; the rest of the deposit
-    /// is slashed at release).
+    /// Whether an overspend was proven (the penalty part of the collateral is gone; the
+    /// deposit and compensation pool left are slashed at release).
     pub slashed: bool,
     /// Who proved the overspend (the zero address when not slashed).
     pub reporter: Address,
     /// One record per payee, sorted by target.
     pub transfers: Vec<TransferRecord>,
+    /// Least cumulative amount of a payee's first settlement
+    /// ([`PoolConfig::slot_unit`](crate::PoolConfig::slot_unit) at reserve time).
+    pub slot_unit: U256,
 }
 
 /// Longest encoded [`ReservedFund`] accepted from a proof.
@@ -66,6 +71,17 @@ impl ReservedFund {
     /// The record of `target`, if it was ever paid.
     pub fn transfer(&self, target: &Address) -> Option<&TransferRecord> {
         self.transfers.binary_search_by(|t| t.target.cmp(target)).ok().map(|i| &self.transfers[i])
+    }
+
+    /// What a settlement can still draw on: the deposit left, plus, once slashed, the
+    /// compensation pool left.
+    pub fn payable(&self) -> U256 {
+        if self.slashed { self.remaining().saturating_add(self.collateral) } else { self.remaining() }
+    }
+
+    /// Sum of what the settled cheques promised, over all payees (saturating).
+    pub fn promised_total(&self) -> U256 {
+        self.transfers.iter().fold(U256::zero(), |a, t| a.saturating_add(t.promised))
     }
 
     /// Funds locked in the record: remaining deposit plus collateral.
@@ -115,18 +131,19 @@ impl Decodable for TransferRecord {
 
 impl Encodable for ReservedFund {
     fn rlp_append(&self, s: &mut RlpStream) {
-        s.begin_list(10);
+        s.begin_list(11);
         s.append(&self.source).append(&self.reserve_seq);
         s.append_list(&self.resource_ids);
         s.append(&self.deposit).append(&self.collateral).append(&self.used).append(&self.end_height);
         s.append(&self.slashed).append(&self.reporter);
         s.append_list(&self.transfers);
+        s.append(&self.slot_unit);
     }
 }
 
 impl Decodable for ReservedFund {
     fn decode(r: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if r.item_count()? != 10 {
+        if r.item_count()? != 11 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         let transfers: Vec<TransferRecord> = r.list_at(9)?;
@@ -144,6 +161,7 @@ impl Decodable for ReservedFund {
             slashed: r.val_at(7)?,
             reporter: r.val_at(8)?,
             transfers,
+            slot_unit: r.val_at(10)?,
         })
     }
 }
@@ -170,6 +188,7 @@ mod tests {
                 promised: U256::from(30u64),
                 paid: U256::from(30u64),
             }],
+            slot_unit: U256::one(),
         };
         let bytes = rec.encode();
         assert_eq!(ReservedFund::decode(&bytes).unwrap(), rec);

@@ -25,7 +25,10 @@ pub struct Receipt {
     pub fee: U256,
     /// Paid to the payee (settlement) or returned to the source (release).
     pub paid: U256,
-    /// What a settled cheque promised beyond the deposit left: unpaid.
+    /// The part of `paid` that came from a slashed reserve's compensation pool (the
+    /// collateral), making up for deposit an overspend took.
+    pub compensated: U256,
+    /// What a settled cheque promised beyond what the reserve could pay: unpaid.
     pub shortfall: U256,
     /// Total slashed by this transaction (burned or paid to the reporter).
     pub slashed: U256,
@@ -100,6 +103,39 @@ fn penalize(
     Ok(())
 }
 
+/// The compensation pool a slash leaves in the record: half the collateral's excess over
+/// the deposit. The rest of the collateral (more than the deposit) is the penalty.
+///
+/// Why not all of it: shorted payees are identified only by source-signed cheques, which
+/// the source can also sign to addresses of its own. Whatever the pool pays, a colluding
+/// source may claim. A coalition gets back at most the deposit (taken first) plus the
+/// pool, and gains at most the unpaid service of honest payees (bounded by their credit
+/// limits, together at most the deposit), so its net return is at most
+/// `deposit + pool − collateral = −(collateral − deposit)/2 < 0`.
+fn compensation_pool(fund: &ReservedFund) -> U256 {
+    fund.collateral.saturating_sub(fund.deposit) / 2
+}
+
+/// Marks `fund` slashed: the penalty (the collateral less the compensation pool) is
+/// burned or paid to `reporter` at once; the pool stays in the record for shorted payees
+/// and is slashed at release with the deposit left.
+fn slash(
+    cfg: &PoolConfig,
+    changes: &mut Changes,
+    receipt: &mut Receipt,
+    fund: &mut ReservedFund,
+    reporter: Address,
+) -> Result<(), Error> {
+    let pool = compensation_pool(fund);
+    let penalty = fund.collateral.saturating_sub(pool);
+    penalize(cfg, changes, receipt, penalty, reporter)?;
+    fund.collateral = pool;
+    fund.slashed = true;
+    fund.reporter = reporter;
+    receipt.overspend_proven = true;
+    Ok(())
+}
+
 /// `ReserveFund`: locks `deposit + collateral` of the source until `height + duration`.
 ///
 /// Rules: fee at least the minimum; deposit positive; collateral strictly above the
@@ -166,34 +202,44 @@ pub fn reserve_fund<S: PoolStore + ?Sized>(
         slashed: false,
         reporter: Address::zero(),
         transfers: Vec::new(),
+        slot_unit: cfg.slot_unit(tx.deposit),
     });
     Ok(Receipt { fee: tx.fee, ..Receipt::default() })
 }
 
-/// A transaction whose signatures were checked: the only way to build one is
-/// [`Verified::payment`], so [`settle_verified`] cannot see an unchecked payment.
+/// A transaction whose signatures were checked for one chain: the only way to build one
+/// is [`Verified::payment`], so [`settle_verified`] cannot see an unchecked payment, and
+/// it re-checks that the chain id verified for is the chain's ([`Error::ChainMismatch`]).
 ///
 /// The ledger can check the signatures of a whole block in parallel
 /// ([`verify_payments`], feature `parallel`) and then apply the rules in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified<T>(T);
+pub struct Verified<T> {
+    value: T,
+    chain_id: u64,
+}
 
 impl Verified<ServicePayment> {
-    /// Checks both signatures of a settlement (source's cheque, target's countersignature).
+    /// Checks both signatures of a settlement (source's cheque, target's countersignature)
+    /// for `chain_id`.
     pub fn payment(tx: ServicePayment, chain_id: u64) -> Result<Self, Error> {
         tx.verify(chain_id)?;
-        Ok(Verified(tx))
+        Ok(Verified { value: tx, chain_id })
     }
 }
 
 impl<T> Verified<T> {
     /// The checked transaction.
     pub fn get(&self) -> &T {
-        &self.0
+        &self.value
+    }
+    /// The chain id the signatures were checked for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
     }
     /// Gives the transaction back.
     pub fn into_inner(self) -> T {
-        self.0
+        self.value
     }
 }
 
@@ -226,25 +272,37 @@ pub fn settle<S: PoolStore + ?Sized>(
     apply_settlement(store, cfg, height, tx)
 }
 
-/// Settles a payment whose signatures were already checked.
+/// Settles a payment whose signatures were already checked for `cfg.chain_id`.
 ///
-/// Rules: (signatures checked by [`Verified::payment`]); the reserve exists and
-/// `height <= end_height`; the
-/// resource is covered; `payment_seq` strictly above the payee's settled one; the
-/// cumulative amount not below what was already promised. The payee receives the
-/// increase over its previous settlement, up to the deposit left.
+/// Rules: the payment was verified for this chain ([`Error::ChainMismatch`]); the
+/// cheque's target is not its source; the reserve exists and `height <= end_height`;
+/// the resource is covered; `payment_seq` strictly above the payee's settled one; the
+/// cumulative amount above what was already promised (a settlement must pay something);
+/// a payee's first settlement promises at least the reserve's `slot_unit`. The payee
+/// receives the increase over its previous settlement, up to the deposit left.
+///
+/// **Slots.** Every slot holds at least `slot_unit = ceil(deposit / max_payees)`
+/// promised, so `max_payees` slots promise at least the deposit. Hence if the source's
+/// cheques add up to at most the deposit, every payee holding one (of at least a slot
+/// unit) finds a slot and is paid in full; a full record met by a new valid cheque is
+/// itself proof of overspend and slashes the reserve (the newcomer gets no slot and is
+/// not paid: without a slot nothing would stop it settling twice).
 ///
 /// **\[beyond\]** If the increase exceeds the deposit left, the source has signed
 /// cheques summing to more than the deposit (the settled ones plus this one): the
-/// payee receives all that is left, and the collateral is slashed at once (burned, or
-/// paid to this payee as reporter). Once slashed with nothing left, further increases
-/// fail with [`Error::DepositExhausted`].
+/// reserve is slashed at once (the penalty burned, or paid to this payee as reporter),
+/// and the payee receives all that is left of the deposit and then of the compensation
+/// pool (see `docs/micropool.md`). Once nothing is left, further increases fail with
+/// [`Error::DepositExhausted`].
 pub fn settle_verified<S: PoolStore + ?Sized>(
     store: &mut S,
     cfg: &PoolConfig,
     height: u64,
     tx: &Verified<ServicePayment>,
 ) -> Result<Receipt, Error> {
+    if tx.chain_id() != cfg.chain_id {
+        return Err(Error::ChainMismatch { verified_for: tx.chain_id(), chain_id: cfg.chain_id });
+    }
     apply_settlement(store, cfg, height, tx.get())
 }
 
@@ -256,6 +314,9 @@ fn apply_settlement<S: PoolStore + ?Sized>(
 ) -> Result<Receipt, Error> {
     check_fee(cfg, tx.fee)?;
     let c = &tx.cheque.cheque;
+    if c.target == c.source {
+        return Err(Error::SelfPayment { source_addr: c.source });
+    }
     let mut fund = load(store, &c.source, c.reserve_seq)?;
     if height > fund.end_height {
         return Err(Error::ReserveExpired { end_height: fund.end_height, height });
@@ -276,9 +337,6 @@ fn apply_settlement<S: PoolStore + ?Sized>(
             }
             t.promised
         }
-        Err(_) if fund.transfers.len() >= cfg.max_payees => {
-            return Err(Error::TooManyPayees { max: cfg.max_payees });
-        }
         Err(_) => U256::zero(),
     };
     let increase = c.amount.checked_sub(previous).ok_or(Error::CumulativeAmountDecreased {
@@ -286,29 +344,55 @@ fn apply_settlement<S: PoolStore + ?Sized>(
         previous,
         amount: c.amount,
     })?;
-    let remaining = fund.remaining();
-    let pay = increase.min(remaining);
-    let shortfall = increase - pay;
-    let mut receipt = Receipt { fee: tx.fee, paid: pay, shortfall, ..Receipt::default() };
+    if increase.is_zero() {
+        return Err(Error::NothingToSettle { target: c.target, amount: c.amount });
+    }
+    let mut receipt = Receipt { fee: tx.fee, ..Receipt::default() };
     let mut changes = Changes::default();
-    changes.credit(c.target, pay)?;
     changes.debit(c.target, tx.fee)?;
-    if !shortfall.is_zero() {
-        if fund.slashed {
-            if pay.is_zero() {
-                return Err(Error::DepositExhausted { shortfall });
+    if slot.is_err() {
+        if c.amount < fund.slot_unit {
+            return Err(Error::BelowSlotUnit { amount: c.amount, slot_unit: fund.slot_unit });
+        }
+        if fund.transfers.len() >= cfg.max_payees {
+            // Full: the settled cheques plus this one, all source-signed, exceed the
+            // deposit whenever every slot holds at least a slot unit. Checked, not
+            // assumed, in case the configuration changed since the reserve was made.
+            let total = fund
+                .promised_total()
+                .checked_add(c.amount)
+                .ok_or(Error::Overflow { what: "promised total" })?;
+            if fund.slashed || total <= fund.deposit {
+                return Err(Error::TooManyPayees { max: cfg.max_payees });
             }
-        } else {
-            receipt.overspend_proven = true;
-            penalize(cfg, &mut changes, &mut receipt, fund.collateral, c.target)?;
-            fund.collateral = U256::zero();
-            fund.slashed = true;
-            fund.reporter = c.target;
+            receipt.shortfall = increase;
+            slash(cfg, &mut changes, &mut receipt, &mut fund, c.target)?;
+            let balances = changes.check(store)?;
+            write(store, balances);
+            store.put_reserve(fund);
+            return Ok(receipt);
         }
     }
+    let from_deposit = increase.min(fund.remaining());
+    let mut shortfall = increase - from_deposit;
+    let was_slashed = fund.slashed;
+    if !shortfall.is_zero() && !fund.slashed {
+        slash(cfg, &mut changes, &mut receipt, &mut fund, c.target)?;
+    }
+    let from_pool = if fund.slashed { shortfall.min(fund.collateral) } else { U256::zero() };
+    shortfall = shortfall.saturating_sub(from_pool);
+    let pay = from_deposit.checked_add(from_pool).ok_or(Error::Overflow { what: "payment" })?;
+    if was_slashed && pay.is_zero() {
+        return Err(Error::DepositExhausted { shortfall });
+    }
+    receipt.paid = pay;
+    receipt.compensated = from_pool;
+    receipt.shortfall = shortfall;
+    changes.credit(c.target, pay)?;
     let balances = changes.check(store)?;
 
-    fund.used = fund.used.checked_add(pay).ok_or(Error::Overflow { what: "used deposit" })?;
+    fund.used = fund.used.checked_add(from_deposit).ok_or(Error::Overflow { what: "used deposit" })?;
+    fund.collateral = fund.collateral.saturating_sub(from_pool);
     match slot {
         Ok(i) => {
             let t = &mut fund.transfers[i];
@@ -328,7 +412,8 @@ fn apply_settlement<S: PoolStore + ?Sized>(
 
 /// `ReleaseFund`: after `end_height + freeze_period`, returns the deposit left and the
 /// collateral to the source and deletes the record. **\[beyond\]** For a slashed reserve,
-/// the deposit left is slashed too (burned, or paid to the reporter). Anyone may
+/// the deposit and compensation pool left are slashed too (burned, or paid to the
+/// reporter): the source never recovers collateral after overspending. Anyone may
 /// submit it; the submitter pays the fee.
 pub fn release_fund<S: PoolStore + ?Sized>(
     store: &mut S,
@@ -362,8 +447,10 @@ pub fn release_fund<S: PoolStore + ?Sized>(
 /// signed cheques promising, in total, more than the deposit.
 ///
 /// The total is, per payee, the largest cumulative amount among the evidence and the
-/// settled record, summed over payees. The deposit left stays payable to payees until
-/// the end height (honest cheques keep their value) and is slashed at release.
+/// settled record, summed over payees. The reporter must not be the source
+/// ([`Error::ReporterIsSource`]). The penalty is burned or paid to the reporter; the
+/// deposit left and the compensation pool stay payable to payees until the end height
+/// (honest cheques keep their value) and are slashed at release.
 pub fn report_overspend<S: PoolStore + ?Sized>(
     store: &mut S,
     cfg: &PoolConfig,
@@ -373,6 +460,9 @@ pub fn report_overspend<S: PoolStore + ?Sized>(
     tx.verify(cfg.chain_id)?;
     check_fee(cfg, tx.fee)?;
     let first = tx.evidence.first().ok_or(Error::EmptyEvidence)?;
+    if tx.reporter == first.cheque.source {
+        return Err(Error::ReporterIsSource { source_addr: tx.reporter });
+    }
     if tx.evidence.len() > cfg.max_evidence {
         return Err(Error::TooMany {
             what: "evidence cheques",
@@ -409,14 +499,11 @@ pub fn report_overspend<S: PoolStore + ?Sized>(
     if total <= fund.deposit {
         return Err(Error::NoOverspend { total, deposit: fund.deposit });
     }
-    let mut receipt = Receipt { fee: tx.fee, overspend_proven: true, ..Receipt::default() };
+    let mut receipt = Receipt { fee: tx.fee, ..Receipt::default() };
     let mut changes = Changes::default();
     changes.debit(tx.reporter, tx.fee)?;
-    penalize(cfg, &mut changes, &mut receipt, fund.collateral, tx.reporter)?;
+    slash(cfg, &mut changes, &mut receipt, &mut fund, tx.reporter)?;
     let balances = changes.check(store)?;
-    fund.collateral = U256::zero();
-    fund.slashed = true;
-    fund.reporter = tx.reporter;
     write(store, balances);
     store.put_reserve(fund);
     Ok(receipt)

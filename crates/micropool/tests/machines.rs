@@ -29,8 +29,13 @@ fn drain<M: Machine>(m: &mut M) -> Vec<M::Output> {
 }
 
 fn payer(v: SecretKey) -> Payer<SecretKey> {
-    let cfg =
-        PayerConfig { chain_id: CHAIN, reserve_seq: 1, deposit: u(100), expires_at: Timestamp(300_000) };
+    let cfg = PayerConfig {
+        chain_id: CHAIN,
+        reserve_seq: 1,
+        deposit: u(100),
+        slot_unit: u(1),
+        expires_at: Timestamp(300_000),
+    };
     Payer::new(cfg, v, Timestamp(0), [0; 32])
 }
 
@@ -153,7 +158,8 @@ fn payee_settles_what_is_left_before_expiry() {
     pe.handle(Timestamp(290_000), PayeeInput::Timeout).unwrap();
     let out = drain(&mut pe);
     assert!(matches!(&out[..], [PayeeOutput::Submit(tx)] if tx.cheque.cheque.amount == u(5)));
-    assert_eq!(pe.poll_timeout(), None);
+    // Nothing more to settle; only the resubmission of the one in flight is armed.
+    assert_eq!(pe.poll_timeout(), Some(Timestamp(290_000 + payee_cfg().resubmit_after_ms)));
     // Too close to the end to serve more.
     pe.handle(
         Timestamp(290_001),
@@ -292,7 +298,8 @@ fn refresh_showing_a_drained_pool_settles_at_once_and_stops_serving() {
     let out = drain(&mut pe);
     let Some(PayeeOutput::Submit(tx)) = out.last() else { panic!("no settlement in {out:?}") };
     let r = settle(&mut store, &cfg, 21, tx).unwrap();
-    assert_eq!((r.paid, r.shortfall, r.overspend_proven), (u(5), u(3), true));
+    // 5 from the deposit, 3 from the compensation pool of the slashed collateral.
+    assert_eq!((r.paid, r.compensated, r.shortfall, r.overspend_proven), (u(8), u(3), u(0), true));
     pe.handle(Timestamp(3), handshake(&store, &v, 21)).unwrap();
     drain(&mut pe);
     pe.handle(

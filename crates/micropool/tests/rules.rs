@@ -199,15 +199,17 @@ fn overspend_at_settlement_slashes_the_collateral_and_burns_it() {
     let (colluder, honest) = (key(2), key(3));
     settle(&mut store, &cfg, 20, &pay(&v, 1, &colluder, 80, 1)).unwrap();
     let r = settle(&mut store, &cfg, 21, &pay(&v, 1, &honest, 50, 1)).unwrap();
-    assert_eq!(r.paid, u(20));
-    assert_eq!(r.shortfall, u(30));
+    // 20 from the deposit, 25 from the compensation pool ((150 - 100) / 2), 5 unpaid.
+    assert_eq!(r.paid, u(45));
+    assert_eq!(r.compensated, u(25));
+    assert_eq!(r.shortfall, u(5));
     assert!(r.overspend_proven);
-    assert_eq!((r.slashed, r.burned), (u(150), u(150)));
+    assert_eq!((r.slashed, r.burned), (u(125), u(125)));
     let rec = store.reserve(&v.address(), 1).unwrap();
     assert!(rec.slashed);
     assert_eq!((rec.collateral, rec.remaining()), (u(0), u(0)));
-    assert_eq!(rec.transfer(&honest.address()).unwrap().paid, u(20));
-    assert_eq!(store.total_supply(), u(1000 - 150));
+    assert_eq!(rec.transfer(&honest.address()).unwrap().paid, u(45));
+    assert_eq!(store.total_supply(), u(1000 - 125));
     // Nothing left: a later increase has nothing to take.
     assert_eq!(
         settle(&mut store, &cfg, 22, &pay(&v, 1, &key(4), 5, 1)),
@@ -225,8 +227,10 @@ fn overspend_penalty_can_go_to_the_reporter() {
     let cfg = PoolConfig { slash_to: SlashDestination::Reporter, ..PoolConfig::default() };
     settle(&mut store, &cfg, 20, &pay(&v, 1, &key(2), 100, 1)).unwrap();
     let r = settle(&mut store, &cfg, 20, &pay(&v, 1, &key(3), 10, 1)).unwrap();
-    assert_eq!((r.paid, r.slashed, r.burned), (u(0), u(150), u(0)));
-    assert_eq!(store.balance(&key(3).address()), u(150));
+    // The penalty (collateral less the compensation pool of 25) goes to the payee whose
+    // settlement proved the overspend; its 10 is paid from the pool.
+    assert_eq!((r.paid, r.compensated, r.slashed, r.burned), (u(10), u(10), u(125), u(0)));
+    assert_eq!(store.balance(&key(3).address()), u(135));
     assert_eq!(store.total_supply(), u(1000));
 }
 
@@ -285,7 +289,7 @@ fn overspend_report_slashes_collateral_and_keeps_the_deposit_for_payees() {
     let cb = cheque(&v, 1, b.address(), 60, 1);
     let r = report_overspend(&mut store, &cfg, 30, &report(&reporter, vec![ca.clone(), cb.clone()])).unwrap();
     assert!(r.overspend_proven);
-    assert_eq!(r.burned, u(150));
+    assert_eq!(r.burned, u(125));
     assert_eq!(
         report_overspend(&mut store, &cfg, 30, &report(&reporter, vec![ca.clone(), cb])),
         Err(Error::AlreadySlashed { source_addr: v.address(), reserve_seq: 1 })
@@ -294,8 +298,9 @@ fn overspend_report_slashes_collateral_and_keeps_the_deposit_for_payees() {
     let ra = settle(&mut store, &cfg, 31, &ServicePayment::countersign(ca, U256::zero(), &a, CHAIN)).unwrap();
     assert_eq!((ra.paid, ra.shortfall), (u(70), u(0)));
     let rb = settle(&mut store, &cfg, 31, &pay(&v, 1, &b, 60, 1)).unwrap();
-    assert_eq!((rb.paid, rb.shortfall, rb.slashed), (u(30), u(30), u(0)));
-    assert_eq!(store.total_supply(), u(1000 - 150));
+    // The deposit's last 30, then 25 from the compensation pool.
+    assert_eq!((rb.paid, rb.compensated, rb.shortfall, rb.slashed), (u(55), u(25), u(5), u(0)));
+    assert_eq!(store.total_supply(), u(1000 - 125));
 }
 
 #[test]
@@ -307,8 +312,9 @@ fn slashed_deposit_left_at_release_is_slashed_too() {
     report_overspend(&mut store, &cfg, 30, &report(&reporter, evidence)).unwrap();
     settle(&mut store, &cfg, 31, &pay(&v, 1, &key(2), 70, 1)).unwrap();
     let r = release_fund(&mut store, &cfg, 400, &release(&v, v.address(), 1)).unwrap();
-    assert_eq!((r.paid, r.slashed, r.burned), (u(0), u(30), u(0)));
-    assert_eq!(store.balance(&reporter.address()), u(180));
+    // The deposit left (30) and the unused compensation pool (25).
+    assert_eq!((r.paid, r.slashed, r.burned), (u(0), u(55), u(0)));
+    assert_eq!(store.balance(&reporter.address()), u(125 + 55));
     assert_eq!(store.balance(&v.address()), u(750));
     assert_eq!(store.total_supply(), u(1000));
 }

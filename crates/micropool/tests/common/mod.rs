@@ -20,6 +20,8 @@ pub fn payee_cfg() -> PayeeConfig {
         settle_threshold: u(20),
         settle_margin_blocks: 10,
         fee: U256::zero(),
+        resubmit_after_ms: 5_000,
+        max_submissions: 3,
     }
 }
 
