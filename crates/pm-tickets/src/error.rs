@@ -161,6 +161,44 @@ pub enum Error {
     /// Amount arithmetic overflowed.
     #[error("amount overflow")]
     Overflow,
+    /// The sender is unlocking: its withdraw round is at most one round away (or
+    /// passed), so a ticket accepted now may be unredeemable by the time it is
+    /// submitted (go-livepeer `ValidateSender`: "set to unlock soon").
+    #[error("sender {sender:?} unlocks at round {withdraw_round} (current round {current_round})")]
+    SenderUnlocking {
+        /// The sender.
+        sender: Address,
+        /// Its withdraw round.
+        withdraw_round: u64,
+        /// The recipient's current round.
+        current_round: u64,
+    },
+    /// A ticket's face value is above what the recipient may still accept from the
+    /// sender: its max float less the face value of winners queued or being redeemed and
+    /// of redemptions confirmed since the last funds report.
+    #[error("face value {face_value} exceeds sender {sender:?}'s uncommitted float {available}")]
+    FaceValueExceedsFloat {
+        /// The sender.
+        sender: Address,
+        /// The ticket's face value.
+        face_value: U256,
+        /// What is left of the sender's float.
+        available: U256,
+    },
+    /// The recipient has no funds report for this sender yet
+    /// ([`crate::RecipientInput::SenderFunds`]).
+    #[error("no funds report for sender {0:?}")]
+    UnknownSenderFunds(Address),
+    /// `StartSession` for a session id that is already known, with different params
+    /// (a recipientRandHash names exactly one set of params).
+    #[error("session {0:?} already exists with other params")]
+    SessionParamsMismatch(H256),
+    /// A saved sender state that is inconsistent (see [`crate::SenderState`]).
+    #[error("invalid sender state: {reason}")]
+    InvalidSenderState {
+        /// What is wrong.
+        reason: &'static str,
+    },
 
     // ---- broker ----------------------------------------------------------------------
     /// `creationRound` has no block hash ("ticket creationRound does not have a block hash").

@@ -16,26 +16,40 @@
 //! * [`Recipient`] quotes [`TicketParams`] whose `recipientRandHash` commits to a
 //!   stateless rand, HMAC-SHA256 over a fresh seed and every advertised field
 //!   ([`validate::recipient_rand`]), so a sender cannot alter them.
-//! * [`Sender`] checks params, keeps a session per recipientRandHash, numbers tickets
-//!   and sends `ceil(shortfall / EV)` tickets per payment.
+//! * [`Sender`] checks params and its funds before every payment, keeps a session per
+//!   recipientRandHash, numbers tickets (never reusing a nonce across session restarts
+//!   or, through [`SenderState`], process restarts) and sends `ceil(shortfall / EV)`
+//!   tickets per payment.
 //! * [`Broker`] models the contract: funding, unlock/withdraw, used tickets, validity
 //!   window, reserve split over the active set, all-or-nothing settlement by default.
 //!
 //! # Call order
 //!
 //! 1. Host feeds both machines chain state (`Chain` inputs), the recipient the gas price
-//!    and the sender's max float ([`Broker::max_float`]), the sender its deposit.
+//!    and the sender's funds (`SenderFunds`: [`Broker::max_float`] and the withdraw
+//!    round), the sender its own account (`Funds`); again whenever they change.
 //! 2. Recipient `Quote` → `Params`; the sender `StartSession(params)`.
 //! 3. Per segment the sender `Pay { amount }` → `Send { batch }`; the recipient
 //!    `Batch(batch)` → `Credited`, and `Won` for winners.
 //! 4. Once params expire and funds cover it, the recipient emits `Redeem(ticket)`; the
-//!    host calls the broker and answers `Redeemed` / `RedeemFailed`.
+//!    host calls the broker and answers `Redeemed` / `RedeemFailed { reason }`. A
+//!    failure is retried after a backoff: the host arms a timer at
+//!    [`primitives::Machine::poll_timeout`] and feeds `RecipientInput::Timeout`; after
+//!    `max_redeem_attempts` (or a reason that cannot change) the ticket is reported
+//!    `RecipientEvent::Lost`.
+//! 5. A host that persists the sender saves [`Sender::export_state`] after each
+//!    payment, before sending the batch, and restarts with [`Sender::restore`].
 //!
 //! # Invariants
 //!
 //! * A ticket hash is redeemed at most once; an unlocked sender's tickets are refused;
 //!   funds are conserved ([`Broker::total_accounted`] = [`Broker::total_funded`]).
-//! * A `(recipientRand, nonce)` pair is credited at most once (at most 600 per rand).
+//! * A `(recipientRand, nonce)` pair is credited at most once (at most 600 per rand);
+//!   the sender never reuses one, so a restart never yields a batch refused as replay.
+//! * The recipient credits a batch only from a reported, not unlocking sender whose
+//!   uncommitted float (max float − confirmed payments since the report − winners
+//!   queued or in flight) covers the face value, inside the creation round's validity
+//!   window; the float in flight never exceeds the max float less confirmed payments.
 //! * A sender's EV sent covers what it paid, by less than one ticket's EV of excess.
 //!
 //! # Example
@@ -53,12 +67,13 @@
 //!
 //! orch.handle(now, RecipientInput::Chain { block: 10, round: 1, round_block_hash: H256::repeat_byte(1) })?;
 //! orch.handle(now, RecipientInput::GasPrice(U256::from(1u64)))?;
-//! orch.handle(now, RecipientInput::SenderFunds { sender: key.address(), max_float: U256::from(10u64).pow(18.into()) })?;
+//! let max_float = U256::from(10u64).pow(18.into());
+//! orch.handle(now, RecipientInput::SenderFunds { sender: key.address(), max_float, withdraw_round: 0 })?;
 //! orch.handle(now, RecipientInput::Quote { sender: key.address(), price: Price::new(1.into(), 1.into())? })?;
 //! let Some(RecipientOutput::Params { params, .. }) = orch.poll_output() else { unreachable!() };
 //!
 //! bcast.handle(now, SenderInput::Chain { block: 10 })?;
-//! bcast.handle(now, SenderInput::Deposit(U256::from(10u64).pow(18.into())))?;
+//! bcast.handle(now, SenderInput::Funds { deposit: max_float, reserve: U256::zero(), withdraw_round: 0 })?;
 //! bcast.handle(now, SenderInput::StartSession(params))?;
 //! bcast.handle(now, SenderInput::Pay { session: params.recipient_rand_hash, amount: U256::from(2_500u64) })?;
 //! let batch = std::iter::from_fn(|| bcast.poll_output())
@@ -73,6 +88,11 @@
 //!     _ => None,
 //! });
 //! assert!(credited.unwrap().covers(U256::from(2_500u64)));
+//!
+//! // The sender process restarts from its saved state and continues the nonces.
+//! let saved = bcast.export_state().encode();
+//! let bcast = Sender::restore(SenderConfig::default(), key, now, [0; 32], SenderState::decode(&saved)?)?;
+//! assert_eq!(bcast.next_nonce(&params.recipient_rand_hash), Some(4));
 //! # Ok::<(), pm_tickets::Error>(())
 //! ```
 #![forbid(unsafe_code)]
@@ -94,7 +114,10 @@ pub use primitives::Signer;
 pub use recipient::{
     Recipient, RecipientConfig, RecipientEvent, RecipientInput, RecipientKeys, RecipientOutput,
 };
-pub use sender::{Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput};
+pub use sender::{
+    MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION, Sender, SenderConfig, SenderEvent,
+    SenderInput, SenderOutput, SenderState, SessionState,
+};
 pub use ticket::{
     AUX_DATA_LEN, MAX_WIN_PROB, PACKED_LEN, Price, SignedTicket, Ticket, TicketExpirationParams,
     TicketParams, is_winning, rand_hash, signed_digest, win_hash,

@@ -47,6 +47,13 @@ pub struct RecipientConfig {
     /// Mirror of the broker's settlement rule: with `false` (all-or-nothing) a winner is
     /// redeemed only when the sender's float covers its whole face value.
     pub partial_payment: bool,
+    /// Wait after the first failed redemption, in milliseconds of the host's logical
+    /// time; it doubles after each further failure.
+    pub redeem_retry_base_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub redeem_retry_max_ms: u64,
+    /// Submissions of one winner before it is reported [`RecipientEvent::Lost`].
+    pub max_redeem_attempts: u32,
 }
 
 impl Default for RecipientConfig {
@@ -59,6 +66,9 @@ impl Default for RecipientConfig {
             ticket_validity_period: 2,
             max_sender_nonces: MAX_SENDER_NONCES,
             partial_payment: false,
+            redeem_retry_base_ms: 30_000,
+            redeem_retry_max_ms: 960_000,
+            max_redeem_attempts: 5,
         }
     }
 }
@@ -78,13 +88,21 @@ pub enum RecipientInput {
     },
     /// The current gas price, base units per gas.
     GasPrice(U256),
-    /// A sender's max float for this recipient: deposit + claimable reserve, read from
-    /// the broker ([`crate::Broker::max_float`]).
+    /// A sender's funds as the broker sees them now. Send it whenever the sender's
+    /// deposit, reserve or unlock state changes on chain and each round; it replaces
+    /// the previous report. It must be read after every redemption already answered
+    /// with [`RecipientInput::Redeemed`] (the recipient subtracts confirmed payments
+    /// from the last report itself, so reading later is safe, reading earlier is not).
+    /// Batches from a sender without a report are refused.
     SenderFunds {
         /// The sender.
         sender: Address,
-        /// Its max float.
+        /// Its max float for this recipient: deposit + claimable reserve share
+        /// ([`crate::Broker::max_float`]).
         max_float: U256,
+        /// Its withdraw round ([`crate::SenderAccount::withdraw_round`]); 0 when no
+        /// unlock is in progress.
+        withdraw_round: u64,
     },
     /// A sender asks for ticket params at `price`.
     Quote {
@@ -103,12 +121,21 @@ pub enum RecipientInput {
         /// Amount received.
         paid: U256,
     },
-    /// A redemption failed before confirming (not mined, reverted for lack of funds);
-    /// the ticket goes back to the queue.
+    /// A redemption failed before confirming. `reason` is the broker's error when the
+    /// transaction reverted (`None`: not mined, dropped, unknown). A reason that can
+    /// never succeed later (the ticket is used, expired, invalid) reports the ticket
+    /// [`RecipientEvent::Lost`] at once; otherwise it is retried after a backoff
+    /// (`redeem_retry_base_ms`, doubling, at most `redeem_retry_max_ms`; see
+    /// [`Machine::poll_timeout`]) up to `max_redeem_attempts` submissions.
     RedeemFailed {
         /// The ticket hash.
         ticket_hash: H256,
+        /// Why it failed, if known.
+        reason: Option<Error>,
     },
+    /// The time from [`Machine::poll_timeout`] was reached: retry redemptions whose
+    /// backoff elapsed.
+    Timeout,
 }
 
 /// Things the recipient reports.
@@ -146,6 +173,18 @@ pub enum RecipientEvent {
         /// Why.
         reason: Error,
     },
+    /// A submitted winner failed for good: the broker gave a reason that cannot change,
+    /// or `attempts` reached `max_redeem_attempts`. It is not submitted again.
+    Lost {
+        /// The ticket hash.
+        ticket_hash: H256,
+        /// Its face value.
+        face_value: U256,
+        /// Submissions made.
+        attempts: u32,
+        /// The last failure's reason, if the host gave one.
+        reason: Option<Error>,
+    },
 }
 
 /// What the recipient asks of its host.
@@ -175,14 +214,50 @@ struct RandRecord {
 struct Winner {
     ticket: SignedTicket,
     expiration_block: u64,
+    /// Failed submissions so far.
+    attempts: u32,
+    /// Not submitted before this time (backoff after a failure).
+    retry_at: Timestamp,
+    /// While in flight: what the broker is expected to pay (the face value, or less in
+    /// partial mode); held against the sender's float.
+    expected: U256,
+}
+
+/// A sender's funds as last reported, less confirmed payments since.
+#[derive(Clone, Copy, Debug, Default)]
+struct Funds {
+    max_float: U256,
+    withdraw_round: u64,
+}
+
+/// Whether a broker error on redemption can never turn into success by waiting.
+fn is_permanent_redeem_failure(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::TicketUsed(_)
+            | Error::TicketExpired { .. }
+            | Error::NotWinning
+            | Error::BadSignature { .. }
+            | Error::RecipientRandMismatch { .. }
+            | Error::UnknownCreationRound { .. }
+            | Error::CreationRoundBlockHashMismatch { .. }
+            | Error::ZeroRecipient
+            | Error::ZeroSender
+            | Error::Primitives(_)
+    )
 }
 
 /// The recipient machine (DESIGN.md section 2). See the crate docs for the call order.
 ///
 /// Invariants: a `(recipientRand, senderNonce)` pair is credited at most once; a batch
-/// is accepted or refused whole (a refused batch leaves the machine unchanged); a
-/// winner is asked to be redeemed only after its params expired, inside its validity
-/// window, and when what it would pay exceeds the redemption cost.
+/// is accepted or refused whole (a refused batch leaves the machine unchanged); a batch
+/// is credited only from a sender with a funds report, not unlocking, whose
+/// uncommitted float covers its face value, and only inside its creation round's
+/// validity window; a winner is asked to be redeemed only after its params expired,
+/// inside its validity window, while its sender is locked, and when what it would pay
+/// exceeds the redemption cost; the face value in flight for a sender never exceeds
+/// its reported max float less the payments confirmed since; a ticket is never
+/// submitted again after `Redeemed`, and at most `max_redeem_attempts` times.
 #[derive(Debug)]
 pub struct Recipient {
     config: RecipientConfig,
@@ -194,8 +269,10 @@ pub struct Recipient {
     round: u64,
     round_block_hash: H256,
     gas_price: U256,
-    max_float: BTreeMap<Address, U256>,
-    pending_float: BTreeMap<Address, U256>,
+    round_hashes: BTreeMap<u64, H256>,
+    funds: BTreeMap<Address, Funds>,
+    in_flight_float: BTreeMap<Address, U256>,
+    queued_float: BTreeMap<Address, U256>,
     rands: BTreeMap<H256, RandRecord>,
     revealed: BTreeMap<H256, u64>,
     queue: BTreeMap<H256, Winner>,
@@ -216,8 +293,10 @@ impl Recipient {
             round: 0,
             round_block_hash: H256::zero(),
             gas_price: U256::zero(),
-            max_float: BTreeMap::new(),
-            pending_float: BTreeMap::new(),
+            round_hashes: BTreeMap::new(),
+            funds: BTreeMap::new(),
+            in_flight_float: BTreeMap::new(),
+            queued_float: BTreeMap::new(),
             rands: BTreeMap::new(),
             revealed: BTreeMap::new(),
             queue: BTreeMap::new(),
@@ -246,8 +325,33 @@ impl Recipient {
         self.in_flight.len()
     }
 
+    /// What the recipient may still accept from `sender`: its reported max float, less
+    /// payments confirmed since that report, less the face value of its winners queued
+    /// or in flight (zero without a report).
+    pub fn available_float(&self, sender: &Address) -> U256 {
+        self.max_float(sender)
+            .saturating_sub(self.in_flight_float(sender))
+            .saturating_sub(self.queued_float(sender))
+    }
+
+    /// The sender's reported max float less the payments confirmed since.
+    pub fn max_float(&self, sender: &Address) -> U256 {
+        self.funds.get(sender).map(|f| f.max_float).unwrap_or_default()
+    }
+
+    /// What redemptions in flight for `sender` are expected to pay.
+    pub fn in_flight_float(&self, sender: &Address) -> U256 {
+        self.in_flight_float.get(sender).copied().unwrap_or_default()
+    }
+
+    /// Face value of `sender`'s winners waiting to be submitted.
+    pub fn queued_float(&self, sender: &Address) -> U256 {
+        self.queued_float.get(sender).copied().unwrap_or_default()
+    }
+
     /// The face value quoted to `sender`: `txCost × multiplier`, at least the EV, capped
-    /// by the sender's max float (go-livepeer `recipient.faceValue`).
+    /// by what the recipient may still accept from it ([`Recipient::available_float`];
+    /// go-livepeer `recipient.faceValue`).
     pub fn face_value_for(&self, sender: &Address) -> Result<U256, Error> {
         let ev = self.config.ev;
         let mut face =
@@ -265,9 +369,19 @@ impl Recipient {
         Ok(face)
     }
 
-    fn available_float(&self, sender: &Address) -> U256 {
-        let max = self.max_float.get(sender).copied().unwrap_or_default();
-        max.saturating_sub(self.pending_float.get(sender).copied().unwrap_or_default())
+    fn add_float(map: &mut BTreeMap<Address, U256>, sender: Address, amount: U256) {
+        let v = map.entry(sender).or_default();
+        // Bounded by funded amounts, which are U256 sums checked by the broker.
+        *v = v.saturating_add(amount);
+    }
+
+    fn sub_float(map: &mut BTreeMap<Address, U256>, sender: &Address, amount: U256) {
+        if let Some(v) = map.get_mut(sender) {
+            *v = v.saturating_sub(amount);
+            if v.is_zero() {
+                map.remove(sender);
+            }
+        }
     }
 
     fn next_seed(&mut self) -> H256 {
@@ -278,6 +392,11 @@ impl Recipient {
     fn quote(&mut self, sender: Address, price: Price) -> Result<(), Error> {
         if price.den.is_zero() {
             return Err(Error::ZeroPriceDenominator);
+        }
+        // Params must name an initialized round, or no ticket made with them can be
+        // credited or redeemed.
+        if self.round_block_hash.is_zero() {
+            return Err(Error::UnknownCreationRound { round: U256::from(self.round) });
         }
         let face_value = self.face_value_for(&sender)?;
         let win_prob = win_prob_for_ev(face_value, self.config.ev)?;
@@ -351,6 +470,8 @@ impl Recipient {
                 last_block: self.block,
             });
         }
+        self.check_creation_round(&p.expiration_params)?;
+        self.check_sender_funds(&batch.sender, p.face_value)?;
         // Replay check against the ledger and within the batch itself.
         let mut ledger = self.rands.get(&rand).map(|r| r.nonces.clone()).unwrap_or_default();
         for sp in &batch.sender_params {
@@ -366,6 +487,62 @@ impl Recipient {
             out.push((result?, is_winning(sig, &rand, p.win_prob)));
         }
         Ok((rand, out))
+    }
+
+    /// The broker's creation-round rules, checked on receipt:
+    /// `creationRound + ticketValidityPeriod > currentRound`, and the round is known
+    /// with this block hash.
+    fn check_creation_round(&self, ep: &TicketExpirationParams) -> Result<(), Error> {
+        // The window first: hashes of rounds outside it are no longer kept.
+        if ep.creation_round.saturating_add(self.config.ticket_validity_period) <= self.round {
+            return Err(Error::TicketExpired {
+                creation_round: ep.creation_round,
+                current_round: self.round,
+                validity_period: self.config.ticket_validity_period,
+            });
+        }
+        let expected = self
+            .round_hashes
+            .get(&ep.creation_round)
+            .copied()
+            .filter(|h| !h.is_zero())
+            .ok_or(Error::UnknownCreationRound { round: U256::from(ep.creation_round) })?;
+        if expected != ep.creation_round_block_hash {
+            return Err(Error::CreationRoundBlockHashMismatch {
+                round: ep.creation_round,
+                found: ep.creation_round_block_hash,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    /// The sender's funds, checked on every batch: a report exists, the float is not
+    /// zero, no unlock completes before the next round (go-livepeer `ValidateSender`),
+    /// and the uncommitted float covers the face value. The check does not depend on
+    /// which tickets of the batch win, so a refusal tells the sender nothing about its
+    /// tickets.
+    fn check_sender_funds(&self, sender: &Address, face_value: U256) -> Result<(), Error> {
+        let funds = self.funds.get(sender).ok_or(Error::UnknownSenderFunds(*sender))?;
+        if funds.max_float.is_zero() {
+            return Err(Error::NoFunds(*sender));
+        }
+        let w = funds.withdraw_round;
+        if w != 0 && w <= self.round.saturating_add(1) {
+            if self.round >= w {
+                return Err(Error::SenderUnlocked(*sender));
+            }
+            return Err(Error::SenderUnlocking {
+                sender: *sender,
+                withdraw_round: w,
+                current_round: self.round,
+            });
+        }
+        let available = self.available_float(sender);
+        if face_value > available {
+            return Err(Error::FaceValueExceedsFloat { sender: *sender, face_value, available });
+        }
+        Ok(())
     }
 
     fn receive(&mut self, batch: TicketBatch) -> Result<(), Error> {
@@ -396,7 +573,18 @@ impl Recipient {
                 sig: sp.sig,
                 recipient_rand: rand,
             };
-            self.queue.insert(hash, Winner { ticket, expiration_block: p.expiration_block });
+            // Nonces are fresh, so the hash is new: the queue gains exactly this face.
+            self.queue.insert(
+                hash,
+                Winner {
+                    ticket,
+                    expiration_block: p.expiration_block,
+                    attempts: 0,
+                    retry_at: Timestamp::ZERO,
+                    expected: U256::zero(),
+                },
+            );
+            Self::add_float(&mut self.queued_float, batch.sender, p.face_value);
             self.outputs.push_back(RecipientOutput::Event(RecipientEvent::Won {
                 ticket_hash: hash,
                 face_value: p.face_value,
@@ -414,9 +602,12 @@ impl Recipient {
         let hashes: Vec<H256> = self.queue.keys().copied().collect();
         for hash in hashes {
             let Some(w) = self.queue.get(&hash) else { continue };
+            let sender = w.ticket.ticket.sender;
+            let face = w.ticket.ticket.face_value;
             let creation_round = w.ticket.ticket.expiration_params.creation_round;
             if creation_round.saturating_add(self.config.ticket_validity_period) <= self.round {
                 self.queue.remove(&hash);
+                Self::sub_float(&mut self.queued_float, &sender, face);
                 self.outputs.push_back(RecipientOutput::Event(RecipientEvent::Dropped {
                     ticket_hash: hash,
                     reason: Error::TicketExpired {
@@ -428,13 +619,17 @@ impl Recipient {
                 continue;
             }
             // Redeem only after the params expired: no new tickets can use the rand
-            // once it is revealed.
-            if self.block < w.expiration_block {
+            // once it is revealed. And not before a failed attempt's backoff elapsed.
+            if self.block < w.expiration_block || self.now < w.retry_at {
                 continue;
             }
-            let sender = w.ticket.ticket.sender;
-            let face = w.ticket.ticket.face_value;
-            let available = self.available_float(&sender);
+            let funds = self.funds.get(&sender).copied().unwrap_or_default();
+            // An unlocked sender's tickets revert; funding again relocks it, so wait.
+            if funds.withdraw_round != 0 && self.round >= funds.withdraw_round {
+                continue;
+            }
+            // What this submission may take: the float less what is already in flight.
+            let available = funds.max_float.saturating_sub(self.in_flight_float(&sender));
             let payable = if self.config.partial_payment {
                 face.min(available)
             } else if available >= face {
@@ -445,9 +640,10 @@ impl Recipient {
             if payable <= tx_cost || payable.is_zero() {
                 continue;
             }
-            let Some(w) = self.queue.remove(&hash) else { continue };
-            let pending = self.pending_float.entry(sender).or_default();
-            *pending = pending.saturating_add(face);
+            let Some(mut w) = self.queue.remove(&hash) else { continue };
+            Self::sub_float(&mut self.queued_float, &sender, face);
+            Self::add_float(&mut self.in_flight_float, sender, payable);
+            w.expected = payable;
             // Submitting reveals the rand: refuse new tickets with it, forget its nonces.
             let rh = w.ticket.ticket.recipient_rand_hash;
             self.revealed.insert(rh, w.expiration_block);
@@ -457,24 +653,47 @@ impl Recipient {
         }
     }
 
-    fn settle(&mut self, hash: H256, paid: Option<U256>) -> Result<(), Error> {
-        let w = self.in_flight.remove(&hash).ok_or(Error::UnknownRedemption(hash))?;
+    fn backoff_ms(&self, attempts: u32) -> u64 {
+        let base = self.config.redeem_retry_base_ms;
+        let factor = 1u64.checked_shl(attempts.saturating_sub(1)).unwrap_or(u64::MAX);
+        base.saturating_mul(factor).min(self.config.redeem_retry_max_ms)
+    }
+
+    fn settle(&mut self, hash: H256, outcome: Result<U256, Option<Error>>) -> Result<(), Error> {
+        let mut w = self.in_flight.remove(&hash).ok_or(Error::UnknownRedemption(hash))?;
         let sender = w.ticket.ticket.sender;
-        if let Some(p) = self.pending_float.get_mut(&sender) {
-            *p = p.saturating_sub(w.ticket.ticket.face_value);
-        }
-        match paid {
-            Some(paid) => {
+        let face = w.ticket.ticket.face_value;
+        Self::sub_float(&mut self.in_flight_float, &sender, w.expected);
+        w.expected = U256::zero();
+        match outcome {
+            Ok(paid) => {
+                // The broker paid from this sender's deposit and reserve share: that
+                // much less float until the next funds report.
+                if let Some(f) = self.funds.get_mut(&sender) {
+                    f.max_float = f.max_float.saturating_sub(paid);
+                }
                 self.outputs
                     .push_back(RecipientOutput::Event(RecipientEvent::Redeemed { ticket_hash: hash, paid }));
-                Ok(())
             }
-            None => {
-                self.queue.insert(hash, w);
-                self.redeem_ready();
-                Ok(())
+            Err(reason) => {
+                w.attempts = w.attempts.saturating_add(1);
+                let permanent = reason.as_ref().is_some_and(is_permanent_redeem_failure);
+                if permanent || w.attempts >= self.config.max_redeem_attempts {
+                    self.outputs.push_back(RecipientOutput::Event(RecipientEvent::Lost {
+                        ticket_hash: hash,
+                        face_value: face,
+                        attempts: w.attempts,
+                        reason,
+                    }));
+                } else {
+                    w.retry_at = self.now.saturating_add_millis(self.backoff_ms(w.attempts));
+                    Self::add_float(&mut self.queued_float, sender, face);
+                    self.queue.insert(hash, w);
+                }
             }
         }
+        self.redeem_ready();
+        Ok(())
     }
 
     fn chain(&mut self, block: u64, round: u64, round_block_hash: H256) -> Result<(), Error> {
@@ -487,6 +706,10 @@ impl Recipient {
         self.block = block;
         self.round = round;
         self.round_block_hash = round_block_hash;
+        self.round_hashes.insert(round, round_block_hash);
+        // Rounds whose tickets are expired are no longer needed to check a batch.
+        let validity = self.config.ticket_validity_period;
+        self.round_hashes.retain(|r, _| r.saturating_add(validity) > round);
         // Once params expired no batch can use their rand again, so its nonce ledger
         // and revealed mark can go.
         self.rands.retain(|_, r| r.expiration_block > block);
@@ -512,15 +735,19 @@ impl Machine for Recipient {
                 self.redeem_ready();
                 Ok(())
             }
-            RecipientInput::SenderFunds { sender, max_float } => {
-                self.max_float.insert(sender, max_float);
+            RecipientInput::SenderFunds { sender, max_float, withdraw_round } => {
+                self.funds.insert(sender, Funds { max_float, withdraw_round });
                 self.redeem_ready();
                 Ok(())
             }
             RecipientInput::Quote { sender, price } => self.quote(sender, price),
             RecipientInput::Batch(batch) => self.receive(*batch),
-            RecipientInput::Redeemed { ticket_hash, paid } => self.settle(ticket_hash, Some(paid)),
-            RecipientInput::RedeemFailed { ticket_hash } => self.settle(ticket_hash, None),
+            RecipientInput::Redeemed { ticket_hash, paid } => self.settle(ticket_hash, Ok(paid)),
+            RecipientInput::RedeemFailed { ticket_hash, reason } => self.settle(ticket_hash, Err(reason)),
+            RecipientInput::Timeout => {
+                self.redeem_ready();
+                Ok(())
+            }
         }
     }
 
@@ -528,8 +755,9 @@ impl Machine for Recipient {
         self.outputs.pop_front()
     }
 
-    /// The recipient is driven by blocks ([`RecipientInput::Chain`]), not by time.
+    /// The earliest time a queued winner's retry backoff ends, if any is waiting for
+    /// one; everything else is driven by [`RecipientInput::Chain`] and the other inputs.
     fn poll_timeout(&self) -> Option<Timestamp> {
-        None
+        self.queue.values().map(|w| w.retry_at).filter(|t| *t > self.now).min()
     }
 }
