@@ -202,3 +202,43 @@ proptest! {
         }
     }
 }
+
+fn saved_state() -> Vec<u8> {
+    let key = SecretKey::from_bytes([0x31; 32]).unwrap();
+    let mut s = Sender::new(SenderConfig::default(), key, NOW, [0; 32]);
+    s.handle(NOW, SenderInput::Funds { deposit: 1_000_000.into(), reserve: 7.into(), withdraw_round: 0 })
+        .unwrap();
+    for i in 0..2u8 {
+        let p = session_params(i, 1_000);
+        s.handle(NOW, SenderInput::StartSession(p)).unwrap();
+        s.handle(NOW, SenderInput::Pay { session: p.recipient_rand_hash, amount: 300.into() }).unwrap();
+    }
+    s.handle(NOW, SenderInput::EndSession(session_params(1, 1_000).recipient_rand_hash)).unwrap();
+    s.export_state().encode()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// `SenderState::decode` takes bytes from the host's storage: damaged frames are typed
+    /// errors, never panics, and whatever decodes is canonical and passes validation.
+    #[test]
+    fn sender_state_decoder_is_total_and_canonical(
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        cut in any::<usize>(),
+        noise in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut bytes = saved_state();
+        for (at, b) in edits {
+            let i = at % bytes.len();
+            bytes[i] = b;
+        }
+        bytes.truncate(cut % (bytes.len() + 1));
+        for bytes in [bytes, noise] {
+            if let Ok(state) = SenderState::decode(&bytes) {
+                prop_assert_eq!(state.encode(), bytes, "accepted a non-canonical frame");
+                prop_assert!(state.validate().is_ok());
+            }
+        }
+    }
+}
