@@ -232,10 +232,13 @@ pub enum Error {
     /// The ticket hash is in the used-ticket set ("ticket is used").
     #[error("ticket {0:?} already redeemed")]
     TicketUsed(H256),
-    /// The sender's unlock period has passed ("sender is unlocked").
+    /// The sender's unlock period has passed ("sender is unlocked"). Also the
+    /// recipient's refusal of a batch from such a sender.
     #[error("sender {0:?} is unlocked")]
     SenderUnlocked(Address),
-    /// "sender deposit and reserve are zero".
+    /// "sender deposit and reserve are zero". Also the sender's own refusal to pay with
+    /// no funds, and the recipient's refusal of a batch from a sender whose max float
+    /// for it (deposit + claimable reserve share, less payments since) is zero.
     #[error("sender {0:?} has zero deposit and reserve")]
     NoFunds(Address),
     /// All-or-nothing settlement: deposit plus the recipient's claimable reserve do not
@@ -247,7 +250,8 @@ pub enum Error {
         /// deposit + claimable reserve for this recipient.
         available: U256,
     },
-    /// "unlock already initiated".
+    /// "unlock already initiated". Also the sender's refusal to issue tickets while its
+    /// own unlock is in progress.
     #[error("unlock already initiated (withdraw round {withdraw_round})")]
     UnlockInProgress {
         /// The round from which withdrawal is allowed.

@@ -520,8 +520,8 @@ impl Recipient {
     /// The sender's funds, checked on every batch: a report exists, the float is not
     /// zero, no unlock completes before the next round (go-livepeer `ValidateSender`),
     /// and the uncommitted float covers the face value. The check does not depend on
-    /// which tickets of the batch win, so a refusal tells the sender nothing about its
-    /// tickets.
+    /// which tickets of this batch win, so a refusal tells the sender nothing about
+    /// them (it cannot probe for winners and withhold them).
     fn check_sender_funds(&self, sender: &Address, face_value: U256) -> Result<(), Error> {
         let funds = self.funds.get(sender).ok_or(Error::UnknownSenderFunds(*sender))?;
         if funds.max_float.is_zero() {
