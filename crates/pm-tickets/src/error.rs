@@ -200,6 +200,32 @@ pub enum Error {
         reason: &'static str,
     },
 
+    /// Params whose seed carries a boot generation this recipient does not accept: they
+    /// were quoted by an earlier process whose nonce ledgers this one does not hold (it
+    /// was restarted without [`crate::Recipient::restore`], or the generation's params
+    /// were forgotten), so their tickets could be replays. The sender needs fresh params.
+    #[error("params with seed {seed:?} were quoted before this recipient restarted")]
+    QuotedBeforeRestart {
+        /// The params' seed (its first 16 bytes are the generation).
+        seed: H256,
+    },
+    /// A saved recipient state that is inconsistent or not this recipient's (see
+    /// [`crate::RecipientState::validate`] and [`crate::Recipient::restore`]).
+    #[error("invalid recipient state: {reason}")]
+    InvalidRecipientState {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Accepting the input would grow the recipient's state beyond what a
+    /// [`crate::RecipientState`] may carry; refused so that the state always exports.
+    #[error("recipient state full: at most {limit} {what}")]
+    RecipientStateFull {
+        /// Which collection.
+        what: &'static str,
+        /// Its cap.
+        limit: usize,
+    },
+
     // ---- broker ----------------------------------------------------------------------
     /// `creationRound` has no block hash ("ticket creationRound does not have a block hash").
     #[error("creation round {round} has no block hash")]

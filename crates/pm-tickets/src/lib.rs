@@ -102,6 +102,7 @@ pub mod codec;
 mod error;
 mod ev;
 mod recipient;
+mod recipient_state;
 mod sender;
 mod ticket;
 pub mod validate;
@@ -113,6 +114,11 @@ pub use ev::{ExpectedValue, win_prob_for_ev};
 pub use primitives::Signer;
 pub use recipient::{
     Recipient, RecipientConfig, RecipientEvent, RecipientInput, RecipientKeys, RecipientOutput,
+};
+pub use recipient_state::{
+    Generation, MAX_RECIPIENT_STATE_BYTES, MAX_SAVED_GENERATIONS, MAX_SAVED_RANDS, MAX_SAVED_ROUNDS,
+    MAX_SAVED_SENDERS, MAX_SAVED_WINNERS, RECIPIENT_STATE_VERSION, RecipientState, SavedFunds, SavedGeneration,
+    SavedRand, SavedRevealed, SavedWinner, generation_of,
 };
 pub use sender::{
     MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION, Sender, SenderConfig, SenderEvent,

@@ -8,6 +8,11 @@ use primitives::{Address, H256, Machine, Timestamp, U256, keccak256_concat};
 
 use crate::Error;
 use crate::codec::TicketBatch;
+use crate::recipient_state::{
+    Generation, MAX_SAVED_GENERATIONS, MAX_SAVED_RANDS, MAX_SAVED_ROUNDS, MAX_SAVED_SENDERS,
+    MAX_SAVED_WINNERS, RecipientState, SavedFunds, SavedGeneration, SavedRand, SavedRevealed, SavedWinner,
+    generation_of, secret_id,
+};
 use crate::ev::{ExpectedValue, win_prob_for_ev};
 use crate::ticket::{Price, SignedTicket, TicketExpirationParams, TicketParams, is_winning, rand_hash};
 #[cfg(not(feature = "parallel"))]
@@ -42,7 +47,9 @@ pub struct RecipientConfig {
     pub params_expiration_blocks: u64,
     /// The broker's `ticketValidityPeriod` in rounds.
     pub ticket_validity_period: u64,
-    /// Nonces accepted per recipientRand (go-livepeer: 600).
+    /// Nonces accepted per recipientRand (go-livepeer: 600). Values above
+    /// [`MAX_SENDER_NONCES`] act as 600, so a [`RecipientState`] always stays within
+    /// its size limit.
     pub max_sender_nonces: usize,
     /// Mirror of the broker's settlement rule: with `false` (all-or-nothing) a winner is
     /// redeemed only when the sender's float covers its whole face value.
@@ -264,6 +271,11 @@ pub struct Recipient {
     keys: RecipientKeys,
     seed: [u8; 32],
     quotes: u64,
+    /// This process's boot generation: the first 16 bytes of every seed it quotes.
+    generation: Generation,
+    /// Generations whose params are accepted, with the latest expiration block quoted
+    /// under each (this one's once it quoted, and those restored from state).
+    generations: BTreeMap<Generation, u64>,
     now: Timestamp,
     block: u64,
     round: u64,
@@ -282,12 +294,32 @@ pub struct Recipient {
 
 impl Recipient {
     /// A recipient with no chain state yet (block 0, round 0, gas price 0).
+    ///
+    /// **`seed` must differ at every process start** (e.g. 32 bytes from the OS RNG at
+    /// boot). It determines this process's boot generation ([`Recipient::generation`]),
+    /// which every quote seed carries and the recipientRand HMAC covers; a recipient
+    /// accepts only params of its own generation and of those restored with
+    /// [`Recipient::restore`]. So a recipient restarted without its saved state refuses
+    /// tickets on params it quoted before the restart ([`Error::QuotedBeforeRestart`])
+    /// instead of crediting them again under empty nonce ledgers.
     pub fn new(config: RecipientConfig, keys: RecipientKeys, now: Timestamp, seed: [u8; 32]) -> Self {
+        Self::boot(config, keys, now, seed, 0)
+    }
+
+    fn boot(config: RecipientConfig, keys: RecipientKeys, now: Timestamp, seed: [u8; 32], quotes: u64) -> Self {
+        let g = keccak256_concat([
+            b"pm-tickets/generation".as_slice(),
+            &seed,
+            &now.as_millis().to_be_bytes(),
+            &quotes.to_be_bytes(),
+        ]);
         Recipient {
             config,
             keys,
             seed,
-            quotes: 0,
+            quotes,
+            generation: generation_of(&g),
+            generations: BTreeMap::new(),
             now,
             block: 0,
             round: 0,
@@ -308,6 +340,168 @@ impl Recipient {
     /// This recipient's address.
     pub fn address(&self) -> Address {
         self.keys.address
+    }
+
+    /// This process's boot generation: the first 16 bytes of the seed of every params
+    /// it quotes ([`crate::generation_of`]).
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
+    /// Everything [`Recipient::restore`] needs: generations still accepted, nonce
+    /// ledgers, revealed rands, winners queued and in flight, funds, chain view and the
+    /// quote counter. Pending outputs are not part of it: drain them first.
+    ///
+    /// **Crash-safety contract.** After every `handle` that returned `Ok` (at the least
+    /// every one that produced [`RecipientEvent::Credited`], [`RecipientOutput::Redeem`],
+    /// [`RecipientEvent::Redeemed`], [`RecipientEvent::Lost`] or
+    /// [`RecipientEvent::Dropped`]), the host drains the outputs, exports and durably
+    /// saves the state, and only then acts on the outputs (acknowledges the batch or
+    /// does the work it pays for, submits redemptions). Restored from the last saved
+    /// state, a recipient never credits a `(recipientRand, nonce)` twice and still holds
+    /// every winner it reported. The state holds the recipientRands: keep it as secret as
+    /// the HMAC key.
+    pub fn export_state(&self) -> RecipientState {
+        let winner = |w: &Winner, in_flight: bool| SavedWinner {
+            ticket: w.ticket,
+            expiration_block: w.expiration_block,
+            attempts: w.attempts,
+            retry_at_ms: w.retry_at.as_millis(),
+            in_flight: in_flight.then_some(w.expected),
+        };
+        let mut winners: Vec<(H256, SavedWinner)> = self
+            .queue
+            .iter()
+            .map(|(h, w)| (*h, winner(w, false)))
+            .chain(self.in_flight.iter().map(|(h, w)| (*h, winner(w, true))))
+            .collect();
+        winners.sort_by_key(|(h, _)| *h);
+        RecipientState {
+            recipient: self.keys.address,
+            secret_id: secret_id(&self.keys.secret),
+            quotes: self.quotes,
+            generations: self
+                .generations
+                .iter()
+                .map(|(id, e)| SavedGeneration { id: *id, last_expiration_block: *e })
+                .collect(),
+            block: self.block,
+            round: self.round,
+            round_block_hash: self.round_block_hash,
+            gas_price: self.gas_price,
+            round_hashes: self.round_hashes.iter().map(|(r, h)| (*r, *h)).collect(),
+            funds: self
+                .funds
+                .iter()
+                .map(|(s, f)| SavedFunds { sender: *s, max_float: f.max_float, withdraw_round: f.withdraw_round })
+                .collect(),
+            rands: self
+                .rands
+                .iter()
+                .map(|(rand, r)| SavedRand {
+                    rand: *rand,
+                    expiration_block: r.expiration_block,
+                    nonces: r.nonces.iter().collect(),
+                })
+                .collect(),
+            revealed: self
+                .revealed
+                .iter()
+                .map(|(h, e)| SavedRevealed { rand_hash: *h, expiration_block: *e })
+                .collect(),
+            winners: winners.into_iter().map(|(_, w)| w).collect(),
+        }
+    }
+
+    /// A recipient continuing from a saved state ([`Recipient::export_state`]) in a new
+    /// process. `seed` must be fresh, as for [`Recipient::new`]: the process gets a new
+    /// generation and keeps accepting the saved generations' params until they expire.
+    ///
+    /// Refused ([`Error::InvalidRecipientState`]): a state that fails
+    /// [`RecipientState::validate`], of another recipient address or HMAC secret, or
+    /// with a winner whose signature does not recover to its sender. Winners that were
+    /// in flight stay in flight: the host answers each (see
+    /// [`Recipient::in_flight_tickets`]) with `Redeemed` or `RedeemFailed` from its own
+    /// transaction records, `RedeemFailed { reason: None }` when it never submitted it
+    /// (it is then retried after the backoff). Backoffs end at most
+    /// `redeem_retry_max_ms` after `now`, in case the host's logical clock restarted.
+    pub fn restore(
+        config: RecipientConfig,
+        keys: RecipientKeys,
+        now: Timestamp,
+        seed: [u8; 32],
+        state: RecipientState,
+    ) -> Result<Self, Error> {
+        state.validate()?;
+        if state.recipient != keys.address {
+            return Err(Error::InvalidRecipientState { reason: "state of another recipient address" });
+        }
+        if state.secret_id != secret_id(&keys.secret) {
+            return Err(Error::InvalidRecipientState { reason: "state made under another secret" });
+        }
+        let mut r = Self::boot(config, keys, now, seed, state.quotes);
+        r.block = state.block;
+        r.round = state.round;
+        r.round_block_hash = state.round_block_hash;
+        r.gas_price = state.gas_price;
+        r.round_hashes = state.round_hashes.into_iter().collect();
+        r.generations = state.generations.iter().map(|g| (g.id, g.last_expiration_block)).collect();
+        // Room for this process's own generation: forgetting the one expiring first only
+        // refuses its remaining params, it never credits anything.
+        while r.generations.len() >= MAX_SAVED_GENERATIONS {
+            let Some(first) = r.generations.iter().min_by_key(|(_, e)| **e).map(|(g, _)| *g) else { break };
+            r.generations.remove(&first);
+        }
+        r.funds = state
+            .funds
+            .iter()
+            .map(|f| (f.sender, Funds { max_float: f.max_float, withdraw_round: f.withdraw_round }))
+            .collect();
+        for sr in state.rands {
+            let mut nonces = NonceLedger::new();
+            for n in sr.nonces {
+                nonces.record(n, usize::MAX)?;
+            }
+            r.rands.insert(sr.rand, RandRecord { nonces, expiration_block: sr.expiration_block });
+        }
+        r.revealed = state.revealed.iter().map(|v| (v.rand_hash, v.expiration_block)).collect();
+        let latest_retry = now.saturating_add_millis(r.config.redeem_retry_max_ms);
+        for sw in state.winners {
+            let hash = sw
+                .ticket
+                .ticket
+                .verify_signature(&sw.ticket.sig)
+                .map_err(|_| Error::InvalidRecipientState { reason: "winner's signature is not its sender's" })?;
+            let sender = sw.ticket.ticket.sender;
+            let w = Winner {
+                ticket: sw.ticket,
+                expiration_block: sw.expiration_block,
+                attempts: sw.attempts,
+                retry_at: Timestamp::from_millis(sw.retry_at_ms).min(latest_retry),
+                expected: sw.in_flight.unwrap_or_default(),
+            };
+            match sw.in_flight {
+                Some(expected) => {
+                    Self::add_float(&mut r.in_flight_float, sender, expected);
+                    r.in_flight.insert(hash, w);
+                }
+                None => {
+                    Self::add_float(&mut r.queued_float, sender, w.ticket.ticket.face_value);
+                    r.queue.insert(hash, w);
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// Winners submitted and awaiting an answer, e.g. for a host that reconciles them
+    /// with its transaction records after [`Recipient::restore`].
+    pub fn in_flight_tickets(&self) -> Vec<SignedTicket> {
+        self.in_flight.values().map(|w| w.ticket).collect()
+    }
+
+    fn nonce_cap(&self) -> usize {
+        self.config.max_sender_nonces.min(MAX_SENDER_NONCES)
     }
 
     /// Redemption cost: `redeemGas × gasPrice`.
@@ -384,9 +578,14 @@ impl Recipient {
         }
     }
 
+    /// `generation (16 bytes) ‖ keccak256("pm-tickets/seed" ‖ boot seed ‖ counter)[..16]`.
     fn next_seed(&mut self) -> H256 {
-        self.quotes += 1;
-        keccak256_concat([b"pm-tickets/seed".as_slice(), &self.seed, &self.quotes.to_be_bytes()])
+        self.quotes = self.quotes.saturating_add(1);
+        let h = keccak256_concat([b"pm-tickets/seed".as_slice(), &self.seed, &self.quotes.to_be_bytes()]);
+        let mut seed = [0u8; 32];
+        seed[..16].copy_from_slice(&self.generation);
+        seed[16..].copy_from_slice(&h.as_bytes()[..16]);
+        H256(seed)
     }
 
     fn quote(&mut self, sender: Address, price: Price) -> Result<(), Error> {
@@ -406,6 +605,8 @@ impl Recipient {
             creation_round_block_hash: self.round_block_hash,
         };
         let seed = self.next_seed();
+        let last = self.generations.entry(self.generation).or_default();
+        *last = (*last).max(expiration_block);
         let rand = recipient_rand(
             &self.keys.secret,
             &RandInput {
@@ -470,12 +671,29 @@ impl Recipient {
                 last_block: self.block,
             });
         }
+        // The seed is authentic (the HMAC covers it): its generation says which process
+        // quoted it. Params of a process whose nonce ledgers this one does not hold
+        // could be replays.
+        let generation = generation_of(&p.seed);
+        if generation != self.generation
+            && self.generations.get(&generation).is_none_or(|last| p.expiration_block > *last)
+        {
+            return Err(Error::QuotedBeforeRestart { seed: p.seed });
+        }
         self.check_creation_round(&p.expiration_params)?;
         self.check_sender_funds(&batch.sender, p.face_value)?;
         // Replay check against the ledger and within the batch itself.
-        let mut ledger = self.rands.get(&rand).map(|r| r.nonces.clone()).unwrap_or_default();
+        let known = self.rands.get(&rand);
+        if known.is_none() && self.rands.len().saturating_add(self.revealed.len()) >= MAX_SAVED_RANDS {
+            return Err(Error::RecipientStateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS });
+        }
+        // Whether or not its tickets win, so a refusal tells the sender nothing about them.
+        if self.queue.len().saturating_add(self.in_flight.len()).saturating_add(batch.len()) > MAX_SAVED_WINNERS {
+            return Err(Error::RecipientStateFull { what: "winners", limit: MAX_SAVED_WINNERS });
+        }
+        let mut ledger = known.map(|r| r.nonces.clone()).unwrap_or_default();
         for sp in &batch.sender_params {
-            ledger.record(sp.sender_nonce, self.config.max_sender_nonces)?;
+            ledger.record(sp.sender_nonce, self.nonce_cap())?;
         }
         let tickets: Vec<_> = batch.tickets().collect();
         let mut out = Vec::with_capacity(tickets.len());
@@ -710,10 +928,15 @@ impl Recipient {
         // Rounds whose tickets are expired are no longer needed to check a batch.
         let validity = self.config.ticket_validity_period;
         self.round_hashes.retain(|r, _| r.saturating_add(validity) > round);
+        while self.round_hashes.len() > MAX_SAVED_ROUNDS {
+            // Forgetting the oldest round only refuses its tickets as unknown.
+            self.round_hashes.pop_first();
+        }
         // Once params expired no batch can use their rand again, so its nonce ledger
         // and revealed mark can go.
         self.rands.retain(|_, r| r.expiration_block > block);
         self.revealed.retain(|_, exp| *exp > block);
+        self.generations.retain(|_, last| *last > block);
         self.redeem_ready();
         Ok(())
     }
@@ -736,6 +959,9 @@ impl Machine for Recipient {
                 Ok(())
             }
             RecipientInput::SenderFunds { sender, max_float, withdraw_round } => {
+                if !self.funds.contains_key(&sender) && self.funds.len() >= MAX_SAVED_SENDERS {
+                    return Err(Error::RecipientStateFull { what: "senders", limit: MAX_SAVED_SENDERS });
+                }
                 self.funds.insert(sender, Funds { max_float, withdraw_round });
                 self.redeem_ready();
                 Ok(())

@@ -93,6 +93,11 @@ impl NonceLedger {
         self.seen.contains(&nonce)
     }
 
+    /// The recorded nonces in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.seen.iter().copied()
+    }
+
     /// Records `nonce`: a replay is [`Error::NonceReplayed`], a full ledger
     /// [`Error::TooManyNonces`]. Nonces may arrive in any order.
     pub fn record(&mut self, nonce: u32, cap: usize) -> Result<(), Error> {
