@@ -117,8 +117,8 @@ pub use recipient::{
 };
 pub use recipient_state::{
     Generation, MAX_RECIPIENT_STATE_BYTES, MAX_SAVED_GENERATIONS, MAX_SAVED_RANDS, MAX_SAVED_ROUNDS,
-    MAX_SAVED_SENDERS, MAX_SAVED_WINNERS, RECIPIENT_STATE_VERSION, RecipientState, SavedFunds, SavedGeneration,
-    SavedRand, SavedRevealed, SavedWinner, generation_of,
+    MAX_SAVED_SENDERS, MAX_SAVED_WINNERS, RECIPIENT_STATE_VERSION, RecipientState, SavedFunds,
+    SavedGeneration, SavedRand, SavedRevealed, SavedWinner, generation_of,
 };
 pub use sender::{
     MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION, Sender, SenderConfig, SenderEvent,

@@ -8,12 +8,12 @@ use primitives::{Address, H256, Machine, Timestamp, U256, keccak256_concat};
 
 use crate::Error;
 use crate::codec::TicketBatch;
+use crate::ev::{ExpectedValue, win_prob_for_ev};
 use crate::recipient_state::{
     Generation, MAX_SAVED_GENERATIONS, MAX_SAVED_RANDS, MAX_SAVED_ROUNDS, MAX_SAVED_SENDERS,
     MAX_SAVED_WINNERS, RecipientState, SavedFunds, SavedGeneration, SavedRand, SavedRevealed, SavedWinner,
     generation_of, secret_id,
 };
-use crate::ev::{ExpectedValue, win_prob_for_ev};
 use crate::ticket::{Price, SignedTicket, TicketExpirationParams, TicketParams, is_winning, rand_hash};
 #[cfg(not(feature = "parallel"))]
 use crate::validate::verify_signatures;
@@ -306,7 +306,13 @@ impl Recipient {
         Self::boot(config, keys, now, seed, 0)
     }
 
-    fn boot(config: RecipientConfig, keys: RecipientKeys, now: Timestamp, seed: [u8; 32], quotes: u64) -> Self {
+    fn boot(
+        config: RecipientConfig,
+        keys: RecipientKeys,
+        now: Timestamp,
+        seed: [u8; 32],
+        quotes: u64,
+    ) -> Self {
         let g = keccak256_concat([
             b"pm-tickets/generation".as_slice(),
             &seed,
@@ -393,7 +399,11 @@ impl Recipient {
             funds: self
                 .funds
                 .iter()
-                .map(|(s, f)| SavedFunds { sender: *s, max_float: f.max_float, withdraw_round: f.withdraw_round })
+                .map(|(s, f)| SavedFunds {
+                    sender: *s,
+                    max_float: f.max_float,
+                    withdraw_round: f.withdraw_round,
+                })
                 .collect(),
             rands: self
                 .rands
@@ -467,11 +477,9 @@ impl Recipient {
         r.revealed = state.revealed.iter().map(|v| (v.rand_hash, v.expiration_block)).collect();
         let latest_retry = now.saturating_add_millis(r.config.redeem_retry_max_ms);
         for sw in state.winners {
-            let hash = sw
-                .ticket
-                .ticket
-                .verify_signature(&sw.ticket.sig)
-                .map_err(|_| Error::InvalidRecipientState { reason: "winner's signature is not its sender's" })?;
+            let hash = sw.ticket.ticket.verify_signature(&sw.ticket.sig).map_err(|_| {
+                Error::InvalidRecipientState { reason: "winner's signature is not its sender's" }
+            })?;
             let sender = sw.ticket.ticket.sender;
             let w = Winner {
                 ticket: sw.ticket,
@@ -688,7 +696,9 @@ impl Recipient {
             return Err(Error::RecipientStateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS });
         }
         // Whether or not its tickets win, so a refusal tells the sender nothing about them.
-        if self.queue.len().saturating_add(self.in_flight.len()).saturating_add(batch.len()) > MAX_SAVED_WINNERS {
+        if self.queue.len().saturating_add(self.in_flight.len()).saturating_add(batch.len())
+            > MAX_SAVED_WINNERS
+        {
             return Err(Error::RecipientStateFull { what: "winners", limit: MAX_SAVED_WINNERS });
         }
         let mut ledger = known.map(|r| r.nonces.clone()).unwrap_or_default();

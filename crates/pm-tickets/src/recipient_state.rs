@@ -151,7 +151,11 @@ fn invalid(reason: &'static str) -> Error {
     Error::InvalidRecipientState { reason }
 }
 
-fn strictly_increasing<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K, reason: &'static str) -> Result<(), Error> {
+fn strictly_increasing<T, K: Ord>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+    reason: &'static str,
+) -> Result<(), Error> {
     if items.windows(2).all(|w| key(&w[0]) < key(&w[1])) { Ok(()) } else { Err(invalid(reason)) }
 }
 

@@ -14,7 +14,12 @@
 //! * no ticket is submitted again once confirmed, lost or dropped, nor twice at once,
 //!   nor more than `max_redeem_attempts` times, nor before the backoff after a failure,
 //!   and the broker never sees a used ticket from it;
-//! * the fees the broker paid equal the sum of `Redeemed` amounts; funds are conserved.
+//! * the fees the broker paid equal the sum of `Redeemed` amounts; funds are conserved;
+//! * the recipient process restarts too, from its saved [`RecipientState`] or blank, and
+//!   the host replays earlier batches: a `(recipientRandHash, nonce)` is never credited
+//!   twice, and every winner is queued, in flight (exactly the host's pending
+//!   redemptions), confirmed, lost or dropped — none vanishes, except those a blank
+//!   restart forgot.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +51,12 @@ enum Op {
     /// broker (which may still revert it), a clear bit reports it not mined.
     Settle(u8),
     Tick(u64),
+    /// The recipient process restarts from its exported state.
+    RestartRecipient,
+    /// The recipient process restarts without its state.
+    RestartRecipientBlank,
+    /// The host (or an attacker) delivers an earlier batch again.
+    Replay(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -63,6 +74,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::NextRound),
         4 => any::<u8>().prop_map(Op::Settle),
         2 => (0..5_000u64).prop_map(Op::Tick),
+        2 => Just(Op::RestartRecipient),
+        1 => Just(Op::RestartRecipientBlank),
+        2 => (0..8usize).prop_map(Op::Replay),
     ]
 }
 
@@ -84,27 +98,33 @@ struct Host {
     redeemed_paid: U256,
     submissions: BTreeMap<H256, u32>,
     last_failure: BTreeMap<H256, Timestamp>,
+    recipient_config: RecipientConfig,
+    recipient_keys: RecipientKeys,
+    boots: u8,
+    blank_restarts: u32,
+    delivered: Vec<TicketBatch>,
+    credited_pairs: BTreeSet<(H256, u32)>,
+    won: BTreeSet<H256>,
+    forgotten: BTreeSet<H256>,
 }
 
 impl Host {
     fn new(deposit: u64, reserve: u64, partial: bool) -> Host {
         let key = SecretKey::from_bytes([0x51; 32]).unwrap();
         let orch = SecretKey::from_bytes([0x52; 32]).unwrap().address();
-        let recipient = Recipient::new(
-            RecipientConfig {
-                ev: 1_000.into(),
-                redeem_gas: 1,
-                tx_cost_multiplier: 100,
-                partial_payment: partial,
-                redeem_retry_base_ms: 1_000,
-                redeem_retry_max_ms: 4_000,
-                max_redeem_attempts: 3,
-                ..RecipientConfig::default()
-            },
-            RecipientKeys { address: orch, secret: [3; 32] },
-            Timestamp::ZERO,
-            [4; 32],
-        );
+        let recipient_config = RecipientConfig {
+            ev: 1_000.into(),
+            redeem_gas: 1,
+            tx_cost_multiplier: 100,
+            partial_payment: partial,
+            redeem_retry_base_ms: 1_000,
+            redeem_retry_max_ms: 4_000,
+            max_redeem_attempts: 3,
+            ..RecipientConfig::default()
+        };
+        let recipient_keys = RecipientKeys { address: orch, secret: [3; 32] };
+        let recipient =
+            Recipient::new(recipient_config.clone(), recipient_keys.clone(), Timestamp::ZERO, [4; 32]);
         let sender_config = SenderConfig { max_ev: 1_000_000.into(), ..SenderConfig::default() };
         let sender = Sender::new(sender_config.clone(), key.clone(), Timestamp::ZERO, [5; 32]);
         let settlement = if partial { Settlement::Partial } else { Settlement::AllOrNothing };
@@ -137,6 +157,14 @@ impl Host {
             redeemed_paid: U256::zero(),
             submissions: BTreeMap::new(),
             last_failure: BTreeMap::new(),
+            recipient_config,
+            recipient_keys,
+            boots: 4,
+            blank_restarts: 0,
+            delivered: Vec::new(),
+            credited_pairs: BTreeSet::new(),
+            won: BTreeSet::new(),
+            forgotten: BTreeSet::new(),
         };
         h.recipient.handle(h.now, RecipientInput::GasPrice(100.into())).unwrap();
         h.sync();
@@ -189,11 +217,32 @@ impl Host {
             .unwrap();
     }
 
-    fn deliver(&mut self, batch: TicketBatch) -> Result<(), TestCaseError> {
+    fn deliver(&mut self, batch: TicketBatch, replay: bool) -> Result<(), TestCaseError> {
         let ev = batch.params.expected_value().checked_mul(batch.len() as u64).unwrap();
+        let pairs: Vec<(H256, u32)> = batch
+            .sender_params
+            .iter()
+            .map(|sp| (batch.params.recipient_rand_hash, sp.sender_nonce))
+            .collect();
+        if !replay {
+            self.delivered.push(batch.clone());
+            if self.delivered.len() > 8 {
+                self.delivered.remove(0);
+            }
+        }
         match self.recipient.handle(self.now, RecipientInput::Batch(Box::new(batch))) {
-            Ok(()) => self.credited_model = self.credited_model.checked_add(ev).unwrap(),
+            Ok(()) => {
+                prop_assert!(!replay, "a replayed batch was credited");
+                for pair in pairs {
+                    prop_assert!(self.credited_pairs.insert(pair), "{pair:?} credited twice");
+                }
+                self.credited_model = self.credited_model.checked_add(ev).unwrap()
+            }
             Err(e) => {
+                let replay_refusal = matches!(
+                    e,
+                    Error::NonceReplayed { .. } | Error::RandRevealed { .. } | Error::ParamsExpired { .. }
+                );
                 prop_assert!(
                     matches!(
                         e,
@@ -202,8 +251,9 @@ impl Host {
                             | Error::SenderUnlocked(_)
                             | Error::FaceValueExceedsFloat { .. }
                             | Error::TicketExpired { .. }
-                    ),
-                    "batch refused with {e:?}"
+                    ) || (replay && replay_refusal)
+                        || (self.blank_restarts > 0 && matches!(e, Error::QuotedBeforeRestart { .. })),
+                    "batch refused with {e:?} (replay: {replay})"
                 );
                 prop_assert!(self.recipient.poll_output().is_none(), "a refused batch left output");
             }
@@ -245,7 +295,10 @@ impl Host {
                 ) => {
                     prop_assert!(self.closed.insert(ticket_hash));
                 }
-                RecipientOutput::Event(RecipientEvent::Won { .. }) | RecipientOutput::Params { .. } => {}
+                RecipientOutput::Event(RecipientEvent::Won { ticket_hash, .. }) => {
+                    prop_assert!(self.won.insert(ticket_hash), "a winner reported twice");
+                }
+                RecipientOutput::Params { .. } => {}
             }
         }
         let s = self.s();
@@ -286,7 +339,7 @@ impl Host {
                             })
                             .collect();
                         for b in batches {
-                            self.deliver(b)?;
+                            self.deliver(b, false)?;
                         }
                     }
                 }
@@ -365,10 +418,70 @@ impl Host {
                 self.now = self.now + ms;
                 self.recipient.handle(self.now, RecipientInput::Timeout).unwrap();
             }
+            Op::RestartRecipient => {
+                // Outputs were drained after the last step, as the contract asks.
+                let frame = self.recipient.export_state().encode();
+                prop_assert!(frame.len() <= MAX_RECIPIENT_STATE_BYTES);
+                let state = RecipientState::decode(&frame).unwrap();
+                self.boots += 1;
+                self.recipient = Recipient::restore(
+                    self.recipient_config.clone(),
+                    self.recipient_keys.clone(),
+                    now,
+                    [self.boots; 32],
+                    state,
+                )
+                .unwrap();
+            }
+            Op::RestartRecipientBlank => {
+                // Everything it held is forgotten: queued winners and the redemptions in
+                // flight (the host drops their answers).
+                let held: BTreeSet<H256> = self
+                    .won
+                    .iter()
+                    .filter(|h| !self.confirmed.contains(h) && !self.closed.contains(h))
+                    .copied()
+                    .collect();
+                self.forgotten.extend(held);
+                self.pending.clear();
+                self.boots += 1;
+                self.blank_restarts += 1;
+                self.recipient = Recipient::new(
+                    self.recipient_config.clone(),
+                    self.recipient_keys.clone(),
+                    now,
+                    [self.boots; 32],
+                );
+                self.recipient.handle(now, RecipientInput::GasPrice(100.into())).unwrap();
+                self.sync();
+            }
+            Op::Replay(i) => {
+                if !self.delivered.is_empty() {
+                    let b = self.delivered[i % self.delivered.len()].clone();
+                    self.deliver(b, true)?;
+                }
+            }
         }
         self.drain_recipient()?;
         while self.sender.poll_output().is_some() {}
         prop_assert_eq!(self.credited_events, self.credited_model, "credited EV differs from the model");
+        // No winner vanishes: each is held, answered or forgotten by a blank restart.
+        let mut held: Vec<H256> =
+            self.recipient.in_flight_tickets().iter().map(|t| t.ticket.hash()).collect();
+        held.sort();
+        let mut pending: Vec<H256> = self.pending.iter().map(|t| t.ticket.hash()).collect();
+        pending.sort();
+        prop_assert_eq!(&held, &pending, "in flight differs from the host's pending redemptions");
+        let settled = self
+            .won
+            .iter()
+            .filter(|h| self.confirmed.contains(h) || self.closed.contains(h) || self.forgotten.contains(h))
+            .count();
+        prop_assert_eq!(
+            self.won.len(),
+            settled + self.recipient.queued() + self.recipient.in_flight(),
+            "a winner was lost"
+        );
         let r = self.r();
         prop_assert_eq!(self.recipient.max_float(&s), self.broker.max_float(&s, &r), "float view");
         prop_assert_eq!(self.broker.fees(&r), self.redeemed_paid, "fees vs Redeemed");
