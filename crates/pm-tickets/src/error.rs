@@ -173,6 +173,23 @@ pub enum Error {
         /// The recipient's current round.
         current_round: u64,
     },
+    /// A batch's worst case — every ticket winning, `tickets × faceValue` — is above what
+    /// the recipient may still accept from the sender. Refused whichever tickets win, so
+    /// the refusal tells the sender nothing about them; the sender pays in smaller
+    /// batches.
+    #[error(
+        "{tickets} tickets of face value {face_value} exceed sender {sender:?}'s uncommitted float {available}"
+    )]
+    BatchExceedsFloat {
+        /// The sender.
+        sender: Address,
+        /// Tickets in the batch.
+        tickets: usize,
+        /// Their face value.
+        face_value: U256,
+        /// What is left of the sender's float.
+        available: U256,
+    },
     /// A ticket's face value is above what the recipient may still accept from the
     /// sender: its max float less the face value of winners queued or being redeemed and
     /// of redemptions confirmed since the last funds report.
@@ -216,10 +233,11 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
-    /// Accepting the input would grow the recipient's state beyond what a
-    /// [`crate::RecipientState`] may carry; refused so that the state always exports.
-    #[error("recipient state full: at most {limit} {what}")]
-    RecipientStateFull {
+    /// Accepting the input would grow a machine's state beyond what its saved state
+    /// ([`crate::RecipientState`], [`crate::SenderState`]) may carry; refused so that the
+    /// state always exports and restores.
+    #[error("state full: at most {limit} {what}")]
+    StateFull {
         /// Which collection.
         what: &'static str,
         /// Its cap.

@@ -689,17 +689,17 @@ impl Recipient {
             return Err(Error::QuotedBeforeRestart { seed: p.seed });
         }
         self.check_creation_round(&p.expiration_params)?;
-        self.check_sender_funds(&batch.sender, p.face_value)?;
+        self.check_sender_funds(&batch.sender, p.face_value, batch.len())?;
         // Replay check against the ledger and within the batch itself.
         let known = self.rands.get(&rand);
         if known.is_none() && self.rands.len().saturating_add(self.revealed.len()) >= MAX_SAVED_RANDS {
-            return Err(Error::RecipientStateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS });
+            return Err(Error::StateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS });
         }
         // Whether or not its tickets win, so a refusal tells the sender nothing about them.
         if self.queue.len().saturating_add(self.in_flight.len()).saturating_add(batch.len())
             > MAX_SAVED_WINNERS
         {
-            return Err(Error::RecipientStateFull { what: "winners", limit: MAX_SAVED_WINNERS });
+            return Err(Error::StateFull { what: "winners", limit: MAX_SAVED_WINNERS });
         }
         let mut ledger = known.map(|r| r.nonces.clone()).unwrap_or_default();
         for sp in &batch.sender_params {
@@ -747,10 +747,12 @@ impl Recipient {
 
     /// The sender's funds, checked on every batch: a report exists, the float is not
     /// zero, no unlock completes before the next round (go-livepeer `ValidateSender`),
-    /// and the uncommitted float covers the face value. The check does not depend on
-    /// which tickets of this batch win, so a refusal tells the sender nothing about
-    /// them (it cannot probe for winners and withhold them).
-    fn check_sender_funds(&self, sender: &Address, face_value: U256) -> Result<(), Error> {
+    /// and the uncommitted float covers the batch's worst case, every ticket winning.
+    /// The check does not depend on which tickets of this batch win, so a refusal tells
+    /// the sender nothing about them (it cannot probe for winners and withhold them),
+    /// and whatever wins, the winners' face value fits in the float: the recipient never
+    /// credits tickets whose winners the sender could not pay.
+    fn check_sender_funds(&self, sender: &Address, face_value: U256, tickets: usize) -> Result<(), Error> {
         let funds = self.funds.get(sender).ok_or(Error::UnknownSenderFunds(*sender))?;
         if funds.max_float.is_zero() {
             return Err(Error::NoFunds(*sender));
@@ -769,6 +771,10 @@ impl Recipient {
         let available = self.available_float(sender);
         if face_value > available {
             return Err(Error::FaceValueExceedsFloat { sender: *sender, face_value, available });
+        }
+        let worst = face_value.checked_mul(U256::from(tickets)).unwrap_or(U256::MAX);
+        if worst > available {
+            return Err(Error::BatchExceedsFloat { sender: *sender, tickets, face_value, available });
         }
         Ok(())
     }
@@ -970,7 +976,7 @@ impl Machine for Recipient {
             }
             RecipientInput::SenderFunds { sender, max_float, withdraw_round } => {
                 if !self.funds.contains_key(&sender) && self.funds.len() >= MAX_SAVED_SENDERS {
-                    return Err(Error::RecipientStateFull { what: "senders", limit: MAX_SAVED_SENDERS });
+                    return Err(Error::StateFull { what: "senders", limit: MAX_SAVED_SENDERS });
                 }
                 self.funds.insert(sender, Funds { max_float, withdraw_round });
                 self.redeem_ready();

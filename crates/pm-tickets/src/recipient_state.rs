@@ -3,7 +3,7 @@
 //! [`crate::Recipient::restore`]).
 //!
 //! A versioned SCALE frame (DESIGN.md section 3) with a size limit; every collection has
-//! a fixed cap that the live machine also enforces ([`Error::RecipientStateFull`]), so
+//! a fixed cap that the live machine also enforces ([`Error::StateFull`]), so
 //! an exported state always decodes.
 
 use parity_scale_codec::{Decode, Encode};

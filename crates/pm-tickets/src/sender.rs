@@ -173,7 +173,8 @@ impl SenderState {
 
     /// Checks what a restore relies on: a non-zero sender, at most
     /// [`MAX_SAVED_SESSIONS`] sessions with strictly increasing ids (so no duplicate),
-    /// and every `next_nonce ≥ 1`.
+    /// every `next_nonce ≥ 1`, and every credit below one ticket's EV (a sender never
+    /// holds more: a larger credit would let it pay without sending tickets).
     pub fn validate(&self) -> Result<(), Error> {
         if self.sessions.len() > MAX_SAVED_SESSIONS {
             return Err(Error::InvalidSenderState { reason: "too many sessions" });
@@ -189,6 +190,9 @@ impl SenderState {
             }
             if s.next_nonce == 0 {
                 return Err(Error::InvalidSenderState { reason: "next nonce is zero" });
+            }
+            if !s.credit.is_zero() && s.credit >= s.params.expected_value() {
+                return Err(Error::InvalidSenderState { reason: "credit of a whole ticket or more" });
             }
             last = Some(id);
         }
@@ -370,6 +374,10 @@ impl<S: Signer> Sender<S> {
             return Ok(());
         }
         self.check_params(&params)?;
+        // Every known session goes into the saved state, which must stay restorable.
+        if self.sessions.len() >= MAX_SAVED_SESSIONS {
+            return Err(Error::StateFull { what: "sessions", limit: MAX_SAVED_SESSIONS });
+        }
         let ticket_ev = params.expected_value();
         self.sessions.insert(
             id,

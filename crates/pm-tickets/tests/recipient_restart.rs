@@ -371,10 +371,7 @@ fn the_rand_ledger_cap_is_enforced_so_the_state_always_exports() {
             last = Some(res);
         }
     }
-    assert_eq!(
-        last,
-        Some(Err(Error::RecipientStateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS }))
-    );
+    assert_eq!(last, Some(Err(Error::StateFull { what: "recipientRand ledgers", limit: MAX_SAVED_RANDS })));
     let frame = r.export_state().encode();
     assert!(frame.len() <= MAX_RECIPIENT_STATE_BYTES);
     Recipient::restore(cfg, keys(), T0, [2; 32], RecipientState::decode(&frame).unwrap()).unwrap();
