@@ -98,6 +98,17 @@ pub enum Error {
         /// The last block seen.
         last_block: u64,
     },
+    /// The offered params expire further ahead than the sender accepts
+    /// ([`crate::SenderConfig::max_params_lifetime_blocks`]).
+    #[error(
+        "ticket params expire at block {expiration_block}, the sender accepts at most {max_expiration_block}"
+    )]
+    ParamsLifetimeTooLong {
+        /// The params' expiration block.
+        expiration_block: u64,
+        /// Last block seen plus the sender's maximum lifetime.
+        max_expiration_block: u64,
+    },
     /// The offered params' expected value is above the sender's configured maximum.
     #[error("ticket expected value {ev_floor} exceeds the sender's maximum {max}")]
     EvTooHigh {

@@ -121,8 +121,8 @@ pub use recipient_state::{
     SavedGeneration, SavedRand, SavedRevealed, SavedWinner, generation_of,
 };
 pub use sender::{
-    MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION, Sender, SenderConfig, SenderEvent,
-    SenderInput, SenderOutput, SenderState, SessionState,
+    DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS, MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION,
+    Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput, SenderState, SessionState,
 };
 pub use ticket::{
     AUX_DATA_LEN, MAX_WIN_PROB, PACKED_LEN, Price, SignedTicket, Ticket, TicketExpirationParams,

@@ -235,6 +235,8 @@ struct Winner {
 struct Funds {
     max_float: U256,
     withdraw_round: u64,
+    /// Block of the last report or accepted batch (which idle sender to forget first).
+    last_active: u64,
 }
 
 /// Whether a broker error on redemption can never turn into success by waiting.
@@ -403,6 +405,7 @@ impl Recipient {
                     sender: *s,
                     max_float: f.max_float,
                     withdraw_round: f.withdraw_round,
+                    last_active: f.last_active,
                 })
                 .collect(),
             rands: self
@@ -465,7 +468,14 @@ impl Recipient {
         r.funds = state
             .funds
             .iter()
-            .map(|f| (f.sender, Funds { max_float: f.max_float, withdraw_round: f.withdraw_round }))
+            .map(|f| {
+                let funds = Funds {
+                    max_float: f.max_float,
+                    withdraw_round: f.withdraw_round,
+                    last_active: f.last_active,
+                };
+                (f.sender, funds)
+            })
             .collect();
         for sr in state.rands {
             let mut nonces = NonceLedger::new();
@@ -506,6 +516,24 @@ impl Recipient {
     /// with its transaction records after [`Recipient::restore`].
     pub fn in_flight_tickets(&self) -> Vec<SignedTicket> {
         self.in_flight.values().map(|w| w.ticket).collect()
+    }
+
+    /// Makes room for a new sender's funds report: forgets the report of the sender
+    /// inactive the longest (no report or accepted batch since the earliest block) that
+    /// has no winner queued or in flight. Its batches are refused
+    /// ([`Error::UnknownSenderFunds`]) until the host reports it again, so this never
+    /// credits anything; the report of a sender with winners is never forgotten
+    /// ([`Error::StateFull`] when every sender has some).
+    fn forget_idle_sender(&mut self) -> Result<(), Error> {
+        let idle = self
+            .funds
+            .iter()
+            .filter(|(s, _)| !self.queued_float.contains_key(*s) && !self.in_flight_float.contains_key(*s))
+            .min_by_key(|(s, f)| (f.last_active, **s))
+            .map(|(s, _)| *s)
+            .ok_or(Error::StateFull { what: "senders", limit: MAX_SAVED_SENDERS })?;
+        self.funds.remove(&idle);
+        Ok(())
     }
 
     fn nonce_cap(&self) -> usize {
@@ -784,6 +812,10 @@ impl Recipient {
         let p = batch.params;
         let count = u32::try_from(batch.len()).map_err(|_| Error::Overflow)?;
         let ev = p.expected_value().checked_mul(u64::from(count))?;
+        let block = self.block;
+        if let Some(f) = self.funds.get_mut(&batch.sender) {
+            f.last_active = block;
+        }
         let record = self.rands.entry(rand).or_insert_with(|| RandRecord {
             nonces: NonceLedger::new(),
             expiration_block: p.expiration_block,
@@ -976,9 +1008,9 @@ impl Machine for Recipient {
             }
             RecipientInput::SenderFunds { sender, max_float, withdraw_round } => {
                 if !self.funds.contains_key(&sender) && self.funds.len() >= MAX_SAVED_SENDERS {
-                    return Err(Error::StateFull { what: "senders", limit: MAX_SAVED_SENDERS });
+                    self.forget_idle_sender()?;
                 }
-                self.funds.insert(sender, Funds { max_float, withdraw_round });
+                self.funds.insert(sender, Funds { max_float, withdraw_round, last_active: self.block });
                 self.redeem_ready();
                 Ok(())
             }

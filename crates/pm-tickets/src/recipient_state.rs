@@ -33,7 +33,7 @@ pub const MAX_SAVED_WINNERS: usize = 16_384;
 pub const MAX_RECIPIENT_STATE_BYTES: usize = 512
     + MAX_SAVED_GENERATIONS * (16 + 8)
     + MAX_SAVED_ROUNDS * (8 + 32)
-    + MAX_SAVED_SENDERS * (20 + 32 + 8)
+    + MAX_SAVED_SENDERS * (20 + 32 + 8 + 8)
     + MAX_SAVED_RANDS * (32 + 8 + 5 + MAX_SENDER_NONCES * 4)
     + MAX_SAVED_WINNERS * 384;
 
@@ -72,6 +72,8 @@ pub struct SavedFunds {
     pub max_float: U256,
     /// Its withdraw round (0: no unlock).
     pub withdraw_round: u64,
+    /// Block of its last report or accepted batch.
+    pub last_active: u64,
 }
 
 /// The nonce ledger of one recipientRand.

@@ -22,6 +22,10 @@ pub const MAX_SAVED_SESSIONS: usize = 4_096;
 /// sessions of at most 512 bytes each.
 pub const MAX_SENDER_STATE_BYTES: usize = 256 + MAX_SAVED_SESSIONS * 512;
 
+/// Default [`SenderConfig::max_params_lifetime_blocks`]: 1,000 blocks, 200 times the
+/// recipient's default params lifetime.
+pub const DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS: u64 = 1_000;
+
 /// Sender settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SenderConfig {
@@ -33,6 +37,11 @@ pub struct SenderConfig {
     /// Nonces one session may use before the sender needs fresh params (the
     /// recipient's per-rand cap).
     pub max_nonces: u32,
+    /// Refuse params that expire more than this many blocks after the last block seen
+    /// ([`Error::ParamsLifetimeTooLong`]). A session is kept until its params expire
+    /// (to continue its nonces), so without a bound a recipient could make the sender
+    /// hold sessions forever and fill its saved state ([`MAX_SAVED_SESSIONS`]).
+    pub max_params_lifetime_blocks: u64,
 }
 
 impl Default for SenderConfig {
@@ -41,6 +50,7 @@ impl Default for SenderConfig {
             max_ev: U256::from(3_000_000_000_000u64),
             deposit_multiplier: 1,
             max_nonces: MAX_SENDER_NONCES as u32,
+            max_params_lifetime_blocks: DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS,
         }
     }
 }
@@ -323,7 +333,7 @@ impl<S: Signer> Sender<S> {
 
     /// Checks params against the current chain and funds view, as go-livepeer's
     /// `validateTicketParams` does, and more: non-zero recipient and win probability,
-    /// not expired, EV not above `max_ev`, funds not zero ([`Error::NoFunds`]), no
+    /// not expired, expiring within `max_params_lifetime_blocks`, EV not above `max_ev`, funds not zero ([`Error::NoFunds`]), no
     /// unlock in progress ([`Error::UnlockInProgress`]), and face value not above
     /// `deposit / deposit_multiplier`. Run at `StartSession` and again before every
     /// payment, so a deposit drop, an unlock or a new block takes effect on the next
@@ -339,6 +349,13 @@ impl<S: Signer> Sender<S> {
             return Err(Error::ParamsExpired {
                 expiration_block: params.expiration_block,
                 last_block: self.block,
+            });
+        }
+        let latest = self.block.saturating_add(self.config.max_params_lifetime_blocks);
+        if params.expiration_block > latest {
+            return Err(Error::ParamsLifetimeTooLong {
+                expiration_block: params.expiration_block,
+                max_expiration_block: latest,
             });
         }
         let ev = params.expected_value();

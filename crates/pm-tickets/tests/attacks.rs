@@ -80,9 +80,9 @@ fn a_batch_whose_winners_the_float_could_not_pay_is_refused_whole() {
     );
 }
 
-/// A griefing recipient (or many) handing out params with far expirations made the
-/// sender hold more sessions than a `SenderState` may carry: its export no longer
-/// decoded, so the sender could not be restored.
+/// A griefing recipient (or many) handing out params made the sender hold more
+/// sessions than a `SenderState` may carry: its export no longer decoded, so the sender
+/// could not be restored.
 #[test]
 fn the_sender_refuses_more_sessions_than_its_saved_state_can_carry() {
     let key = SecretKey::from_bytes([0x11; 32]).unwrap();
@@ -96,7 +96,7 @@ fn the_sender_refuses_more_sessions_than_its_saved_state_can_carry() {
         win_prob: U256::MAX / 1_000,
         recipient_rand_hash: primitives::keccak256(i.to_be_bytes()),
         seed: H256::zero(),
-        expiration_block: u64::MAX,
+        expiration_block: 10 + DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS,
         price: Price::new(1.into(), 1.into()).unwrap(),
         expiration_params: TicketExpirationParams::default(),
     };
@@ -134,4 +134,68 @@ fn a_saved_sender_credit_of_a_whole_ticket_is_refused() {
     let reason = Error::InvalidSenderState { reason: "credit of a whole ticket or more" };
     assert_eq!(SenderState::decode(&state.encode()), Err(reason.clone()));
     assert_eq!(Sender::restore(SenderConfig::default(), key, T0, [0; 32], state).map(|_| ()), Err(reason));
+}
+
+/// A griefing recipient quoting params that never expire made the sender keep their
+/// session (and its nonce sequence) forever; enough of them and the sender could start
+/// no session at all.
+#[test]
+fn the_sender_refuses_params_that_expire_too_far_ahead() {
+    let key = SecretKey::from_bytes([0x11; 32]).unwrap();
+    let mut r = recipient(key.address(), 1_000_000);
+    let honest = quote(&mut r, key.address());
+    let mut s = Sender::new(SenderConfig::default(), key, T0, [0; 32]);
+    s.handle(T0, SenderInput::Chain { block: 100 }).unwrap();
+    s.handle(T0, SenderInput::Funds { deposit: 1_000_000.into(), reserve: 0.into(), withdraw_round: 0 })
+        .unwrap();
+    let greedy = TicketParams { expiration_block: u64::MAX, ..honest };
+    let limit = Err(Error::ParamsLifetimeTooLong {
+        expiration_block: u64::MAX,
+        max_expiration_block: 100 + DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS,
+    });
+    assert_eq!(s.handle(T0, SenderInput::StartSession(greedy)), limit);
+    assert_eq!(s.export_state().sessions.len(), 0);
+    let edge = TicketParams {
+        expiration_block: 100 + DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS,
+        recipient_rand_hash: H256::repeat_byte(9),
+        ..honest
+    };
+    s.handle(T0, SenderInput::StartSession(edge)).unwrap();
+    s.handle(T0, SenderInput::StartSession(honest)).unwrap();
+}
+
+/// A griefer asking quotes from many fresh addresses makes the host report funds for
+/// each: once the recipient's table is full, the report of the sender idle the longest
+/// without pending winners is forgotten, so new honest senders are still served and no
+/// winner's sender is forgotten.
+#[test]
+fn a_full_funds_table_forgets_the_longest_idle_sender_without_winners() {
+    let key = SecretKey::from_bytes([0x11; 32]).unwrap();
+    let a = key.address();
+    let mut r = recipient(a, 1_000_000);
+    let p = quote(&mut r, a);
+    r.handle(T0, RecipientInput::Batch(Box::new(batch(&p, &key, 1..=1)))).unwrap();
+    drain(&mut r);
+    assert_eq!(r.queued(), 1);
+    let report =
+        |s: Address| RecipientInput::SenderFunds { sender: s, max_float: 5.into(), withdraw_round: 0 };
+    let addr = |i: usize| Address::from_low_u64_be(i as u64 + 1);
+    for i in 0..MAX_SAVED_SENDERS - 1 {
+        r.handle(T0, report(addr(i))).unwrap();
+    }
+    r.handle(T0, RecipientInput::Chain { block: 101, round: 1, round_block_hash: round_hash(1) }).unwrap();
+    r.handle(T0, report(addr(0))).unwrap(); // active again: now the newest
+    drain(&mut r);
+    // The table is full: a new sender's report forgets the oldest idle one, addr(1).
+    let newcomer = Address::repeat_byte(0xee);
+    r.handle(T0, report(newcomer)).unwrap();
+    let state = r.export_state();
+    assert_eq!(state.funds.len(), MAX_SAVED_SENDERS);
+    assert!(state.funds.iter().all(|f| f.sender != addr(1)));
+    for kept in [a, addr(0), addr(2), newcomer] {
+        assert!(state.funds.iter().any(|f| f.sender == kept), "{kept:?} forgotten");
+    }
+    assert_eq!(r.max_float(&a), U256::from(1_000_000u64), "the sender with a winner is kept");
+    // A forgotten sender is refused until the host reports it again.
+    assert!(r.max_float(&addr(1)).is_zero());
 }

@@ -234,7 +234,12 @@ fn sender_refuses_bad_params() {
     let mut w = World::new(1_000, 10, |_| {});
     let params = w.quote();
     let mut s = Sender::new(
-        SenderConfig { max_ev: 999.into(), deposit_multiplier: 1, max_nonces: 600 },
+        SenderConfig {
+            max_ev: 999.into(),
+            deposit_multiplier: 1,
+            max_nonces: 600,
+            ..SenderConfig::default()
+        },
         w.key.clone(),
         NOW,
         [0; 32],

@@ -38,7 +38,7 @@ proptest! {
         let ticket_ev = params.expected_value();
         prop_assert!(ticket_ev.covers(target));
         let mut s = Sender::new(
-            SenderConfig { max_ev: U256::MAX, deposit_multiplier: 1, max_nonces: u32::MAX },
+            SenderConfig { max_ev: U256::MAX, deposit_multiplier: 1, max_nonces: u32::MAX, ..SenderConfig::default() },
             key.clone(),
             NOW,
             [0; 32],
@@ -120,7 +120,7 @@ proptest! {
         ops in proptest::collection::vec(sop(), 1..40),
     ) {
         let key = SecretKey::from_bytes([0x31; 32]).unwrap();
-        let config = SenderConfig { max_ev: U256::MAX, deposit_multiplier: 1, max_nonces: 600 };
+        let config = SenderConfig { max_ev: U256::MAX, deposit_multiplier: 1, max_nonces: 600, ..SenderConfig::default() };
         let params: Vec<TicketParams> =
             faces.iter().enumerate().map(|(i, f)| session_params(i as u8, *f)).collect();
         let mut s = Sender::new(config.clone(), key.clone(), NOW, [0; 32]);
