@@ -15,7 +15,10 @@
 //! * Win test ([`is_winning`]): `uint256(keccak256(sig ‖ recipientRand)) < winProb`.
 //! * [`Recipient`] quotes [`TicketParams`] whose `recipientRandHash` commits to a
 //!   stateless rand, HMAC-SHA256 over a fresh seed and every advertised field
-//!   ([`validate::recipient_rand`]), so a sender cannot alter them.
+//!   ([`validate::recipient_rand`]), so a sender cannot alter them. The seed starts
+//!   with the process's boot generation ([`Recipient::generation`]), so a recipient
+//!   accepts only params quoted by itself or by an earlier process whose
+//!   [`RecipientState`] it was restored from.
 //! * [`Sender`] checks params and its funds before every payment, keeps a session per
 //!   recipientRandHash, numbers tickets (never reusing a nonce across session restarts
 //!   or, through [`SenderState`], process restarts) and sends `ceil(shortfall / EV)`
@@ -39,17 +42,30 @@
 //!    `RecipientEvent::Lost`.
 //! 5. A host that persists the sender saves [`Sender::export_state`] after each
 //!    payment, before sending the batch, and restarts with [`Sender::restore`].
+//! 6. A host that persists the recipient (it must, or winners are lost on a crash)
+//!    drains the outputs after each `handle`, saves [`Recipient::export_state`], and only
+//!    then acts on them (acknowledges the batch, submits redemptions); it restarts with
+//!    [`Recipient::restore`] and a fresh seed. A recipient restarted blank (a new seed,
+//!    no state) refuses params quoted before the restart ([`Error::QuotedBeforeRestart`]),
+//!    so it never credits a replay; it has lost its queued winners, though.
 //!
 //! # Invariants
 //!
 //! * A ticket hash is redeemed at most once; an unlocked sender's tickets are refused;
 //!   funds are conserved ([`Broker::total_accounted`] = [`Broker::total_funded`]).
-//! * A `(recipientRand, nonce)` pair is credited at most once (at most 600 per rand);
-//!   the sender never reuses one, so a restart never yields a batch refused as replay.
+//! * A `(recipientRand, nonce)` pair is credited at most once (at most 600 per rand),
+//!   across recipient restarts too: restored, the ledgers come back; blank, the old
+//!   generations' params are refused. The sender never reuses one, so a restart never
+//!   yields a batch refused as replay.
 //! * The recipient credits a batch only from a reported, not unlocking sender whose
 //!   uncommitted float (max float − confirmed payments since the report − winners
-//!   queued or in flight) covers the face value, inside the creation round's validity
-//!   window; the float in flight never exceeds the max float less confirmed payments.
+//!   queued or in flight) covers the batch's worst case (every ticket winning), inside
+//!   the creation round's validity window; so the face value of a sender's winners
+//!   queued or in flight is within its max float when a batch is accepted, and the
+//!   float in flight never exceeds the max float less confirmed payments.
+//! * Saved states ([`SenderState`], [`RecipientState`]) are size-limited SCALE frames;
+//!   the machines refuse inputs that would outgrow them ([`Error::StateFull`]), so an
+//!   exported state always decodes.
 //! * A sender's EV sent covers what it paid, by less than one ticket's EV of excess.
 //!
 //! # Example
@@ -61,7 +77,7 @@
 //! let key = SecretKey::from_bytes([1; 32])?;
 //! let keys = RecipientKeys { address: SecretKey::from_bytes([2; 32])?.address(), secret: [9; 32] };
 //! let config = RecipientConfig { ev: U256::from(1_000u64), ..RecipientConfig::default() };
-//! let mut orch = Recipient::new(config, keys, Timestamp::ZERO, [0; 32]);
+//! let mut orch = Recipient::new(config.clone(), keys, Timestamp::ZERO, [0; 32]);
 //! let mut bcast = Sender::new(SenderConfig::default(), key.clone(), Timestamp::ZERO, [0; 32]);
 //! let now = Timestamp::ZERO;
 //!
@@ -88,6 +104,22 @@
 //!     _ => None,
 //! });
 //! assert!(credited.unwrap().covers(U256::from(2_500u64)));
+//!
+//! // The recipient process restarts from its saved state: the replay is refused.
+//! let saved = orch.export_state().encode();
+//! let keys = RecipientKeys { address: orch.address(), secret: [9; 32] };
+//! let mut orch = Recipient::restore(config, keys.clone(), now, [1; 32], RecipientState::decode(&saved)?)?;
+//! assert_eq!(
+//!     orch.handle(now, RecipientInput::Batch(batch.clone())),
+//!     Err(Error::NonceReplayed { nonce: 1 })
+//! );
+//! // Restarted without it, the recipient refuses every params quoted before.
+//! let mut blank = Recipient::new(RecipientConfig::default(), keys, now, [2; 32]);
+//! blank.handle(now, RecipientInput::Chain { block: 10, round: 1, round_block_hash: H256::repeat_byte(1) })?;
+//! assert_eq!(
+//!     blank.handle(now, RecipientInput::Batch(batch.clone())),
+//!     Err(Error::QuotedBeforeRestart { seed: params.seed })
+//! );
 //!
 //! // The sender process restarts from its saved state and continues the nonces.
 //! let saved = bcast.export_state().encode();

@@ -261,10 +261,11 @@ fn is_permanent_redeem_failure(e: &Error) -> bool {
 /// Invariants: a `(recipientRand, senderNonce)` pair is credited at most once; a batch
 /// is accepted or refused whole (a refused batch leaves the machine unchanged); a batch
 /// is credited only from a sender with a funds report, not unlocking, whose
-/// uncommitted float covers its face value, and only inside its creation round's
-/// validity window; a winner is asked to be redeemed only after its params expired,
-/// inside its validity window, while its sender is locked, and when what it would pay
-/// exceeds the redemption cost; the face value in flight for a sender never exceeds
+/// uncommitted float covers `tickets × faceValue` (every ticket winning), only inside
+/// its creation round's validity window, and only on params of this process's boot
+/// generation or of one restored from a [`RecipientState`]; a winner is asked to be
+/// redeemed only after its params expired, inside its validity window, while its
+/// sender is locked, and when what it would pay exceeds the redemption cost; the face value in flight for a sender never exceeds
 /// its reported max float less the payments confirmed since; a ticket is never
 /// submitted again after `Redeemed`, and at most `max_redeem_attempts` times.
 #[derive(Debug)]
