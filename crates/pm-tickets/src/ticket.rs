@@ -78,7 +78,7 @@ impl Price {
 /// What a recipient advertises to a sender (go-livepeer `TicketParams`).
 ///
 /// `recipient_rand_hash` commits to a secret `recipientRand` that the recipient can
-/// recompute from `seed` and the other fields (see [`crate::recipient_rand`]), so the
+/// recompute from `seed` and the other fields (see [`crate::validate::recipient_rand`]), so the
 /// recipient keeps no per-quote state and a sender that alters any field is caught.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct TicketParams {

@@ -37,7 +37,7 @@ pub struct RandInput<'a> {
 /// The stateless recipientRand: `HMAC-SHA256(secret, seed ‖ sender ‖ faceValue ‖ winProb
 /// ‖ expirationBlock ‖ price.num ‖ price.den ‖ auxData)`.
 ///
-/// **[beyond]** Every field is fixed-width (32-byte words; 20-byte sender; 64-byte
+/// **\[beyond\]** Every field is fixed-width (32-byte words; 20-byte sender; 64-byte
 /// auxData), so the message is unambiguous. go-livepeer concatenates minimal big-endian
 /// encodings (`big.Int.Bytes()`), so e.g. faceValue `0x0102` with winProb `0x03` and
 /// faceValue `0x01` with winProb `0x0203` give the same rand — a sender could shift
