@@ -368,8 +368,9 @@ impl Recipient {
     /// saves the state, and only then acts on the outputs (acknowledges the batch or
     /// does the work it pays for, submits redemptions). Restored from the last saved
     /// state, a recipient never credits a `(recipientRand, nonce)` twice and still holds
-    /// every winner it reported. The state holds the recipientRands: keep it as secret as
-    /// the HMAC key.
+    /// every winner it reported. Restore only the latest save: an older one reopens the
+    /// nonces credited after it. The state holds the recipientRands: keep it as secret
+    /// as the HMAC key.
     pub fn export_state(&self) -> RecipientState {
         let winner = |w: &Winner, in_flight: bool| SavedWinner {
             ticket: w.ticket,
