@@ -98,12 +98,15 @@ fn validate(c: &mut Criterion) {
         Timestamp::ZERO,
         [0; 32],
     );
+    let chain = RecipientInput::Chain { block: 1, round: 1, round_block_hash: H256::repeat_byte(1) };
+    let funds = RecipientInput::SenderFunds {
+        sender,
+        max_float: U256::from(10u64).pow(20.into()),
+        withdraw_round: 0,
+    };
+    r.handle(Timestamp::ZERO, chain.clone()).unwrap();
     r.handle(Timestamp::ZERO, RecipientInput::GasPrice(U256::from(1_000_000_000u64))).unwrap();
-    r.handle(
-        Timestamp::ZERO,
-        RecipientInput::SenderFunds { sender, max_float: U256::from(10u64).pow(20.into()) },
-    )
-    .unwrap();
+    r.handle(Timestamp::ZERO, funds.clone()).unwrap();
     r.handle(
         Timestamp::ZERO,
         RecipientInput::Quote { sender, price: Price::new(1.into(), 1.into()).unwrap() },
@@ -126,18 +129,17 @@ fn validate(c: &mut Criterion) {
     group.bench_function("recipient_handle_batch", |b| {
         b.iter_batched(
             || {
-                (
-                    Recipient::new(
-                        RecipientConfig {
-                            ev: U256::from(10u64).pow(15.into()),
-                            ..RecipientConfig::default()
-                        },
-                        RecipientKeys { address: orch, secret },
-                        Timestamp::ZERO,
-                        [0; 32],
-                    ),
-                    Box::new(batch.clone()),
-                )
+                // A recipient that knows the round and the sender's funds (both are
+                // checked on every batch).
+                let mut r = Recipient::new(
+                    RecipientConfig { ev: U256::from(10u64).pow(15.into()), ..RecipientConfig::default() },
+                    RecipientKeys { address: orch, secret },
+                    Timestamp::ZERO,
+                    [0; 32],
+                );
+                r.handle(Timestamp::ZERO, chain.clone()).unwrap();
+                r.handle(Timestamp::ZERO, funds.clone()).unwrap();
+                (r, Box::new(batch.clone()))
             },
             |(mut r, b)| {
                 r.handle(Timestamp::ZERO, RecipientInput::Batch(b)).unwrap();

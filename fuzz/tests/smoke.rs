@@ -19,6 +19,20 @@ fn pm_tickets_decoders_never_panic() {
     assert!(smoke(pm_tickets_targets::ticket, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(pm_tickets_targets::batch, &seeds, 3_000, 12) > 3_000);
     assert!(smoke(pm_tickets_targets::batch_into_recipient, &seeds, 1_000, 13) > 1_000);
+    assert!(smoke(pm_tickets_targets::sender_state, &seeds, 2_000, 14) > 2_000);
+    assert!(smoke(pm_tickets_targets::recipient_state, &seeds, 2_000, 15) > 2_000);
+}
+
+/// The state seeds are real frames, so the mutations start from states that restore.
+#[test]
+fn pm_tickets_state_seeds_decode() {
+    let seeds = pm_tickets_targets::seeds();
+    let sender = pm_tickets::SenderState::decode(&seeds[3]).unwrap();
+    assert_eq!(sender.sessions.len(), 1);
+    let recipient = pm_tickets::RecipientState::decode(&seeds[4]).unwrap();
+    assert_eq!((recipient.rands.len(), recipient.winners.len()), (0, 3));
+    assert!(recipient.winners.iter().all(|w| w.in_flight.is_some()));
+    assert_eq!(recipient.revealed.len(), 1);
 }
 
 #[test]

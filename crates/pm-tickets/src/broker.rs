@@ -17,7 +17,7 @@ use crate::ticket::SignedTicket;
 /// How a winning ticket whose face value exceeds the sender's funds is settled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Settlement {
-    /// **[beyond]** Refuse the redemption (the ticket stays unused and can be redeemed
+    /// **\[beyond\]** Refuse the redemption (the ticket stays unused and can be redeemed
     /// later, e.g. next round when the reserve allocation renews). A sender cannot
     /// drain its funds to dust and so void a recipient's winners.
     #[default]

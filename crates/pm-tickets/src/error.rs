@@ -98,6 +98,17 @@ pub enum Error {
         /// The last block seen.
         last_block: u64,
     },
+    /// The offered params expire further ahead than the sender accepts
+    /// ([`crate::SenderConfig::max_params_lifetime_blocks`]).
+    #[error(
+        "ticket params expire at block {expiration_block}, the sender accepts at most {max_expiration_block}"
+    )]
+    ParamsLifetimeTooLong {
+        /// The params' expiration block.
+        expiration_block: u64,
+        /// Last block seen plus the sender's maximum lifetime.
+        max_expiration_block: u64,
+    },
     /// The offered params' expected value is above the sender's configured maximum.
     #[error("ticket expected value {ev_floor} exceeds the sender's maximum {max}")]
     EvTooHigh {
@@ -161,6 +172,88 @@ pub enum Error {
     /// Amount arithmetic overflowed.
     #[error("amount overflow")]
     Overflow,
+    /// The sender is unlocking: its withdraw round is at most one round away (or
+    /// passed), so a ticket accepted now may be unredeemable by the time it is
+    /// submitted (go-livepeer `ValidateSender`: "set to unlock soon").
+    #[error("sender {sender:?} unlocks at round {withdraw_round} (current round {current_round})")]
+    SenderUnlocking {
+        /// The sender.
+        sender: Address,
+        /// Its withdraw round.
+        withdraw_round: u64,
+        /// The recipient's current round.
+        current_round: u64,
+    },
+    /// A batch's worst case — every ticket winning, `tickets × faceValue` — is above what
+    /// the recipient may still accept from the sender. Refused whichever tickets win, so
+    /// the refusal tells the sender nothing about them; the sender pays in smaller
+    /// batches.
+    #[error(
+        "{tickets} tickets of face value {face_value} exceed sender {sender:?}'s uncommitted float {available}"
+    )]
+    BatchExceedsFloat {
+        /// The sender.
+        sender: Address,
+        /// Tickets in the batch.
+        tickets: usize,
+        /// Their face value.
+        face_value: U256,
+        /// What is left of the sender's float.
+        available: U256,
+    },
+    /// A ticket's face value is above what the recipient may still accept from the
+    /// sender: its max float less the face value of winners queued or being redeemed and
+    /// of redemptions confirmed since the last funds report.
+    #[error("face value {face_value} exceeds sender {sender:?}'s uncommitted float {available}")]
+    FaceValueExceedsFloat {
+        /// The sender.
+        sender: Address,
+        /// The ticket's face value.
+        face_value: U256,
+        /// What is left of the sender's float.
+        available: U256,
+    },
+    /// The recipient has no funds report for this sender yet
+    /// ([`crate::RecipientInput::SenderFunds`]).
+    #[error("no funds report for sender {0:?}")]
+    UnknownSenderFunds(Address),
+    /// `StartSession` for a session id that is already known, with different params
+    /// (a recipientRandHash names exactly one set of params).
+    #[error("session {0:?} already exists with other params")]
+    SessionParamsMismatch(H256),
+    /// A saved sender state that is inconsistent (see [`crate::SenderState`]).
+    #[error("invalid sender state: {reason}")]
+    InvalidSenderState {
+        /// What is wrong.
+        reason: &'static str,
+    },
+
+    /// Params whose seed carries a boot generation this recipient does not accept: they
+    /// were quoted by an earlier process whose nonce ledgers this one does not hold (it
+    /// was restarted without [`crate::Recipient::restore`], or the generation's params
+    /// were forgotten), so their tickets could be replays. The sender needs fresh params.
+    #[error("params with seed {seed:?} were quoted before this recipient restarted")]
+    QuotedBeforeRestart {
+        /// The params' seed (its first 16 bytes are the generation).
+        seed: H256,
+    },
+    /// A saved recipient state that is inconsistent or not this recipient's (see
+    /// [`crate::RecipientState::validate`] and [`crate::Recipient::restore`]).
+    #[error("invalid recipient state: {reason}")]
+    InvalidRecipientState {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Accepting the input would grow a machine's state beyond what its saved state
+    /// ([`crate::RecipientState`], [`crate::SenderState`]) may carry; refused so that the
+    /// state always exports and restores.
+    #[error("state full: at most {limit} {what}")]
+    StateFull {
+        /// Which collection.
+        what: &'static str,
+        /// Its cap.
+        limit: usize,
+    },
 
     // ---- broker ----------------------------------------------------------------------
     /// `creationRound` has no block hash ("ticket creationRound does not have a block hash").
@@ -194,10 +287,13 @@ pub enum Error {
     /// The ticket hash is in the used-ticket set ("ticket is used").
     #[error("ticket {0:?} already redeemed")]
     TicketUsed(H256),
-    /// The sender's unlock period has passed ("sender is unlocked").
+    /// The sender's unlock period has passed ("sender is unlocked"). Also the
+    /// recipient's refusal of a batch from such a sender.
     #[error("sender {0:?} is unlocked")]
     SenderUnlocked(Address),
-    /// "sender deposit and reserve are zero".
+    /// "sender deposit and reserve are zero". Also the sender's own refusal to pay with
+    /// no funds, and the recipient's refusal of a batch from a sender whose max float
+    /// for it (deposit + claimable reserve share, less payments since) is zero.
     #[error("sender {0:?} has zero deposit and reserve")]
     NoFunds(Address),
     /// All-or-nothing settlement: deposit plus the recipient's claimable reserve do not
@@ -209,7 +305,8 @@ pub enum Error {
         /// deposit + claimable reserve for this recipient.
         available: U256,
     },
-    /// "unlock already initiated".
+    /// "unlock already initiated". Also the sender's refusal to issue tickets while its
+    /// own unlock is in progress.
     #[error("unlock already initiated (withdraw round {withdraw_round})")]
     UnlockInProgress {
         /// The round from which withdrawal is allowed.

@@ -7,6 +7,7 @@
 //! numerator over the fixed denominator, so no rounding ever happens until the caller
 //! asks for [`ExpectedValue::floor`] or [`ExpectedValue::ceil`].
 
+use parity_scale_codec::{Decode, Encode};
 use primitive_types::U512;
 use primitives::U256;
 
@@ -17,8 +18,9 @@ fn denominator() -> U512 {
     U512::from(U256::MAX)
 }
 
-/// An exact expected value `numerator / (2^256 − 1)` in base units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// An exact expected value `numerator / (2^256 − 1)` in base units. SCALE-encoded as
+/// its 512-bit numerator (64 bytes, little-endian), e.g. inside a [`crate::SenderState`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct ExpectedValue {
     numerator: U512,
 }

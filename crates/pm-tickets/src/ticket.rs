@@ -78,7 +78,7 @@ impl Price {
 /// What a recipient advertises to a sender (go-livepeer `TicketParams`).
 ///
 /// `recipient_rand_hash` commits to a secret `recipientRand` that the recipient can
-/// recompute from `seed` and the other fields (see [`crate::recipient_rand`]), so the
+/// recompute from `seed` and the other fields (see [`crate::validate::recipient_rand`]), so the
 /// recipient keeps no per-quote state and a sender that alters any field is caught.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct TicketParams {
@@ -108,7 +108,7 @@ impl TicketParams {
 }
 
 /// A lottery ticket (the on-chain `Ticket` struct).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct Ticket {
     /// Who can redeem it.
     pub recipient: Address,
@@ -220,7 +220,7 @@ pub fn is_winning(sig: &Signature, recipient_rand: &H256, win_prob: U256) -> boo
 
 /// A ticket with the sender's signature and, once revealed, the recipient's rand:
 /// everything `redeemWinningTicket` takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
 pub struct SignedTicket {
     /// The ticket.
     pub ticket: Ticket,

@@ -37,7 +37,7 @@ pub struct RandInput<'a> {
 /// The stateless recipientRand: `HMAC-SHA256(secret, seed ‖ sender ‖ faceValue ‖ winProb
 /// ‖ expirationBlock ‖ price.num ‖ price.den ‖ auxData)`.
 ///
-/// **[beyond]** Every field is fixed-width (32-byte words; 20-byte sender; 64-byte
+/// **\[beyond\]** Every field is fixed-width (32-byte words; 20-byte sender; 64-byte
 /// auxData), so the message is unambiguous. go-livepeer concatenates minimal big-endian
 /// encodings (`big.Int.Bytes()`), so e.g. faceValue `0x0102` with winProb `0x03` and
 /// faceValue `0x01` with winProb `0x0203` give the same rand — a sender could shift
@@ -91,6 +91,11 @@ impl NonceLedger {
     /// Whether `nonce` was recorded.
     pub fn contains(&self, nonce: u32) -> bool {
         self.seen.contains(&nonce)
+    }
+
+    /// The recorded nonces in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.seen.iter().copied()
     }
 
     /// Records `nonce`: a replay is [`Error::NonceReplayed`], a full ledger

@@ -1,6 +1,8 @@
 //! Broker properties over random operation sequences: no ticket is redeemed twice,
 //! funds are conserved across deposits, reserves, redemptions and withdrawals, an
-//! unlocked sender's tickets are refused, and a refused call changes nothing.
+//! unlocked sender's tickets are refused, losing tickets and tickets with bad
+//! signatures are never paid (with the contract's error inside the validity window),
+//! and a refused call changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeSet;
@@ -20,6 +22,18 @@ struct Pool {
     senders: Vec<Address>,
     recipients: Vec<Address>,
     tickets: Vec<SignedTicket>,
+    bad: Vec<(SignedTicket, Bad)>,
+}
+
+/// How a ticket of [`Pool::bad`] is broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Bad {
+    /// Validly signed, but `winProb = 1`: it loses (checked when the pool is built).
+    Loser,
+    /// Signed by the other sender's key.
+    ForeignKey,
+    /// Validly signed, then its face value raised.
+    Tampered,
 }
 
 /// Winning tickets (winProb = 2^256 − 1), signed once: 2 senders × 2 recipients ×
@@ -54,7 +68,40 @@ fn pool() -> &'static Pool {
                 }
             }
         }
-        Pool { senders: keys.iter().map(SecretKey::address).collect(), recipients, tickets }
+        let mut bad = Vec::new();
+        for (ki, key) in keys.iter().enumerate() {
+            for (ri, r) in recipients.iter().enumerate() {
+                for round in 1..=ROUNDS {
+                    let rand = H256::repeat_byte(ri as u8 + 1);
+                    let base = Ticket {
+                        recipient: *r,
+                        sender: key.address(),
+                        face_value: U256::from(100u64),
+                        win_prob: MAX_WIN_PROB,
+                        sender_nonce: 10,
+                        recipient_rand_hash: rand_hash(&rand),
+                        expiration_params: TicketExpirationParams {
+                            creation_round: round,
+                            creation_round_block_hash: round_hash(round),
+                        },
+                    };
+                    let loser = Ticket { win_prob: U256::one(), sender_nonce: 11, ..base };
+                    let st =
+                        SignedTicket { ticket: loser, sig: loser.sign(key).unwrap(), recipient_rand: rand };
+                    assert!(!st.wins(), "winProb 1 loses");
+                    bad.push((st, Bad::Loser));
+                    let other = &keys[1 - ki];
+                    let foreign = Ticket { sender_nonce: 12, ..base };
+                    let sig = Ticket { sender: other.address(), ..foreign }.sign(other).unwrap();
+                    bad.push((SignedTicket { ticket: foreign, sig, recipient_rand: rand }, Bad::ForeignKey));
+                    let honest = Ticket { sender_nonce: 13, ..base };
+                    let sig = honest.sign(key).unwrap();
+                    let tampered = Ticket { face_value: U256::from(10_000u64), ..honest };
+                    bad.push((SignedTicket { ticket: tampered, sig, recipient_rand: rand }, Bad::Tampered));
+                }
+            }
+        }
+        Pool { senders: keys.iter().map(SecretKey::address).collect(), recipients, tickets, bad }
     })
 }
 
@@ -67,6 +114,7 @@ enum Op {
     Withdraw(usize),
     NextRound(bool),
     Redeem(usize),
+    RedeemBad(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -78,11 +126,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..2usize).prop_map(Op::Withdraw),
         1 => any::<bool>().prop_map(Op::NextRound),
         4 => (0..pool_len()).prop_map(Op::Redeem),
+        2 => (0..bad_len()).prop_map(Op::RedeemBad),
     ]
 }
 
 fn pool_len() -> usize {
     2 * 2 * ROUNDS as usize * 2
+}
+
+fn bad_len() -> usize {
+    2 * 2 * ROUNDS as usize * 3
 }
 
 /// A broker (unlock period 1, tickets valid for 2 rounds) in round 1, with the pool's
@@ -148,6 +201,33 @@ fn run(ops: Vec<Op>, settlement: Settlement) -> Result<(), TestCaseError> {
                 }
                 if in_window && !redeemed.contains(&hash) && unlocked {
                     prop_assert!(res.is_err());
+                }
+                res.map(|_| ())
+            }
+            Op::RedeemBad(i) => {
+                let (st, kind) = &pool.bad[i];
+                let t = &st.ticket;
+                let in_window = t.expiration_params.creation_round <= b.current_round()
+                    && t.expiration_params.creation_round + 2 > b.current_round();
+                let res = b.redeem_winning_ticket(st);
+                prop_assert!(res.is_err(), "{kind:?} ticket paid");
+                prop_assert!(!b.is_used(&t.hash()), "{kind:?} ticket marked used");
+                let err = res.as_ref().unwrap_err();
+                if in_window {
+                    match kind {
+                        Bad::Loser => prop_assert_eq!(err, &Error::NotWinning),
+                        Bad::ForeignKey | Bad::Tampered => {
+                            prop_assert!(
+                                matches!(err, Error::BadSignature { sender, .. } if *sender == t.sender),
+                                "{kind:?}: {err:?}"
+                            )
+                        }
+                    }
+                } else {
+                    prop_assert!(
+                        matches!(err, Error::TicketExpired { .. } | Error::UnknownCreationRound { .. }),
+                        "{kind:?} outside the window: {err:?}"
+                    );
                 }
                 res.map(|_| ())
             }

@@ -62,11 +62,28 @@ impl World {
                 },
             )
             .unwrap();
+        let acct = self.broker.sender(&s);
         self.recipient
-            .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: self.broker.max_float(&s, &r) })
+            .handle(
+                NOW,
+                RecipientInput::SenderFunds {
+                    sender: s,
+                    max_float: self.broker.max_float(&s, &r),
+                    withdraw_round: acct.withdraw_round,
+                },
+            )
             .unwrap();
         self.sender.handle(NOW, SenderInput::Chain { block: self.block }).unwrap();
-        self.sender.handle(NOW, SenderInput::Deposit(self.broker.sender(&s).deposit)).unwrap();
+        self.sender
+            .handle(
+                NOW,
+                SenderInput::Funds {
+                    deposit: acct.deposit,
+                    reserve: self.broker.reserve(&s),
+                    withdraw_round: acct.withdraw_round,
+                },
+            )
+            .unwrap();
     }
 
     fn quote(&mut self) -> TicketParams {
@@ -99,9 +116,9 @@ impl World {
                             .handle(NOW, RecipientInput::Redeemed { ticket_hash: hash, paid: p })
                             .unwrap();
                     }
-                    Err(_) => self
+                    Err(e) => self
                         .recipient
-                        .handle(NOW, RecipientInput::RedeemFailed { ticket_hash: hash })
+                        .handle(NOW, RecipientInput::RedeemFailed { ticket_hash: hash, reason: Some(e) })
                         .unwrap(),
                 }
             }
@@ -217,7 +234,12 @@ fn sender_refuses_bad_params() {
     let mut w = World::new(1_000, 10, |_| {});
     let params = w.quote();
     let mut s = Sender::new(
-        SenderConfig { max_ev: 999.into(), deposit_multiplier: 1, max_nonces: 600 },
+        SenderConfig {
+            max_ev: 999.into(),
+            deposit_multiplier: 1,
+            max_nonces: 600,
+            ..SenderConfig::default()
+        },
         w.key.clone(),
         NOW,
         [0; 32],
@@ -269,11 +291,15 @@ fn quote_face_value_capped_by_max_float() {
     let mut w = World::new(1_000, 1_000, |_| {}); // tx cost 1000, face 100,000
     assert_eq!(w.quote().face_value, U256::from(100_000));
     let s = w.key.address();
-    w.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 5_000.into() }).unwrap();
+    w.recipient
+        .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 5_000.into(), withdraw_round: 0 })
+        .unwrap();
     let p = w.quote();
     assert_eq!(p.face_value, U256::from(5_000));
     assert!(p.expected_value().covers(1_000.into()));
-    w.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into() }).unwrap();
+    w.recipient
+        .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into(), withdraw_round: 0 })
+        .unwrap();
     assert_eq!(
         w.recipient
             .handle(NOW, RecipientInput::Quote { sender: s, price: Price::new(1.into(), 1.into()).unwrap() }),
@@ -288,8 +314,11 @@ fn redemption_waits_for_funds_and_drops_after_the_validity_window() {
     let p2 = w2.quote();
     w2.sender.handle(NOW, SenderInput::StartSession(p2)).unwrap();
     let b2 = w2.pay(p2.recipient_rand_hash, 1_000).unwrap();
-    w2.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into() }).unwrap();
     w2.recipient.handle(NOW, RecipientInput::Batch(Box::new(b2))).unwrap();
+    // The float drops below the face value after the batch was credited.
+    w2.recipient
+        .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 999.into(), withdraw_round: 0 })
+        .unwrap();
     w2.recipient
         .handle(
             NOW,
@@ -300,7 +329,9 @@ fn redemption_waits_for_funds_and_drops_after_the_validity_window() {
     assert_eq!(w2.recipient.queued(), 1);
     // Redemption cost at or above what it pays: still waits.
     w2.recipient.handle(NOW, RecipientInput::GasPrice(1_000.into())).unwrap(); // cost 1000 = face
-    w2.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 10_000.into() }).unwrap();
+    w2.recipient
+        .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 10_000.into(), withdraw_round: 0 })
+        .unwrap();
     assert_eq!(w2.recipient.queued(), 1);
     // The validity window (2 rounds) closes: dropped with the contract's reason.
     w2.recipient
@@ -322,14 +353,17 @@ fn redemption_waits_for_funds_and_drops_after_the_validity_window() {
 }
 
 #[test]
-fn failed_redemption_requeues_and_partial_mode_redeems_less() {
+fn failed_redemption_requeues_after_backoff_and_partial_mode_redeems_less() {
     let mut w = World::new(1_000, 0, |c| c.partial_payment = true);
     let params = w.quote();
     w.sender.handle(NOW, SenderInput::StartSession(params)).unwrap();
     let batch = w.pay(params.recipient_rand_hash, 1_000).unwrap();
     let s = w.key.address();
-    w.recipient.handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 500.into() }).unwrap();
     w.recipient.handle(NOW, RecipientInput::Batch(Box::new(batch))).unwrap();
+    // The float drops to half the face value after the batch was credited.
+    w.recipient
+        .handle(NOW, RecipientInput::SenderFunds { sender: s, max_float: 500.into(), withdraw_round: 0 })
+        .unwrap();
     w.recipient
         .handle(
             NOW,
@@ -344,8 +378,15 @@ fn failed_redemption_requeues_and_partial_mode_redeems_less() {
         drain(&mut w.recipient).into_iter().filter(|o| matches!(o, RecipientOutput::Redeem(_))).collect();
     assert_eq!(redeem.len(), 1, "partial mode redeems with 500 of 1000 available");
     let RecipientOutput::Redeem(st) = &redeem[0] else { unreachable!() };
-    w.recipient.handle(NOW, RecipientInput::RedeemFailed { ticket_hash: st.ticket.hash() }).unwrap();
-    // Requeued and immediately re-requested (funds unchanged).
+    assert_eq!(w.recipient.in_flight_float(&s), U256::from(500), "partial: 500 expected, held");
+    w.recipient
+        .handle(NOW, RecipientInput::RedeemFailed { ticket_hash: st.ticket.hash(), reason: None })
+        .unwrap();
+    // Requeued, and re-requested only once the backoff (30 s by default) elapsed.
+    assert!(!drain(&mut w.recipient).iter().any(|o| matches!(o, RecipientOutput::Redeem(_))));
+    let retry = w.recipient.poll_timeout().unwrap();
+    assert_eq!(retry, NOW + 30_000);
+    w.recipient.handle(retry, RecipientInput::Timeout).unwrap();
     assert!(drain(&mut w.recipient).iter().any(|o| matches!(o, RecipientOutput::Redeem(_))));
     assert_eq!(
         w.recipient.handle(NOW, RecipientInput::Redeemed { ticket_hash: H256::zero(), paid: 0.into() }),
