@@ -71,7 +71,7 @@ fn main() {
                 black_box(out.len());
                 let p = q.to_unit();
                 let s = Instant::now();
-                raw.nearest_into(black_box(&p), K, &mut raw_out);
+                raw.nearest_into(black_box(&p), K, &mut raw_out).unwrap();
                 floor.push(s.elapsed().as_nanos() as u64);
                 black_box(raw_out.len());
             }

@@ -249,9 +249,12 @@ pub enum Output {
 /// Counters for offload, quality of experience and upload.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
-    /// Segment bytes received from peers.
+    /// Bytes of new segments received from peers: only segments this client asked that
+    /// peer for and did not hold yet (a copy of a held segment saves the CDN nothing and
+    /// counts in `duplicate_bytes` only).
     pub bytes_from_peers: u64,
-    /// Segment bytes received from the CDN.
+    /// Segment bytes received from the CDN (copies of held segments included: the CDN
+    /// served them).
     pub bytes_from_cdn: u64,
     /// Bytes of segments received that were already held.
     pub duplicate_bytes: u64,
@@ -340,6 +343,9 @@ pub struct Client {
     nonce: u64,
     have: BTreeSet<u64>,
     inflight: BTreeMap<u64, Inflight>,
+    /// Peer requests that timed out or were abandoned: a late answer to one of them is
+    /// still accepted (once).
+    late: BTreeSet<(u64, PeerId)>,
     patience: BTreeMap<u64, Timestamp>,
     first: u64,
     play: Play,
@@ -376,6 +382,7 @@ impl Client {
             nonce: 0,
             have: BTreeSet::new(),
             inflight: BTreeMap::new(),
+            late: BTreeSet::new(),
             patience: BTreeMap::new(),
             first,
             play: Play::Startup,
@@ -518,6 +525,7 @@ impl Client {
     fn on_cdn(&mut self, now: Timestamp, msg: Message) -> Result<(), Error> {
         match msg {
             Message::Data { segment, bytes } => {
+                self.check_data(Source::Cdn, segment, bytes)?;
                 self.on_data(now, Source::Cdn, segment, bytes);
                 Ok(())
             }
@@ -526,6 +534,19 @@ impl Client {
     }
 
     fn on_peer(&mut self, now: Timestamp, p: PeerId, msg: Message) -> Result<(), Error> {
+        // Refuse before anything changes.
+        match &msg {
+            Message::Data { segment, bytes } => self.check_data(Source::Peer(p), *segment, *bytes)?,
+            Message::Join { .. }
+            | Message::Heartbeat { .. }
+            | Message::GetPeers { .. }
+            | Message::Leave
+            | Message::Peers { .. }
+            | Message::Expired => {
+                return Err(Error::UnexpectedMessage { kind: msg.kind(), from: format!("{p:?}") });
+            }
+            _ => {}
+        }
         if let Some(n) = self.neighbours.get_mut(&p) {
             n.last_heard = now;
         }
@@ -585,6 +606,7 @@ impl Client {
                 }
             }
             Message::Bye => self.drop_neighbour(p, false),
+            // Refused before the match.
             other => return Err(Error::UnexpectedMessage { kind: other.kind(), from: format!("{p:?}") }),
         }
         Ok(())
@@ -606,7 +628,34 @@ impl Client {
         self.uploads.push_back((done, p, segment));
     }
 
+    /// Whether a `Data` may be taken: a peer's only if this client asked that peer for
+    /// the segment (outstanding, or timed out and not yet answered); the CDN's always
+    /// (the origin: what it pushes counts against the offload, never for it). Either
+    /// way the payload must be the stream's segment size.
+    fn check_data(&self, source: Source, segment: u64, bytes: u32) -> Result<(), Error> {
+        let asked = self.inflight.get(&segment).is_some_and(|f| f.source == source);
+        let solicited = match source {
+            Source::Cdn => true,
+            Source::Peer(p) => asked || self.late.contains(&(segment, p)),
+        };
+        if !solicited {
+            let from = match source {
+                Source::Peer(p) => format!("{p:?}"),
+                Source::Cdn => "cdn".into(),
+            };
+            return Err(Error::UnexpectedMessage { kind: "Data", from });
+        }
+        if bytes != self.cfg.segment_bytes {
+            return Err(Error::OutOfRange { field: "bytes", value: u64::from(bytes) });
+        }
+        Ok(())
+    }
+
+    /// Takes a `Data` accepted by [`Client::check_data`].
     fn on_data(&mut self, now: Timestamp, source: Source, segment: u64, bytes: u32) {
+        if let Source::Peer(p) = source {
+            self.late.remove(&(segment, p));
+        }
         let expected = self.inflight.get(&segment).is_some_and(|f| f.source == source);
         if expected
             && let Some(f) = self.inflight.remove(&segment)
@@ -624,11 +673,13 @@ impl Client {
                 self.report(p, Outcome::Success { throughput_kbps: kbps });
             }
         }
+        let fresh = self.have.insert(segment);
         match source {
-            Source::Peer(_) => self.stats.bytes_from_peers += u64::from(bytes),
+            Source::Peer(_) if fresh => self.stats.bytes_from_peers += u64::from(bytes),
+            Source::Peer(_) => {}
             Source::Cdn => self.stats.bytes_from_cdn += u64::from(bytes),
         }
-        if !self.have.insert(segment) {
+        if !fresh {
             self.stats.duplicate_bytes += u64::from(bytes);
             return;
         }
@@ -686,6 +737,7 @@ impl Client {
             if let Some(f) = self.inflight.remove(&s)
                 && let Source::Peer(p) = f.source
             {
+                self.late.insert((s, p));
                 self.stats.peer_failures += 1;
                 if let Some(n) = self.neighbours.get_mut(&p) {
                     n.inflight = n.inflight.saturating_sub(1);
@@ -800,7 +852,12 @@ impl Client {
         if say_bye {
             self.send(Endpoint::Peer(p), Message::Bye);
         }
-        self.inflight.retain(|_, f| f.source != Source::Peer(p));
+        let abandoned: Vec<u64> =
+            self.inflight.iter().filter(|(_, f)| f.source == Source::Peer(p)).map(|(s, _)| *s).collect();
+        for s in abandoned {
+            self.inflight.remove(&s);
+            self.late.insert((s, p));
+        }
         self.uploads.retain(|u| u.1 != p);
         self.out.push_back(Output::Event(Event::NeighbourDropped(p)));
     }
@@ -983,6 +1040,9 @@ impl Client {
         }
         if self.patience.first_key_value().is_some_and(|(s, _)| *s < floor) {
             self.patience = self.patience.split_off(&floor);
+        }
+        if self.late.first().is_some_and(|(s, _)| *s < floor) {
+            self.late = self.late.split_off(&(floor, PeerId(0)));
         }
         for n in self.neighbours.values_mut() {
             if n.haves.first().is_some_and(|s| *s < floor) {

@@ -97,6 +97,6 @@ pub use geo::GeoPoint;
 pub use protocol::{Endpoint, Message};
 pub use service::TrackerService;
 pub use tracker::{
-    Asn, Candidate, History, Outcome, PeerId, PeerInfo, PeerView, Query, RankWeights, StreamId, Tracker,
-    TrackerConfig,
+    Asn, Candidate, History, Outcome, PeerId, PeerInfo, PeerView, Query, QueryWork, RankWeights, StreamId,
+    Tracker, TrackerConfig,
 };
