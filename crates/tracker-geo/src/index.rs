@@ -315,6 +315,18 @@ impl SphereIndex {
 
     /// Removes one entry equal to (`p`, `item`); returns whether one was found.
     pub fn remove(&mut self, p: [f32; 3], item: u32) -> bool {
+        let found = self.remove_local(p, item);
+        if found {
+            self.rebuild_if_sparse();
+        }
+        found
+    }
+
+    /// [`SphereIndex::remove`] with bounded work: it collapses a small subtree (at most
+    /// `BUCKET / 2` points) if the removal leaves one, but never rebuilds the whole
+    /// tree; call [`SphereIndex::rebuild_if_sparse`] later (the tracker's ranked query
+    /// evicts with this and leaves the rebuild to `expire`).
+    pub fn remove_local(&mut self, p: [f32; 3], item: u32) -> bool {
         let mut path = core::mem::take(&mut self.path);
         path.clear();
         let mut r = self.root;
@@ -337,14 +349,20 @@ impl SphereIndex {
         if let Some(i) = path.iter().position(|&n| self.splits[n as usize].count() as usize <= BUCKET / 2) {
             let parent = i.checked_sub(1).map(|j| path[j]);
             self.rebuild(parent, path[i]);
-        } else {
-            let leaves = self.leaves.len() - self.free_leaves.len();
-            if leaves > 1 && leaves * (BUCKET / 8) > self.len {
-                self.rebuild(None, self.root);
-            }
         }
         self.path = path;
         true
+    }
+
+    /// Rebuilds the whole tree if its buckets hold fewer than `BUCKET / 8` points on
+    /// average (time proportional to the points held); returns whether it did.
+    pub fn rebuild_if_sparse(&mut self) -> bool {
+        let leaves = self.leaves.len() - self.free_leaves.len();
+        if leaves > 1 && leaves * (BUCKET / 8) > self.len {
+            self.rebuild(None, self.root);
+            return true;
+        }
+        false
     }
 
     /// The `n` entries nearest to `q` by squared chord distance ([`chord2`]), nearest

@@ -710,7 +710,9 @@ impl Tracker {
         h.indexed = false;
         let c = self.cold[slot as usize];
         if let Some(s) = self.streams.get_mut(&c.stream) {
-            s.index.remove(c.location.to_unit(), slot);
+            // Bounded: a whole-tree rebuild, if the evictions left the tree sparse, waits
+            // for `expire`.
+            s.index.remove_local(c.location.to_unit(), slot);
         }
     }
 
@@ -754,6 +756,9 @@ impl Tracker {
             if let Some(s) = self.streams.get_mut(&c.stream) {
                 if h.indexed {
                     s.index.remove(c.location.to_unit(), slot);
+                } else {
+                    // The whole-tree rebuild a query's lazy eviction deferred, if due.
+                    s.index.rebuild_if_sparse();
                 }
                 s.registered = s.registered.saturating_sub(1);
                 if s.registered == 0 {
