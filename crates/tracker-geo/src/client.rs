@@ -77,6 +77,14 @@ pub struct ClientConfig {
     pub request_timeout_ms: u64,
     /// A peer request is abandoned this long before the segment is needed.
     pub cdn_guard_ms: u64,
+    /// A CDN request is retried after `max(cdn_timeout_ms, 2 × the mean CDN response
+    /// time)` (at most `request_timeout_ms`): with loss, a request or a segment can
+    /// vanish, and waiting the full request timeout would stall a short live latency.
+    pub cdn_timeout_ms: u64,
+    /// Seeding by upload: a viewer that uploads `u` times the bitrate (`u ≥ 1`) waits a
+    /// patience drawn in `0..=cdn_patience_ms / u^seed_bias` for a fresh segment, so
+    /// strong uploaders seed their neighbourhoods first (0: no bias).
+    pub seed_bias: f32,
     /// Longest random wait for a neighbour to announce a fresh segment before taking it
     /// from the CDN.
     pub cdn_patience_ms: u64,
@@ -110,6 +118,8 @@ impl Default for ClientConfig {
             neighbour_timeout_ms: 6000,
             request_timeout_ms: 3000,
             cdn_guard_ms: 800,
+            cdn_timeout_ms: 1000,
+            seed_bias: 0.0,
             cdn_patience_ms: 5000,
             join_grace_ms: 1500,
             max_upload_backlog_ms: 1000,
@@ -142,10 +152,14 @@ impl ClientConfig {
             ("refresh_ms", self.refresh_ms),
             ("test_ms", self.test_ms),
             ("request_timeout_ms", self.request_timeout_ms),
+            ("cdn_timeout_ms", self.cdn_timeout_ms),
         ] {
             if v == 0 {
                 return bad(field, v);
             }
+        }
+        if !(self.seed_bias.is_finite() && (0.0..=8.0).contains(&self.seed_bias)) {
+            return Err(Error::BadConfig { field: "seed_bias", value: self.seed_bias.to_string() });
         }
         if self.candidates_k == 0 || usize::from(self.candidates_k) > crate::protocol::MAX_CANDIDATES {
             return bad("candidates_k", u64::from(self.candidates_k));
@@ -353,6 +367,8 @@ pub struct Client {
     upload_free_at: Timestamp,
     uploads: VecDeque<(Timestamp, PeerId, u64)>,
     stats: ClientStats,
+    /// Mean CDN response time (EWMA), once one was measured.
+    cdn_response_ms: Option<f32>,
 }
 
 impl Client {
@@ -390,6 +406,7 @@ impl Client {
             upload_free_at: now,
             uploads: VecDeque::new(),
             stats: ClientStats::default(),
+            cdn_response_ms: None,
         };
         c.send(
             Endpoint::Tracker,
@@ -657,6 +674,13 @@ impl Client {
             self.late.remove(&(segment, p));
         }
         let expected = self.inflight.get(&segment).is_some_and(|f| f.source == source);
+        if expected
+            && source == Source::Cdn
+            && let Some(f) = self.inflight.get(&segment)
+        {
+            let ms = now.millis_since(f.sent_at) as f32;
+            self.cdn_response_ms = Some(self.cdn_response_ms.map_or(ms, |m| 0.8 * m + 0.2 * ms));
+        }
         if expected
             && let Some(f) = self.inflight.remove(&segment)
             && let Source::Peer(p) = source
@@ -960,25 +984,33 @@ impl Client {
             }
             let slack = self.slack(now, s);
             if slack >= self.cfg.buffer_threshold_ms {
-                if let Some(p) = self.best_neighbour_for(now, s) {
+                if let Some(p) = self.best_neighbour_for(now, s, slack) {
                     let deadline = now
                         + self.cfg.request_timeout_ms.min(slack.saturating_sub(self.cfg.cdn_guard_ms)).max(1);
                     self.request(now, s, Source::Peer(p), deadline);
                 } else {
                     let patience = self.patience_for(s);
                     if now >= patience {
-                        self.request(now, s, Source::Cdn, now + self.cfg.request_timeout_ms);
+                        let deadline = now + self.cdn_timeout();
+                        self.request(now, s, Source::Cdn, deadline);
                     } else {
                         let urgent_at = now + (slack - self.cfg.buffer_threshold_ms + 1);
                         wake = wake.min(patience).min(urgent_at);
                     }
                 }
             } else {
-                self.request(now, s, Source::Cdn, now + self.cfg.request_timeout_ms);
+                let deadline = now + self.cdn_timeout();
+                self.request(now, s, Source::Cdn, deadline);
             }
             s += 1;
         }
         self.fetch_wake = Some(wake);
+    }
+
+    /// How long a CDN request may take before it is sent again.
+    fn cdn_timeout(&self) -> u64 {
+        let mean = self.cdn_response_ms.map_or(0, |m| (2.0 * m) as u64);
+        self.cfg.cdn_timeout_ms.max(mean).min(self.cfg.request_timeout_ms)
     }
 
     fn patience_for(&mut self, s: u64) -> Timestamp {
@@ -991,7 +1023,9 @@ impl Client {
         let wait = if u64::from(self.me.upload_kbps) < bitrate_kbps {
             self.cfg.cdn_patience_ms
         } else {
-            self.rng.random_range(0..=self.cfg.cdn_patience_ms)
+            let u = self.me.upload_kbps as f32 / bitrate_kbps.max(1) as f32;
+            let top = (self.cfg.cdn_patience_ms as f32 / u.powf(self.cfg.seed_bias)) as u64;
+            self.rng.random_range(0..=top)
         };
         let fresh = available_at(&self.cfg, s) + wait;
         let t = fresh.max(self.created + self.cfg.join_grace_ms);
@@ -999,18 +1033,32 @@ impl Client {
         t
     }
 
-    fn best_neighbour_for(&mut self, now: Timestamp, s: u64) -> Option<PeerId> {
+    /// The neighbour expected to deliver `s` soonest among those that announced it and
+    /// have room, if it can deliver before the CDN guard: expected time = segment bits
+    /// over its measured (else declared, else the stream's) throughput, times one plus
+    /// its requests in flight, plus its round trip. A neighbour that cannot make it in
+    /// time (a weak uploader, a queue already long) is not asked. ±25% seeded jitter
+    /// spreads the load among similar neighbours.
+    fn best_neighbour_for(&mut self, now: Timestamp, s: u64, slack: u64) -> Option<PeerId> {
         let cap = self.cfg.max_inflight_per_peer;
-        let mut best: Option<(f32, PeerId)> = None;
+        let bits = u64::from(self.cfg.segment_bytes) as f32 * 8.0;
+        let bitrate = bits / self.cfg.segment_ms.max(1) as f32;
+        let budget = slack.saturating_sub(self.cfg.cdn_guard_ms) as f32;
         let eligible: Vec<(PeerId, f32)> = self
             .neighbours
             .iter()
             .filter(|(_, n)| n.haves.contains(&s) && n.inflight < cap && n.busy_until <= now)
-            .map(|(p, n)| (*p, n.est_kbps().max(1.0) / (1.0 + n.inflight as f32)))
+            .map(|(p, n)| {
+                let kbps = if n.tput_kbps > 0.0 || n.prior_kbps > 0 { n.est_kbps() } else { bitrate };
+                let ms = bits / kbps.max(1.0) * (1.0 + n.inflight as f32) + n.rtt_ms.unwrap_or(100) as f32;
+                (*p, ms)
+            })
+            .filter(|&(_, ms)| ms <= budget)
             .collect();
-        for (p, base) in eligible {
-            let score = base * self.rng.random_range(0.75f32..1.25);
-            if best.is_none_or(|(b, _)| score > b) {
+        let mut best: Option<(f32, PeerId)> = None;
+        for (p, ms) in eligible {
+            let score = ms * self.rng.random_range(0.75f32..1.25);
+            if best.is_none_or(|(b, _)| score < b) {
                 best = Some((score, p));
             }
         }
