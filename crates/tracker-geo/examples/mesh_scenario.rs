@@ -6,7 +6,7 @@
 //! `cargo run --release -p tracker-geo --example mesh_scenario [presets] [viewers] [seconds] [thresholds,ms]`
 //!
 //! `... --example mesh_scenario plot [viewers] [seconds] [PNG]` sweeps the buffer
-//! threshold on the harsh and fair presets with the round-2 policy and the current one,
+//! threshold on the harsh and fair presets with the untuned player settings and the current ones,
 //! prints the table and draws the offload / rebuffering trade-off (default
 //! `docs/img/tracker-geo-tradeoff.png`).
 //!
@@ -37,9 +37,11 @@ fn row(label: &str, r: &ScenarioReport, secs: f64) {
     );
 }
 
-/// The player policy of rounds 1–2 (before issue 19's tuning).
-fn legacy(c: ClientConfig) -> ClientConfig {
-    ClientConfig { cdn_timeout_ms: c.request_timeout_ms, seed_bias: 0.0, cdn_patience_ms: 5000, ..c }
+/// The player settings before issue 19's tuning: CDN retried after the 3 s request
+/// timeout, no seeding by upload, 800 ms guard. (The feasibility check on neighbours and
+/// the patience cap by live latency stay: they are code, not settings.)
+fn untuned(c: ClientConfig) -> ClientConfig {
+    ClientConfig { cdn_timeout_ms: c.request_timeout_ms, seed_bias: 0.0, cdn_guard_ms: 800, ..c }
 }
 
 /// (preset, policy, [(threshold ms, offload %, rebuffering %)]).
@@ -56,12 +58,12 @@ fn plot_mode(args: &[String]) {
     println!("|---|---|---|---|---|---|");
     let mut curves: Vec<Curve> = Vec::new();
     for preset in ["harsh", "fair"] {
-        for policy in ["round 2", "issue 19"] {
+        for policy in ["untuned", "issue 19"] {
             let mut pts = Vec::new();
             for &t in &thresholds {
                 let base = ScenarioConfig::preset(preset).unwrap();
                 let client = ClientConfig { buffer_threshold_ms: t, ..base.client };
-                let client = if policy == "round 2" { legacy(client) } else { client };
+                let client = if policy == "untuned" { untuned(client) } else { client };
                 let cfg = ScenarioConfig { viewers, duration_ms: secs * 1000, client, ..base };
                 let r = run(&cfg);
                 println!(

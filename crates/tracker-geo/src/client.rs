@@ -81,12 +81,16 @@ pub struct ClientConfig {
     /// time)` (at most `request_timeout_ms`): with loss, a request or a segment can
     /// vanish, and waiting the full request timeout would stall a short live latency.
     pub cdn_timeout_ms: u64,
-    /// Seeding by upload: a viewer that uploads `u` times the bitrate (`u ≥ 1`) waits a
-    /// patience drawn in `0..=cdn_patience_ms / u^seed_bias` for a fresh segment, so
-    /// strong uploaders seed their neighbourhoods first (0: no bias).
+    /// Seeding by upload: a viewer that can upload the bitrate and whose declared upload
+    /// is exceeded by a share `r` of its tracker candidates draws its patience in
+    /// `0..=cdn_patience_ms · min(1, r · seed_bias)`: the strongest of a neighbourhood
+    /// fetches a fresh segment from the CDN at once, the top `1 / seed_bias` earlier than
+    /// the rest, so the seeds are the viewers that can forward it (0: no seeding bias,
+    /// every viewer waits the full patience; default 3).
     pub seed_bias: f32,
     /// Longest random wait for a neighbour to announce a fresh segment before taking it
-    /// from the CDN.
+    /// from the CDN (capped at `(start_behind − 1) · segment_ms`, what the live latency
+    /// leaves).
     pub cdn_patience_ms: u64,
     /// After joining, segments that appeared before the neighbours could announce them
     /// wait at least this long for an announcement before going to the CDN.
@@ -106,7 +110,7 @@ impl Default for ClientConfig {
             segment_bytes: 125_000,
             start_behind: 8,
             startup_segments: 2,
-            buffer_threshold_ms: 2000,
+            buffer_threshold_ms: 1500,
             max_inflight: 4,
             max_inflight_per_peer: 2,
             max_neighbours: 10,
@@ -117,9 +121,9 @@ impl Default for ClientConfig {
             test_ms: 2000,
             neighbour_timeout_ms: 6000,
             request_timeout_ms: 3000,
-            cdn_guard_ms: 800,
+            cdn_guard_ms: 600,
             cdn_timeout_ms: 1000,
-            seed_bias: 0.0,
+            seed_bias: 3.0,
             cdn_patience_ms: 5000,
             join_grace_ms: 1500,
             max_upload_backlog_ms: 1000,
@@ -1020,11 +1024,22 @@ impl Client {
         // A viewer that cannot upload one segment per segment time would be a poor seed
         // for its neighbourhood: it waits the full patience.
         let bitrate_kbps = (u64::from(self.cfg.segment_bytes) * 8).div_ceil(self.cfg.segment_ms);
+        // Never longer than the live latency leaves: a segment appears at the CDN about
+        // `start_behind − 1` segments before playback needs it.
+        let patience = self
+            .cfg
+            .cdn_patience_ms
+            .min(self.cfg.start_behind.saturating_sub(1).saturating_mul(self.cfg.segment_ms));
         let wait = if u64::from(self.me.upload_kbps) < bitrate_kbps {
-            self.cfg.cdn_patience_ms
+            patience
         } else {
-            let u = self.me.upload_kbps as f32 / bitrate_kbps.max(1) as f32;
-            let top = (self.cfg.cdn_patience_ms as f32 / u.powf(self.cfg.seed_bias)) as u64;
+            // Rank by declared upload among the tracker's candidates: 0 for the strongest
+            // of the neighbourhood, 1 for the weakest (or when no candidate is known).
+            let stronger = self.candidates.iter().filter(|c| c.upload_kbps > self.me.upload_kbps).count();
+            let rank =
+                if self.candidates.is_empty() { 1.0 } else { stronger as f32 / self.candidates.len() as f32 };
+            let share = if self.cfg.seed_bias > 0.0 { (rank * self.cfg.seed_bias).min(1.0) } else { 1.0 };
+            let top = (patience as f32 * share) as u64;
             self.rng.random_range(0..=top)
         };
         let fresh = available_at(&self.cfg, s) + wait;
