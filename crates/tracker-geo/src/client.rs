@@ -12,15 +12,24 @@
 //! `max_inflight` requests outstanding, the segment's *slack* is the media time left
 //! before playback needs it (0 while stalled or before startup):
 //! 1. slack ≥ `buffer_threshold_ms` and a neighbour that announced the segment has
-//!    upload room → request it from the best such neighbour (measured throughput, fewest
-//!    requests in flight, a little seeded jitter to spread load);
+//!    upload room and is expected to deliver before `slack − cdn_guard_ms` → request it
+//!    from the neighbour expected to deliver soonest (segment bits over its measured,
+//!    declared or assumed throughput, times one plus its requests in flight, plus its
+//!    round trip; a little seeded jitter spreads load);
 //! 2. slack < `buffer_threshold_ms` → request it from the CDN;
 //! 3. otherwise wait for a neighbour to announce it, but no longer than a per-segment
 //!    random *patience* in `0..=cdn_patience_ms` after the segment appeared at the CDN
 //!    (and at least `join_grace_ms` after joining): then fetch it from the CDN and
-//!    announce it. Viewers whose upload is below the stream bitrate always wait the full
-//!    patience, so seeds are viewers that can actually serve. The few viewers whose patience runs out
-//!    first seed each neighbourhood; everyone else pulls from them.
+//!    announce it. The patience is capped by what the live latency leaves
+//!    (`(start_behind − 1) · segment_ms`). Viewers whose upload is below the stream bitrate
+//!    always wait the full patience; the others draw it in `0..=patience · min(1, r ·
+//!    seed_bias)`, `r` the share of their tracker candidates that declared a larger upload,
+//!    so the strongest uploaders of each neighbourhood seed it first and everyone else
+//!    pulls from them.
+//!
+//! A CDN request unanswered after `max(cdn_timeout_ms, 2 × mean CDN response)` is sent
+//! again (loss). A `Data` from a peer is taken only if that peer was asked for that
+//! segment, and only at the stream's segment size.
 //!
 //! A peer request that is not answered before `min(request_timeout_ms, slack −
 //! cdn_guard_ms)` is a failure (reported to the tracker) and the segment is rescheduled,

@@ -17,8 +17,8 @@ fn small_fair_mesh_offloads_the_cdn_with_little_rebuffering() {
     let r = run(&small(ScenarioConfig::fair()));
     println!("{r:#?}");
     assert!(r.started >= r.sessions * 8 / 10, "most sessions start playing: {} of {}", r.started, r.sessions);
-    assert!(r.offload >= 0.3, "offload {:.3}", r.offload);
-    assert!(r.rebuffering_ratio <= 0.02, "rebuffering {:.4}", r.rebuffering_ratio);
+    assert!(r.offload >= 0.5, "offload {:.3}", r.offload);
+    assert!(r.rebuffering_ratio <= 0.005, "rebuffering {:.4}", r.rebuffering_ratio);
     // Every byte a viewer got from the CDN was served by the CDN (no phantom bytes).
     assert!(r.bytes_from_cdn <= r.cdn_bytes_served);
 }
