@@ -13,7 +13,7 @@
 //! `presets` is a comma-separated list of `fair` (the default), `harsh` and `generous`.
 //! Further `key=value` arguments override player settings for a sweep: `patience`,
 //! `grace`, `inflight`, `per_peer`, `neighbours`, `backlog`, `guard`, `req_timeout`,
-//! `cdn_timeout`, `seed_bias`, `startup`, `k`.
+//! `cdn_timeout`, `seed_bias`, `startup`, `k`, `refresh`, `test`, `ntimeout`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
 #[path = "../tests/support/scenario.rs"]
@@ -174,6 +174,10 @@ fn main() {
                 "seed_bias" => c.seed_bias = *v as f32,
                 "startup" => c.startup_segments = u,
                 "k" => c.candidates_k = u as u16,
+                "refresh" => c.refresh_ms = u,
+                "test" => c.test_ms = u,
+                "ntimeout" => c.neighbour_timeout_ms = u,
+                "threshold" => c.buffer_threshold_ms = u,
                 other => panic!("unknown override {other}"),
             }
         }
