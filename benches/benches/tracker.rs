@@ -37,7 +37,7 @@ fn query(c: &mut Criterion) {
     group.sample_size(30);
     for n in [10_000usize, 100_000, 1_000_000] {
         let points = tracker_geo::synthetic::clustered_population(n, 1);
-        let tracker = build(&points);
+        let mut tracker = build(&points);
         let raw: RTree<[f32; 3]> = points.iter().fold(RTree::new(), |mut t, p| {
             t.insert(p.to_unit());
             t
@@ -70,7 +70,7 @@ fn query(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("sphere_index_raw_nn", n), &n, |b, _| {
             b.iter(|| {
                 i = (i + 1) % qs.len();
-                own.nearest_into(black_box(&qs[i].to_unit()), K, &mut near);
+                own.nearest_into(black_box(&qs[i].to_unit()), K, &mut near).unwrap();
                 black_box(near.len())
             })
         });

@@ -12,15 +12,24 @@
 //! `max_inflight` requests outstanding, the segment's *slack* is the media time left
 //! before playback needs it (0 while stalled or before startup):
 //! 1. slack ≥ `buffer_threshold_ms` and a neighbour that announced the segment has
-//!    upload room → request it from the best such neighbour (measured throughput, fewest
-//!    requests in flight, a little seeded jitter to spread load);
+//!    upload room and is expected to deliver before `slack − cdn_guard_ms` → request it
+//!    from the neighbour expected to deliver soonest (segment bits over its measured,
+//!    declared or assumed throughput, times one plus its requests in flight, plus its
+//!    round trip; a little seeded jitter spreads load);
 //! 2. slack < `buffer_threshold_ms` → request it from the CDN;
 //! 3. otherwise wait for a neighbour to announce it, but no longer than a per-segment
 //!    random *patience* in `0..=cdn_patience_ms` after the segment appeared at the CDN
 //!    (and at least `join_grace_ms` after joining): then fetch it from the CDN and
-//!    announce it. Viewers whose upload is below the stream bitrate always wait the full
-//!    patience, so seeds are viewers that can actually serve. The few viewers whose patience runs out
-//!    first seed each neighbourhood; everyone else pulls from them.
+//!    announce it. The patience is capped by what the live latency leaves
+//!    (`(start_behind − 1) · segment_ms`). Viewers whose upload is below the stream bitrate
+//!    always wait the full patience; the others draw it in `0..=patience · min(1, r ·
+//!    seed_bias)`, `r` the share of their tracker candidates that declared a larger upload,
+//!    so the strongest uploaders of each neighbourhood seed it first and everyone else
+//!    pulls from them.
+//!
+//! A CDN request unanswered after `max(cdn_timeout_ms, 2 × mean CDN response)` is sent
+//! again (loss). A `Data` from a peer is taken only if that peer was asked for that
+//! segment, and only at the stream's segment size.
 //!
 //! A peer request that is not answered before `min(request_timeout_ms, slack −
 //! cdn_guard_ms)` is a failure (reported to the tracker) and the segment is rescheduled,
@@ -77,8 +86,20 @@ pub struct ClientConfig {
     pub request_timeout_ms: u64,
     /// A peer request is abandoned this long before the segment is needed.
     pub cdn_guard_ms: u64,
+    /// A CDN request is retried after `max(cdn_timeout_ms, 2 × the mean CDN response
+    /// time)` (at most `request_timeout_ms`): with loss, a request or a segment can
+    /// vanish, and waiting the full request timeout would stall a short live latency.
+    pub cdn_timeout_ms: u64,
+    /// Seeding by upload: a viewer that can upload the bitrate and whose declared upload
+    /// is exceeded by a share `r` of its tracker candidates draws its patience in
+    /// `0..=cdn_patience_ms · min(1, r · seed_bias)`: the strongest of a neighbourhood
+    /// fetches a fresh segment from the CDN at once, the top `1 / seed_bias` earlier than
+    /// the rest, so the seeds are the viewers that can forward it (0: no seeding bias,
+    /// every viewer waits the full patience; default 3).
+    pub seed_bias: f32,
     /// Longest random wait for a neighbour to announce a fresh segment before taking it
-    /// from the CDN.
+    /// from the CDN (capped at `(start_behind − 1) · segment_ms`, what the live latency
+    /// leaves).
     pub cdn_patience_ms: u64,
     /// After joining, segments that appeared before the neighbours could announce them
     /// wait at least this long for an announcement before going to the CDN.
@@ -98,7 +119,7 @@ impl Default for ClientConfig {
             segment_bytes: 125_000,
             start_behind: 8,
             startup_segments: 2,
-            buffer_threshold_ms: 2000,
+            buffer_threshold_ms: 1500,
             max_inflight: 4,
             max_inflight_per_peer: 2,
             max_neighbours: 10,
@@ -109,7 +130,9 @@ impl Default for ClientConfig {
             test_ms: 2000,
             neighbour_timeout_ms: 6000,
             request_timeout_ms: 3000,
-            cdn_guard_ms: 800,
+            cdn_guard_ms: 600,
+            cdn_timeout_ms: 1000,
+            seed_bias: 3.0,
             cdn_patience_ms: 5000,
             join_grace_ms: 1500,
             max_upload_backlog_ms: 1000,
@@ -142,10 +165,14 @@ impl ClientConfig {
             ("refresh_ms", self.refresh_ms),
             ("test_ms", self.test_ms),
             ("request_timeout_ms", self.request_timeout_ms),
+            ("cdn_timeout_ms", self.cdn_timeout_ms),
         ] {
             if v == 0 {
                 return bad(field, v);
             }
+        }
+        if !(self.seed_bias.is_finite() && (0.0..=8.0).contains(&self.seed_bias)) {
+            return Err(Error::BadConfig { field: "seed_bias", value: self.seed_bias.to_string() });
         }
         if self.candidates_k == 0 || usize::from(self.candidates_k) > crate::protocol::MAX_CANDIDATES {
             return bad("candidates_k", u64::from(self.candidates_k));
@@ -249,9 +276,12 @@ pub enum Output {
 /// Counters for offload, quality of experience and upload.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ClientStats {
-    /// Segment bytes received from peers.
+    /// Bytes of new segments received from peers: only segments this client asked that
+    /// peer for and did not hold yet (a copy of a held segment saves the CDN nothing and
+    /// counts in `duplicate_bytes` only).
     pub bytes_from_peers: u64,
-    /// Segment bytes received from the CDN.
+    /// Segment bytes received from the CDN (copies of held segments included: the CDN
+    /// served them).
     pub bytes_from_cdn: u64,
     /// Bytes of segments received that were already held.
     pub duplicate_bytes: u64,
@@ -340,6 +370,9 @@ pub struct Client {
     nonce: u64,
     have: BTreeSet<u64>,
     inflight: BTreeMap<u64, Inflight>,
+    /// Peer requests that timed out or were abandoned: a late answer to one of them is
+    /// still accepted (once).
+    late: BTreeSet<(u64, PeerId)>,
     patience: BTreeMap<u64, Timestamp>,
     first: u64,
     play: Play,
@@ -347,6 +380,8 @@ pub struct Client {
     upload_free_at: Timestamp,
     uploads: VecDeque<(Timestamp, PeerId, u64)>,
     stats: ClientStats,
+    /// Mean CDN response time (EWMA), once one was measured.
+    cdn_response_ms: Option<f32>,
 }
 
 impl Client {
@@ -376,6 +411,7 @@ impl Client {
             nonce: 0,
             have: BTreeSet::new(),
             inflight: BTreeMap::new(),
+            late: BTreeSet::new(),
             patience: BTreeMap::new(),
             first,
             play: Play::Startup,
@@ -383,6 +419,7 @@ impl Client {
             upload_free_at: now,
             uploads: VecDeque::new(),
             stats: ClientStats::default(),
+            cdn_response_ms: None,
         };
         c.send(
             Endpoint::Tracker,
@@ -518,6 +555,7 @@ impl Client {
     fn on_cdn(&mut self, now: Timestamp, msg: Message) -> Result<(), Error> {
         match msg {
             Message::Data { segment, bytes } => {
+                self.check_data(Source::Cdn, segment, bytes)?;
                 self.on_data(now, Source::Cdn, segment, bytes);
                 Ok(())
             }
@@ -526,6 +564,19 @@ impl Client {
     }
 
     fn on_peer(&mut self, now: Timestamp, p: PeerId, msg: Message) -> Result<(), Error> {
+        // Refuse before anything changes.
+        match &msg {
+            Message::Data { segment, bytes } => self.check_data(Source::Peer(p), *segment, *bytes)?,
+            Message::Join { .. }
+            | Message::Heartbeat { .. }
+            | Message::GetPeers { .. }
+            | Message::Leave
+            | Message::Peers { .. }
+            | Message::Expired => {
+                return Err(Error::UnexpectedMessage { kind: msg.kind(), from: format!("{p:?}") });
+            }
+            _ => {}
+        }
         if let Some(n) = self.neighbours.get_mut(&p) {
             n.last_heard = now;
         }
@@ -585,6 +636,7 @@ impl Client {
                 }
             }
             Message::Bye => self.drop_neighbour(p, false),
+            // Refused before the match.
             other => return Err(Error::UnexpectedMessage { kind: other.kind(), from: format!("{p:?}") }),
         }
         Ok(())
@@ -606,8 +658,42 @@ impl Client {
         self.uploads.push_back((done, p, segment));
     }
 
+    /// Whether a `Data` may be taken: a peer's only if this client asked that peer for
+    /// the segment (outstanding, or timed out and not yet answered); the CDN's always
+    /// (the origin: what it pushes counts against the offload, never for it). Either
+    /// way the payload must be the stream's segment size.
+    fn check_data(&self, source: Source, segment: u64, bytes: u32) -> Result<(), Error> {
+        let asked = self.inflight.get(&segment).is_some_and(|f| f.source == source);
+        let solicited = match source {
+            Source::Cdn => true,
+            Source::Peer(p) => asked || self.late.contains(&(segment, p)),
+        };
+        if !solicited {
+            let from = match source {
+                Source::Peer(p) => format!("{p:?}"),
+                Source::Cdn => "cdn".into(),
+            };
+            return Err(Error::UnexpectedMessage { kind: "Data", from });
+        }
+        if bytes != self.cfg.segment_bytes {
+            return Err(Error::OutOfRange { field: "bytes", value: u64::from(bytes) });
+        }
+        Ok(())
+    }
+
+    /// Takes a `Data` accepted by [`Client::check_data`].
     fn on_data(&mut self, now: Timestamp, source: Source, segment: u64, bytes: u32) {
+        if let Source::Peer(p) = source {
+            self.late.remove(&(segment, p));
+        }
         let expected = self.inflight.get(&segment).is_some_and(|f| f.source == source);
+        if expected
+            && source == Source::Cdn
+            && let Some(f) = self.inflight.get(&segment)
+        {
+            let ms = now.millis_since(f.sent_at) as f32;
+            self.cdn_response_ms = Some(self.cdn_response_ms.map_or(ms, |m| 0.8 * m + 0.2 * ms));
+        }
         if expected
             && let Some(f) = self.inflight.remove(&segment)
             && let Source::Peer(p) = source
@@ -624,11 +710,13 @@ impl Client {
                 self.report(p, Outcome::Success { throughput_kbps: kbps });
             }
         }
+        let fresh = self.have.insert(segment);
         match source {
-            Source::Peer(_) => self.stats.bytes_from_peers += u64::from(bytes),
+            Source::Peer(_) if fresh => self.stats.bytes_from_peers += u64::from(bytes),
+            Source::Peer(_) => {}
             Source::Cdn => self.stats.bytes_from_cdn += u64::from(bytes),
         }
-        if !self.have.insert(segment) {
+        if !fresh {
             self.stats.duplicate_bytes += u64::from(bytes);
             return;
         }
@@ -686,6 +774,7 @@ impl Client {
             if let Some(f) = self.inflight.remove(&s)
                 && let Source::Peer(p) = f.source
             {
+                self.late.insert((s, p));
                 self.stats.peer_failures += 1;
                 if let Some(n) = self.neighbours.get_mut(&p) {
                     n.inflight = n.inflight.saturating_sub(1);
@@ -800,7 +889,12 @@ impl Client {
         if say_bye {
             self.send(Endpoint::Peer(p), Message::Bye);
         }
-        self.inflight.retain(|_, f| f.source != Source::Peer(p));
+        let abandoned: Vec<u64> =
+            self.inflight.iter().filter(|(_, f)| f.source == Source::Peer(p)).map(|(s, _)| *s).collect();
+        for s in abandoned {
+            self.inflight.remove(&s);
+            self.late.insert((s, p));
+        }
         self.uploads.retain(|u| u.1 != p);
         self.out.push_back(Output::Event(Event::NeighbourDropped(p)));
     }
@@ -903,25 +997,33 @@ impl Client {
             }
             let slack = self.slack(now, s);
             if slack >= self.cfg.buffer_threshold_ms {
-                if let Some(p) = self.best_neighbour_for(now, s) {
+                if let Some(p) = self.best_neighbour_for(now, s, slack) {
                     let deadline = now
                         + self.cfg.request_timeout_ms.min(slack.saturating_sub(self.cfg.cdn_guard_ms)).max(1);
                     self.request(now, s, Source::Peer(p), deadline);
                 } else {
                     let patience = self.patience_for(s);
                     if now >= patience {
-                        self.request(now, s, Source::Cdn, now + self.cfg.request_timeout_ms);
+                        let deadline = now + self.cdn_timeout();
+                        self.request(now, s, Source::Cdn, deadline);
                     } else {
                         let urgent_at = now + (slack - self.cfg.buffer_threshold_ms + 1);
                         wake = wake.min(patience).min(urgent_at);
                     }
                 }
             } else {
-                self.request(now, s, Source::Cdn, now + self.cfg.request_timeout_ms);
+                let deadline = now + self.cdn_timeout();
+                self.request(now, s, Source::Cdn, deadline);
             }
             s += 1;
         }
         self.fetch_wake = Some(wake);
+    }
+
+    /// How long a CDN request may take before it is sent again.
+    fn cdn_timeout(&self) -> u64 {
+        let mean = self.cdn_response_ms.map_or(0, |m| (2.0 * m) as u64);
+        self.cfg.cdn_timeout_ms.max(mean).min(self.cfg.request_timeout_ms)
     }
 
     fn patience_for(&mut self, s: u64) -> Timestamp {
@@ -931,10 +1033,23 @@ impl Client {
         // A viewer that cannot upload one segment per segment time would be a poor seed
         // for its neighbourhood: it waits the full patience.
         let bitrate_kbps = (u64::from(self.cfg.segment_bytes) * 8).div_ceil(self.cfg.segment_ms);
+        // Never longer than the live latency leaves: a segment appears at the CDN about
+        // `start_behind − 1` segments before playback needs it.
+        let patience = self
+            .cfg
+            .cdn_patience_ms
+            .min(self.cfg.start_behind.saturating_sub(1).saturating_mul(self.cfg.segment_ms));
         let wait = if u64::from(self.me.upload_kbps) < bitrate_kbps {
-            self.cfg.cdn_patience_ms
+            patience
         } else {
-            self.rng.random_range(0..=self.cfg.cdn_patience_ms)
+            // Rank by declared upload among the tracker's candidates: 0 for the strongest
+            // of the neighbourhood, 1 for the weakest (or when no candidate is known).
+            let stronger = self.candidates.iter().filter(|c| c.upload_kbps > self.me.upload_kbps).count();
+            let rank =
+                if self.candidates.is_empty() { 1.0 } else { stronger as f32 / self.candidates.len() as f32 };
+            let share = if self.cfg.seed_bias > 0.0 { (rank * self.cfg.seed_bias).min(1.0) } else { 1.0 };
+            let top = (patience as f32 * share) as u64;
+            self.rng.random_range(0..=top)
         };
         let fresh = available_at(&self.cfg, s) + wait;
         let t = fresh.max(self.created + self.cfg.join_grace_ms);
@@ -942,18 +1057,32 @@ impl Client {
         t
     }
 
-    fn best_neighbour_for(&mut self, now: Timestamp, s: u64) -> Option<PeerId> {
+    /// The neighbour expected to deliver `s` soonest among those that announced it and
+    /// have room, if it can deliver before the CDN guard: expected time = segment bits
+    /// over its measured (else declared, else the stream's) throughput, times one plus
+    /// its requests in flight, plus its round trip. A neighbour that cannot make it in
+    /// time (a weak uploader, a queue already long) is not asked. ±25% seeded jitter
+    /// spreads the load among similar neighbours.
+    fn best_neighbour_for(&mut self, now: Timestamp, s: u64, slack: u64) -> Option<PeerId> {
         let cap = self.cfg.max_inflight_per_peer;
-        let mut best: Option<(f32, PeerId)> = None;
+        let bits = u64::from(self.cfg.segment_bytes) as f32 * 8.0;
+        let bitrate = bits / self.cfg.segment_ms.max(1) as f32;
+        let budget = slack.saturating_sub(self.cfg.cdn_guard_ms) as f32;
         let eligible: Vec<(PeerId, f32)> = self
             .neighbours
             .iter()
             .filter(|(_, n)| n.haves.contains(&s) && n.inflight < cap && n.busy_until <= now)
-            .map(|(p, n)| (*p, n.est_kbps().max(1.0) / (1.0 + n.inflight as f32)))
+            .map(|(p, n)| {
+                let kbps = if n.tput_kbps > 0.0 || n.prior_kbps > 0 { n.est_kbps() } else { bitrate };
+                let ms = bits / kbps.max(1.0) * (1.0 + n.inflight as f32) + n.rtt_ms.unwrap_or(100) as f32;
+                (*p, ms)
+            })
+            .filter(|&(_, ms)| ms <= budget)
             .collect();
-        for (p, base) in eligible {
-            let score = base * self.rng.random_range(0.75f32..1.25);
-            if best.is_none_or(|(b, _)| score > b) {
+        let mut best: Option<(f32, PeerId)> = None;
+        for (p, ms) in eligible {
+            let score = ms * self.rng.random_range(0.75f32..1.25);
+            if best.is_none_or(|(b, _)| score < b) {
                 best = Some((score, p));
             }
         }
@@ -983,6 +1112,9 @@ impl Client {
         }
         if self.patience.first_key_value().is_some_and(|(s, _)| *s < floor) {
             self.patience = self.patience.split_off(&floor);
+        }
+        if self.late.first().is_some_and(|(s, _)| *s < floor) {
+            self.late = self.late.split_off(&(floor, PeerId(0)));
         }
         for n in self.neighbours.values_mut() {
             if n.haves.first().is_some_and(|s| *s < floor) {

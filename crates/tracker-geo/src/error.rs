@@ -21,6 +21,16 @@ pub enum Error {
     /// A point given to the spatial index has a coordinate that is not finite.
     #[error("spatial index point has a non-finite coordinate")]
     NonFinitePoint,
+    /// A point given to the spatial index (or a query point) has a coordinate of
+    /// magnitude above [`crate::index::MAX_COORD`], beyond which squared distances could
+    /// overflow `f32` to infinity.
+    #[error("spatial index coordinate {coordinate} outside [-{max}, {max}]")]
+    PointOutOfRange {
+        /// The offending coordinate.
+        coordinate: f32,
+        /// The largest magnitude accepted.
+        max: f32,
+    },
     /// `now` is earlier than a time already seen; time only moves forward.
     #[error("time went backwards: {now} is before {last}")]
     TimeWentBackwards {

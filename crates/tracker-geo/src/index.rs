@@ -46,6 +46,11 @@ pub const BUCKET: usize = 64;
 const LEAF: u32 = 1 << 31;
 /// Most points one index holds (the node's point count has 30 bits).
 pub const MAX_POINTS: u32 = (1 << 30) - 1;
+/// Largest coordinate magnitude accepted for a point or a query (2^60). Any two points
+/// within this bound have a squared distance below `3 · (2^61)^2 < f32::MAX`, so every
+/// distance the search computes is finite and every stored point can be returned (a
+/// point with an infinite distance to everything would be stored and never found).
+pub const MAX_COORD: f32 = 1_152_921_504_606_846_976.0;
 const ALPHA_NUM: u32 = 3; // scapegoat threshold: heavier side > 3/4 of the node
 const ALPHA_DEN: u32 = 4;
 
@@ -208,7 +213,7 @@ impl Leaf {
 /// index.insert(paris, 1)?;
 /// index.insert(london, 2)?;
 /// let mut near = Vec::new();
-/// index.nearest_into(&GeoPoint::new(50.85, 4.35)?.to_unit(), 1, &mut near);
+/// index.nearest_into(&GeoPoint::new(50.85, 4.35)?.to_unit(), 1, &mut near)?;
 /// assert_eq!(near[0].1, 1);
 /// assert!(index.remove(paris, 1));
 /// assert_eq!(index.len(), 1);
@@ -256,12 +261,11 @@ impl SphereIndex {
     }
 
     /// Adds `item` at `p`. Any number of entries may share a position or an item.
-    /// Fails with [`Error::NonFinitePoint`] if a coordinate is not finite, or
+    /// Fails with [`Error::NonFinitePoint`] if a coordinate is not finite,
+    /// [`Error::PointOutOfRange`] if one exceeds [`MAX_COORD`] in magnitude, or
     /// [`Error::Full`] beyond [`MAX_POINTS`].
     pub fn insert(&mut self, p: [f32; 3], item: u32) -> Result<(), Error> {
-        if !p.iter().all(|c| c.is_finite()) {
-            return Err(Error::NonFinitePoint);
-        }
+        check_point(&p)?;
         if self.len >= MAX_POINTS as usize {
             return Err(Error::Full { capacity: MAX_POINTS as usize });
         }
@@ -311,6 +315,18 @@ impl SphereIndex {
 
     /// Removes one entry equal to (`p`, `item`); returns whether one was found.
     pub fn remove(&mut self, p: [f32; 3], item: u32) -> bool {
+        let found = self.remove_local(p, item);
+        if found {
+            self.rebuild_if_sparse();
+        }
+        found
+    }
+
+    /// [`SphereIndex::remove`] with bounded work: it collapses a small subtree (at most
+    /// `BUCKET / 2` points) if the removal leaves one, but never rebuilds the whole
+    /// tree; call [`SphereIndex::rebuild_if_sparse`] later (the tracker's ranked query
+    /// evicts with this and leaves the rebuild to `expire`).
+    pub fn remove_local(&mut self, p: [f32; 3], item: u32) -> bool {
         let mut path = core::mem::take(&mut self.path);
         path.clear();
         let mut r = self.root;
@@ -333,35 +349,51 @@ impl SphereIndex {
         if let Some(i) = path.iter().position(|&n| self.splits[n as usize].count() as usize <= BUCKET / 2) {
             let parent = i.checked_sub(1).map(|j| path[j]);
             self.rebuild(parent, path[i]);
-        } else {
-            let leaves = self.leaves.len() - self.free_leaves.len();
-            if leaves > 1 && leaves * (BUCKET / 8) > self.len {
-                self.rebuild(None, self.root);
-            }
         }
         self.path = path;
         true
     }
 
+    /// Rebuilds the whole tree if its buckets hold fewer than `BUCKET / 8` points on
+    /// average (time proportional to the points held); returns whether it did.
+    pub fn rebuild_if_sparse(&mut self) -> bool {
+        let leaves = self.leaves.len() - self.free_leaves.len();
+        if leaves > 1 && leaves * (BUCKET / 8) > self.len {
+            self.rebuild(None, self.root);
+            return true;
+        }
+        false
+    }
+
     /// The `n` entries nearest to `q` by squared chord distance ([`chord2`]), nearest
     /// first, as `(distance², item)`, into `out` (cleared first). Exact: equal to a
-    /// brute-force scan up to the order among equal distances.
-    pub fn nearest_into(&self, q: &[f32; 3], n: usize, out: &mut Vec<(f32, u32)>) {
-        self.nearest_unsorted_into(q, n, out);
+    /// brute-force scan up to the order among equal distances. A query point that is
+    /// not finite ([`Error::NonFinitePoint`]) or beyond [`MAX_COORD`]
+    /// ([`Error::PointOutOfRange`]) is an error, with `out` left empty.
+    pub fn nearest_into(&self, q: &[f32; 3], n: usize, out: &mut Vec<(f32, u32)>) -> Result<(), Error> {
+        self.nearest_unsorted_into(q, n, out)?;
         out.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        Ok(())
     }
 
     /// [`SphereIndex::nearest_into`] without the final sort: the same entries, in no
     /// particular order.
-    pub fn nearest_unsorted_into(&self, q: &[f32; 3], n: usize, out: &mut Vec<(f32, u32)>) {
+    pub fn nearest_unsorted_into(
+        &self,
+        q: &[f32; 3],
+        n: usize,
+        out: &mut Vec<(f32, u32)>,
+    ) -> Result<(), Error> {
         out.clear();
-        if n == 0 || self.len == 0 || !q.iter().all(|c| c.is_finite()) {
-            return;
+        check_point(q)?;
+        if n == 0 || self.len == 0 {
+            return Ok(());
         }
         let n = n.min(self.len);
         out.reserve(n);
         let mut knn = Knn { n, heap: out, worst: f32::INFINITY };
         self.search(self.root, q, &mut knn);
+        Ok(())
     }
 
     /// Estimated heap bytes held (buckets at their allocated capacity).
@@ -521,6 +553,19 @@ impl SphereIndex {
     }
 }
 
+/// Accepts finite coordinates of magnitude at most [`MAX_COORD`].
+fn check_point(p: &[f32; 3]) -> Result<(), Error> {
+    for &c in p {
+        if !c.is_finite() {
+            return Err(Error::NonFinitePoint);
+        }
+        if c.abs() > MAX_COORD {
+            return Err(Error::PointOutOfRange { coordinate: c, max: MAX_COORD });
+        }
+    }
+    Ok(())
+}
+
 /// Moves entries with `p[dim] < at` to the front; returns how many.
 fn partition(entries: &mut [Entry], dim: usize, at: f32) -> usize {
     let mut i = 0;
@@ -602,7 +647,7 @@ mod tests {
                 .unwrap()
                 .to_unit();
             let n = rng.random_range(1..50);
-            ix.nearest_into(&q, n, &mut out);
+            ix.nearest_into(&q, n, &mut out).unwrap();
             assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), brute(points, &q, n));
         }
         assert_eq!(ix.len(), points.iter().filter(|x| x.1).count());
@@ -689,7 +734,7 @@ mod tests {
             }
             let q = GeoPoint::new(f64::from(q.0) * 7.5 - 90.0, f64::from(q.1) * 15.0 - 180.0).unwrap().to_unit();
             let mut out = Vec::new();
-            ix.nearest_into(&q, n, &mut out);
+            ix.nearest_into(&q, n, &mut out).unwrap();
             proptest::prop_assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), brute(&live, &q, n));
             proptest::prop_assert_eq!(ix.len(), live.iter().filter(|x| x.1).count());
             proptest::prop_assert_eq!(ix.count(ix.root) as usize, ix.len());

@@ -42,7 +42,12 @@
 //! * A query never returns an expired peer, a peer of another stream, or the excluded
 //!   viewer; its unranked core ([`Tracker::nearest`]) equals a brute-force k-nearest
 //!   scan (property-tested in `tests/tracker_model.rs`).
-//! * Time only moves forward: every mutating call with an earlier `now` is rejected.
+//! * A ranked query does bounded work even when the host calls `expire` late: at most two
+//!   index searches and [`TrackerConfig::query_evictions`] lazy evictions of expired peers
+//!   from the index (they stay registered until `expire` reports them);
+//!   [`Tracker::work`] counts it (`tests/defects.rs`).
+//! * Time only moves forward: every mutating call (queries included) with an earlier
+//!   `now` is rejected.
 //! * The client's outputs depend only on its seed and its inputs.
 //!
 //! # Example
@@ -97,6 +102,6 @@ pub use geo::GeoPoint;
 pub use protocol::{Endpoint, Message};
 pub use service::TrackerService;
 pub use tracker::{
-    Asn, Candidate, History, Outcome, PeerId, PeerInfo, PeerView, Query, RankWeights, StreamId, Tracker,
-    TrackerConfig,
+    Asn, Candidate, History, Outcome, PeerId, PeerInfo, PeerView, Query, QueryWork, RankWeights, StreamId,
+    Tracker, TrackerConfig,
 };

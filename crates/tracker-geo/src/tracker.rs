@@ -153,6 +153,12 @@ pub struct TrackerConfig {
     pub capacity: usize,
     /// Ranking weights.
     pub weights: RankWeights,
+    /// Most expired peers one ranked query removes from the spatial index (≥ 1; default
+    /// 64). A host that calls [`Tracker::expire`] late leaves expired peers in the
+    /// index; a query skips them and evicts at most this many (the nearest it met), so
+    /// its work stays bounded (see [`Tracker::query`]) and repeated queries clean the
+    /// neighbourhood. Evicted peers stay registered until `expire` reports them.
+    pub query_evictions: usize,
 }
 
 impl Default for TrackerConfig {
@@ -163,6 +169,7 @@ impl Default for TrackerConfig {
             max_k: 256,
             capacity: 1 << 30,
             weights: RankWeights::default(),
+            query_evictions: 64,
         }
     }
 }
@@ -199,6 +206,32 @@ pub struct Candidate {
     pub score: f32,
 }
 
+/// Cumulative work counters of the ranked query ([`Tracker::work`]), to check its bound
+/// without timing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryWork {
+    /// Ranked queries answered.
+    pub queries: u64,
+    /// Spatial-index searches run (at most two per query).
+    pub searches: u64,
+    /// Index entries returned by those searches, each checked against its record.
+    pub examined: u64,
+    /// Expired peers removed from the spatial index by queries.
+    pub evicted: u64,
+}
+
+impl QueryWork {
+    /// The work done since `earlier` (a previous reading).
+    pub fn since(&self, earlier: &QueryWork) -> QueryWork {
+        QueryWork {
+            queries: self.queries.saturating_sub(earlier.queries),
+            searches: self.searches.saturating_sub(earlier.searches),
+            examined: self.examined.saturating_sub(earlier.examined),
+            evicted: self.evicted.saturating_sub(earlier.evicted),
+        }
+    }
+}
+
 /// A read-only view of one registered peer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PeerView {
@@ -223,6 +256,17 @@ struct Hot {
     asn: Asn,
     upload_kbps: u32,
     ip: IpAddr,
+    /// Whether the peer is in its stream's spatial index (a query removes an expired
+    /// peer from the index before `expire` reclaims the record).
+    indexed: bool,
+}
+
+/// One stream: its spatial index and the number of registered peers (indexed or
+/// lazily evicted, not yet reclaimed).
+#[derive(Clone, Debug, Default)]
+struct Stream {
+    index: SphereIndex,
+    registered: usize,
 }
 
 /// The rest of the record (32 bytes): only joins, heartbeats and removals touch it.
@@ -248,10 +292,12 @@ pub struct Tracker {
     free: Vec<u32>,
     #[allow(clippy::disallowed_types)] // see the `use`
     by_id: HashMap<PeerId, u32>,
-    streams: BTreeMap<StreamId, SphereIndex>,
+    streams: BTreeMap<StreamId, Stream>,
     head: u32,
     tail: u32,
     last_now: Timestamp,
+    work: QueryWork,
+    stale: Vec<(f32, u32)>,
 }
 
 impl Tracker {
@@ -270,6 +316,9 @@ impl Tracker {
         if config.max_k == 0 {
             return Err(Error::BadConfig { field: "max_k", value: "0".into() });
         }
+        if config.query_evictions == 0 {
+            return Err(Error::BadConfig { field: "query_evictions", value: "0".into() });
+        }
         let capacity = config.capacity.min(MAX_POINTS as usize);
         Ok(Tracker {
             config: TrackerConfig { capacity, ..config },
@@ -281,6 +330,8 @@ impl Tracker {
             head: NIL,
             tail: NIL,
             last_now: Timestamp::ZERO,
+            work: QueryWork::default(),
+            stale: Vec::new(),
         })
     }
 
@@ -299,9 +350,15 @@ impl Tracker {
         self.by_id.is_empty()
     }
 
-    /// Number of registered peers watching `stream`.
+    /// Number of registered peers watching `stream` (expired ones included until
+    /// [`Tracker::expire`] reclaims them).
     pub fn stream_len(&self, stream: StreamId) -> usize {
-        self.streams.get(&stream).map_or(0, SphereIndex::len)
+        self.streams.get(&stream).map_or(0, |s| s.registered)
+    }
+
+    /// The ranked queries' cumulative work counters.
+    pub fn work(&self) -> QueryWork {
+        self.work
     }
 
     /// The record of `id`, if registered (it may be expired but not yet reclaimed; see
@@ -337,6 +394,7 @@ impl Tracker {
             asn: info.asn,
             upload_kbps: info.upload_kbps,
             ip: info.ip,
+            indexed: true,
         };
         let cold = Cold { stream: info.stream, location: info.location, prev: NIL, next: NIL };
         let slot = match self.free.pop() {
@@ -351,13 +409,18 @@ impl Tracker {
                 (self.hot.len() - 1) as u32
             }
         };
-        let indexed = self.streams.entry(info.stream).or_default().insert(info.location.to_unit(), slot);
-        if let Err(e) = indexed {
-            // Unreachable: a GeoPoint is finite and the capacity is at most MAX_POINTS.
+        let stream = self.streams.entry(info.stream).or_default();
+        if let Err(e) = stream.index.insert(info.location.to_unit(), slot) {
+            // Unreachable: a GeoPoint is on the unit sphere and the capacity is at most
+            // MAX_POINTS.
+            if stream.registered == 0 {
+                self.streams.remove(&info.stream);
+            }
             self.hot[slot as usize] = None;
             self.free.push(slot);
             return Err(e);
         }
+        stream.registered += 1;
         self.push_back(slot);
         self.by_id.insert(info.id, slot);
         Ok(())
@@ -432,23 +495,47 @@ impl Tracker {
 
     /// The `k` best candidates for a viewer: the `ceil(k · pool_factor)` nearest live
     /// peers of the stream by great-circle distance, ranked by [`RankWeights`], best
-    /// first. Never returns an expired peer or `query.exclude`.
-    pub fn query(&self, now: Timestamp, query: &Query) -> Result<Vec<Candidate>, Error> {
-        let mut out = Vec::with_capacity(query.k);
+    /// first. Never returns an expired peer or `query.exclude`. Fails with
+    /// [`Error::BadK`] unless `1 <= k <= max_k` (checked before anything is allocated)
+    /// and with [`Error::TimeWentBackwards`] if `now` is earlier than a time already
+    /// seen (a query may evict expired peers from the index, so it moves the clock).
+    ///
+    /// Bounded work: expired peers not yet reclaimed by [`Tracker::expire`] are skipped
+    /// and at most [`TrackerConfig::query_evictions`] of them (the nearest met) are
+    /// removed from the index. A query runs at most two index searches: the pool (plus
+    /// one for the excluded viewer), and, only if expired peers crowd it, the pool plus
+    /// the eviction budget. In a neighbourhood holding more expired peers than that, the
+    /// answer may hold fewer than the `k` best live peers until repeated queries (or
+    /// `expire`) have cleaned it; [`Tracker::work`] counts the work.
+    pub fn query(&mut self, now: Timestamp, query: &Query) -> Result<Vec<Candidate>, Error> {
+        let mut out = Vec::new();
         self.query_into(now, query, &mut out)?;
         Ok(out)
     }
 
     /// [`Tracker::query`] into a caller-owned buffer (cleared first).
-    pub fn query_into(&self, now: Timestamp, query: &Query, out: &mut Vec<Candidate>) -> Result<(), Error> {
+    pub fn query_into(
+        &mut self,
+        now: Timestamp,
+        query: &Query,
+        out: &mut Vec<Candidate>,
+    ) -> Result<(), Error> {
         out.clear();
         if query.k == 0 || query.k > self.config.max_k {
             return Err(Error::BadK { k: query.k, max: self.config.max_k });
         }
-        let Some(index) = self.streams.get(&query.stream) else { return Ok(()) };
+        self.advance(now)?;
+        self.work.queries += 1;
         let pool = ((query.k as f32) * self.config.pool_factor).ceil() as usize;
         let mut near = Vec::new();
-        self.live_nearest(index, &query.location.to_unit(), pool, query.exclude, now, &mut near);
+        self.live_nearest_bounded(
+            query.stream,
+            &query.location.to_unit(),
+            pool,
+            query.exclude,
+            now,
+            &mut near,
+        )?;
         let w = &self.config.weights;
         let per_km = 1.0 / w.distance_scale_km.max(f32::MIN_POSITIVE);
         let per_kbps = 1.0 / w.throughput_ref_kbps.max(f32::MIN_POSITIVE);
@@ -494,6 +581,9 @@ impl Tracker {
 
     /// The `k` nearest live peers of `stream` to `location` (unranked), nearest first,
     /// with their squared chord distances ([`crate::geo::chord2`]). Excludes `exclude`.
+    /// Exact (the reference the property tests compare with): unlike
+    /// [`Tracker::query`] it evicts nothing and widens its search until it has `k` live
+    /// peers, so its cost grows with the expired peers not yet reclaimed.
     pub fn nearest(
         &self,
         now: Timestamp,
@@ -502,9 +592,12 @@ impl Tracker {
         k: usize,
         exclude: Option<PeerId>,
     ) -> Vec<(PeerId, f32)> {
-        let Some(index) = self.streams.get(&stream) else { return Vec::new() };
+        let Some(s) = self.streams.get(&stream) else { return Vec::new() };
         let mut near = Vec::new();
-        self.live_nearest(index, &location.to_unit(), k, exclude, now, &mut near);
+        if self.live_nearest(&s.index, &location.to_unit(), k, exclude, now, &mut near).is_err() {
+            // Unreachable: a GeoPoint maps to a valid index query.
+            return Vec::new();
+        }
         near.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         near.iter().map(|&(d2, slot)| (self.id_of(slot), d2)).collect()
     }
@@ -519,8 +612,11 @@ impl Tracker {
             + self.free.capacity() * size_of::<u32>();
         // hashbrown: one (key, value) bucket plus one control byte per bucket.
         let map = self.by_id.capacity() * (size_of::<(PeerId, u32)>() + 1);
-        let indexes: usize = self.streams.values().map(SphereIndex::memory_bytes).sum();
-        slab + map + indexes + self.streams.len() * size_of::<(StreamId, SphereIndex)>()
+        let indexes: usize = self.streams.values().map(|s| s.index.memory_bytes()).sum();
+        slab + map
+            + indexes
+            + self.streams.len() * size_of::<(StreamId, Stream)>()
+            + self.stale.capacity() * 8
     }
 
     /// The `want` live entries of `index` nearest to `q` (never `exclude`), in no
@@ -537,28 +633,86 @@ impl Tracker {
         exclude: Option<PeerId>,
         now: Timestamp,
         out: &mut Vec<(f32, u32)>,
-    ) {
+    ) -> Result<(), Error> {
         let mut n = want.saturating_add(usize::from(exclude.is_some()));
         loop {
-            index.nearest_unsorted_into(q, n, out);
+            index.nearest_unsorted_into(q, n, out)?;
             let exhausted = out.len() < n;
             out.retain(|&(_, slot)| {
                 self.hot(slot).is_some_and(|h| Some(h.id) != exclude && self.alive(h, now))
             });
             if out.len() >= want || exhausted {
-                // Usually at most one too many (the viewer was not among them): drop the
-                // farthest.
-                while out.len() > want && out.len() <= want + 2 {
-                    let far = (0..out.len()).fold(0, |m, i| if out[i].0 > out[m].0 { i } else { m });
-                    out.swap_remove(far);
-                }
-                if out.len() > want {
-                    out.select_nth_unstable_by(want - 1, |a, b| a.0.total_cmp(&b.0));
-                    out.truncate(want);
-                }
-                return;
+                keep_nearest(out, want);
+                return Ok(());
             }
             n = n.saturating_mul(2);
+        }
+    }
+
+    /// The ranked query's search: at most two index searches and at most
+    /// `query_evictions` evictions (see [`Tracker::query`]). Expired entries met are
+    /// removed from the index (the nearest first, up to the budget).
+    fn live_nearest_bounded(
+        &mut self,
+        stream: StreamId,
+        q: &[f32; 3],
+        want: usize,
+        exclude: Option<PeerId>,
+        now: Timestamp,
+        out: &mut Vec<(f32, u32)>,
+    ) -> Result<(), Error> {
+        out.clear();
+        let Some(s) = self.streams.get(&stream) else { return Ok(()) };
+        let base = want.saturating_add(usize::from(exclude.is_some()));
+        let mut stale = core::mem::take(&mut self.stale);
+        stale.clear();
+        let mut n = base;
+        for round in 0..2 {
+            self.work.searches += 1;
+            s.index.nearest_unsorted_into(q, n, out)?;
+            self.work.examined += out.len() as u64;
+            let exhausted = out.len() < n;
+            stale.clear();
+            out.retain(|&(d2, slot)| match self.hot(slot) {
+                Some(h) if self.alive(h, now) => Some(h.id) != exclude,
+                Some(_) => {
+                    stale.push((d2, slot));
+                    false
+                }
+                None => false,
+            });
+            if out.len() >= want || exhausted || round == 1 {
+                break;
+            }
+            n = base.saturating_add(self.config.query_evictions);
+        }
+        let budget = self.config.query_evictions;
+        if stale.len() > budget {
+            stale.select_nth_unstable_by(budget - 1, |a, b| a.0.total_cmp(&b.0));
+            stale.truncate(budget);
+        }
+        for &(_, slot) in &stale {
+            self.unindex(slot);
+        }
+        self.work.evicted += stale.len() as u64;
+        self.stale = stale;
+        keep_nearest(out, want);
+        Ok(())
+    }
+
+    /// Removes a registered peer from its stream's spatial index (it stays registered
+    /// and in the expiry list until [`Tracker::expire`] reclaims it).
+    fn unindex(&mut self, slot: u32) {
+        let Some(h) = self.hot.get_mut(slot as usize).and_then(Option::as_mut) else { return };
+        if !h.indexed {
+            return;
+        }
+        h.indexed = false;
+        let c = self.cold[slot as usize];
+        if let Some(s) = self.streams.get_mut(&c.stream) {
+            // Bounded: a whole-tree rebuild, if the evictions left the tree sparse, waits
+            // for `expire`.
+            s.index.remove_local(c.location.to_unit(), slot);
         }
     }
 
@@ -599,9 +753,15 @@ impl Tracker {
         if let Some(h) = self.hot.get_mut(slot as usize).and_then(Option::take) {
             self.by_id.remove(&h.id);
             let c = self.cold[slot as usize];
-            if let Some(index) = self.streams.get_mut(&c.stream) {
-                index.remove(c.location.to_unit(), slot);
-                if index.is_empty() {
+            if let Some(s) = self.streams.get_mut(&c.stream) {
+                if h.indexed {
+                    s.index.remove(c.location.to_unit(), slot);
+                } else {
+                    // The whole-tree rebuild a query's lazy eviction deferred, if due.
+                    s.index.rebuild_if_sparse();
+                }
+                s.registered = s.registered.saturating_sub(1);
+                if s.registered == 0 {
                     self.streams.remove(&c.stream);
                 }
             }
@@ -636,6 +796,23 @@ impl Tracker {
             None => self.head = slot,
         }
         self.tail = slot;
+    }
+}
+
+/// Keeps the `want` nearest of `out` (any order).
+fn keep_nearest(out: &mut Vec<(f32, u32)>, want: usize) {
+    // Usually at most one too many (the viewer was not among them): drop the farthest.
+    while out.len() > want && out.len() <= want + 2 {
+        let far = (0..out.len()).fold(0, |m, i| if out[i].0 > out[m].0 { i } else { m });
+        out.swap_remove(far);
+    }
+    if out.len() > want {
+        if want == 0 {
+            out.clear();
+        } else {
+            out.select_nth_unstable_by(want - 1, |a, b| a.0.total_cmp(&b.0));
+            out.truncate(want);
+        }
     }
 }
 
