@@ -209,7 +209,7 @@ pub enum Error {
     /// The reserve already has as many distinct payees as its record may hold.
     #[error("reserve already pays {max} distinct payees")]
     TooManyPayees {
-        /// The configured cap.
+        /// The record's slot limit ([`ReservedFund::slot_limit`](crate::ReservedFund::slot_limit)).
         max: usize,
     },
     /// Nothing is left in the deposit and the overspend was already slashed.

@@ -461,3 +461,46 @@ fn restarted_payer_resumes_its_cheque_sequences_without_overspending() {
         Some(Error::WouldExceedDeposit { signed: u(110), price: U256::zero(), deposit: u(100) })
     );
 }
+
+// ---- review: the slot rule across a configuration change ----------------------------
+
+#[test]
+fn lowering_max_payees_after_the_reserve_does_not_lock_out_an_honest_payee() {
+    // Given a reserve made under 4 slots (deposit 100, slot unit 25) ...
+    let made_under = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &made_under, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    assert_eq!(store.reserve(&v.address(), 1).unwrap().slot_unit, u(25));
+    // ... and a chain that later lowers the limit to 2 slots per record.
+    let now = PoolConfig { max_payees: 2, ..made_under.clone() };
+    for i in 0..2 {
+        settle(&mut store, &now, 20, &pay(&v, 1, &throwaway(i), 25, 1)).unwrap();
+    }
+    // When a third payee settles a valid cheque (75 promised in all, within the deposit),
+    // then it is paid in full: the record keeps the slots its slot unit promised.
+    let honest = key(2);
+    let r = settle(&mut store, &now, 21, &pay(&v, 1, &honest, 25, 1)).unwrap();
+    assert_eq!((r.paid, r.shortfall, r.overspend_proven), (u(25), u(0), false));
+    let r = settle(&mut store, &now, 21, &pay(&v, 1, &throwaway(2), 25, 1)).unwrap();
+    assert_eq!((r.paid, r.overspend_proven), (u(25), false));
+    // A fifth valid cheque (125 against 100) still proves the overspend.
+    let r = settle(&mut store, &now, 22, &pay(&v, 1, &throwaway(3), 25, 1)).unwrap();
+    assert!(r.overspend_proven);
+    assert_eq!(store.reserve(&v.address(), 1).unwrap().transfers.len(), 4);
+}
+
+#[test]
+fn raising_max_payees_after_the_reserve_keeps_the_slot_unit_of_the_record() {
+    // A reserve made under 4 slots keeps its unit of 25 when the chain allows 100 slots:
+    // dust still cannot take a slot, so slots still cannot run out before the deposit.
+    let made_under = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &made_under, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    let now = PoolConfig { max_payees: 100, ..made_under };
+    assert_eq!(
+        settle(&mut store, &now, 20, &pay(&v, 1, &throwaway(0), 1, 1)),
+        Err(Error::BelowSlotUnit { amount: u(1), slot_unit: u(25) })
+    );
+}
