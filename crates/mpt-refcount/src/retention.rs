@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use primitives::H256;
+use primitives::{EMPTY_TRIE_ROOT, H256};
 
 use crate::Error;
 use crate::changeset::{Bookkeeper, ChangeSet, PruneStats};
@@ -54,7 +54,10 @@ impl Retention {
     /// and every extra retention of a root it does (the policy holds one per root).
     ///
     /// The policy must be the store's only owner of retained roots: the retentions of
-    /// other owners are pruned too.
+    /// other owners are pruned too. Every root in `recent` (the last `keep_last`) and
+    /// `pinned` other than the empty root must be retained by the store: otherwise
+    /// nothing is pruned and the answer is [`Error::RootNotStored`] (the host's index
+    /// names a state whose apply never landed; re-apply it or drop it from the index).
     pub fn recover<S: NodeStore + ?Sized>(
         store: &mut S,
         keep_last: usize,
@@ -70,6 +73,12 @@ impl Retention {
         for root in pinned {
             *r.pins.entry(*root).or_insert(0) += 1;
             *r.reasons.entry(*root).or_insert(0) += 1;
+        }
+        // Every root to keep must be there to keep, checked before anything is pruned.
+        for root in r.reasons.keys() {
+            if *root != EMPTY_TRIE_ROOT && store.root_count(root)? == 0 {
+                return Err(Error::RootNotStored { root: *root });
+            }
         }
         let mut pruned = Vec::new();
         for root in store.roots()? {

@@ -477,3 +477,34 @@ fn a_no_change_commit_of_an_inline_root_is_empty() {
     let redo = trie.commit();
     assert_eq!(redo, lost);
 }
+
+// ---- review: Retention::recover and the safe commit path --------------------------
+
+#[test]
+fn recover_refuses_to_keep_a_root_the_store_does_not_hold_and_changes_nothing() {
+    // Given a store that holds root A only: the host's block index also names B, whose
+    // apply never landed (the crash came between writing the index and the apply).
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    trie.insert(&store, b"a", &[1; 40]).unwrap();
+    let a = trie.commit();
+    apply(&mut store, &a).unwrap();
+    trie.insert(&store, b"b", &[2; 40]).unwrap();
+    let b = trie.commit();
+    // A leftover extra retention of A, which recover would normally prune.
+    apply(&mut store, &a).unwrap();
+    let before = snapshot(&store);
+    // When the policy is rebuilt with B in its window (or pinned), then recovery is a
+    // typed error naming B and nothing was pruned: a policy believing it keeps a state
+    // nobody stores would fail only later, on a read, with MissingNode.
+    let r = Retention::recover(&mut store, 4, &[a.root(), b.root()], &[]);
+    assert_eq!(r.err(), Some(Error::RootNotStored { root: b.root() }));
+    let r = Retention::recover(&mut store, 4, &[a.root()], &[b.root()]);
+    assert_eq!(r.err(), Some(Error::RootNotStored { root: b.root() }));
+    assert_eq!(snapshot(&store), before);
+    // The empty root needs no storage; naming A and the empty root recovers.
+    let (policy, pruned) = Retention::recover(&mut store, 4, &[EMPTY_TRIE_ROOT, a.root()], &[]).unwrap();
+    assert_eq!(pruned.len(), 1);
+    assert!(policy.is_retained(&a.root()) && policy.is_retained(&EMPTY_TRIE_ROOT));
+    assert_eq!(store.root_count(&a.root()).unwrap(), 1);
+}
