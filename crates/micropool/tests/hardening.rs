@@ -425,8 +425,8 @@ fn restarted_payer_resumes_its_cheque_sequences_without_overspending() {
     assert!(matches!(PayerState::decode(&trailing), Err(Error::Decode { .. })));
     assert!(matches!(PayerState::decode(&vec![0u8; MAX_PAYER_STATE_BYTES + 1]), Err(Error::Decode { .. })));
     // Peers out of order (or repeated) do not decode: one peer, one sequence.
-    let mut unsorted = primitives::rlp::RlpStream::new_list(2);
-    unsorted.append(&u(80));
+    let mut unsorted = primitives::rlp::RlpStream::new_list(5);
+    unsorted.append(&CHAIN).append(&v.address()).append(&1u64).append(&u(80));
     unsorted.begin_list(2);
     for (peer, seq, amount) in [(carol.max(bob), 1u64, u(40)), (carol.min(bob), 2, u(40))] {
         unsorted.begin_list(3).append(&peer).append(&seq).append(&amount);
@@ -502,5 +502,66 @@ fn raising_max_payees_after_the_reserve_keeps_the_slot_unit_of_the_record() {
     assert_eq!(
         settle(&mut store, &now, 20, &pay(&v, 1, &throwaway(0), 1, 1)),
         Err(Error::BelowSlotUnit { amount: u(1), slot_unit: u(25) })
+    );
+}
+
+// ---- review: a saved payer state belongs to one reserve -----------------------------
+
+#[test]
+fn payer_state_of_another_reserve_is_refused_at_resume() {
+    // Given a viewer with two reserves on one chain: reserve 1 has signed 90 of its 100,
+    // reserve 2 has signed 10.
+    let v = key(1);
+    let cfg = |reserve_seq| PayerConfig {
+        chain_id: CHAIN,
+        reserve_seq,
+        deposit: u(100),
+        slot_unit: u(1),
+        expires_at: Timestamp(300_000),
+    };
+    let (bob, carol) = (key(2).address(), key(3).address());
+    let mut p1 = Payer::new(cfg(1), v.clone(), Timestamp(0), [0; 32]);
+    p1.handle(Timestamp(1), PayerInput::ChunkReceived { peer: bob, resource_id: rid(), price: u(90) })
+        .unwrap();
+    let mut p2 = Payer::new(cfg(2), v.clone(), Timestamp(0), [0; 32]);
+    p2.handle(Timestamp(1), PayerInput::ChunkReceived { peer: bob, resource_id: rid(), price: u(10) })
+        .unwrap();
+    let (s1, s2) = (p1.state(), p2.state());
+    drop((p1, p2));
+    // When the host mixes up the saved states at restart, then the resume is refused: the
+    // payer of reserve 1 would otherwise believe it had signed 10 and sign 90 more
+    // (180 against 100, slashed).
+    let mismatch = |chain_id, source_addr, reserve_seq, saved: &PayerState| {
+        Some(Error::PayerStateOfAnotherReserve {
+            saved_chain_id: saved.chain_id,
+            saved_source: saved.source,
+            saved_reserve_seq: saved.reserve_seq,
+            chain_id,
+            source_addr,
+            reserve_seq,
+        })
+    };
+    assert_eq!((s2.chain_id, s2.source, s2.reserve_seq), (CHAIN, v.address(), 2));
+    assert_eq!(
+        Payer::resume(cfg(1), v.clone(), Timestamp(2), [0; 32], s2.clone()).err(),
+        mismatch(CHAIN, v.address(), 1, &s2),
+        "reserve 2's state resumed a payer of reserve 1"
+    );
+    // Nor does it resume under another chain id or another signer.
+    let other_chain = PayerConfig { chain_id: CHAIN + 1, ..cfg(1) };
+    assert_eq!(
+        Payer::resume(other_chain, v.clone(), Timestamp(2), [0; 32], s1.clone()).err(),
+        mismatch(CHAIN + 1, v.address(), 1, &s1)
+    );
+    assert_eq!(
+        Payer::resume(cfg(1), key(9), Timestamp(2), [0; 32], s1.clone()).err(),
+        mismatch(CHAIN, key(9).address(), 1, &s1)
+    );
+    // Its own state resumes, also through the stored bytes.
+    let mut p =
+        Payer::resume(cfg(1), v, Timestamp(2), [0; 32], PayerState::decode(&s1.encode()).unwrap()).unwrap();
+    assert!(
+        p.handle(Timestamp(2), PayerInput::ChunkReceived { peer: carol, resource_id: rid(), price: u(11) })
+            .is_err()
     );
 }
