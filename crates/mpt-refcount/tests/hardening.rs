@@ -508,3 +508,129 @@ fn recover_refuses_to_keep_a_root_the_store_does_not_hold_and_changes_nothing() 
     assert!(policy.is_retained(&a.root()) && policy.is_retained(&EMPTY_TRIE_ROOT));
     assert_eq!(store.root_count(&a.root()).unwrap(), 1);
 }
+
+/// The trie the safe-commit tests start from, committed to `store`, and its model.
+fn forty_keys(store: &mut FailingStore) -> (Trie, Map) {
+    let mut trie = Trie::new();
+    let mut model = Map::new();
+    for i in 0..40u8 {
+        trie.insert(&*store, &[i, i], &[i; 40]).unwrap();
+        model.insert(vec![i, i], vec![i; 40]);
+    }
+    trie.commit_to(store).unwrap();
+    (trie, model)
+}
+
+#[test]
+fn commit_to_marks_a_failed_apply_itself_at_every_failing_call() {
+    let mut base_store = FailingStore::new(MemoryStore::new());
+    let (base, model) = forty_keys(&mut base_store);
+    let mut failures = 0;
+    for k in 0.. {
+        let mut store = base_store.clone();
+        let mut trie = base.clone();
+        trie.insert(&store, &[1, 1], &[0xee; 40]).unwrap();
+        trie.insert(&store, &[0x77], b"new small").unwrap();
+        let before = snapshot(&store.inner);
+        store.fail_at(k);
+        if trie.commit_to(&mut store).is_ok() {
+            assert!(store.armed(), "the apply made fewer than {k} calls");
+            break;
+        }
+        failures += 1;
+        assert_eq!(snapshot(&store.inner), before, "a failed commit_to writes nothing (k = {k})");
+        // No mark_unapplied by the caller: the next commit_to stores everything.
+        trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
+        let (root, _) = trie.commit_to(&mut store).unwrap();
+        let mut want = model.clone();
+        want.insert(vec![1, 1], vec![0xee; 40]);
+        want.insert(vec![0x77], b"new small".to_vec());
+        want.insert(vec![2, 2], vec![0xdd; 40]);
+        assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
+        // Two retentions (base and new root): pruning both leaves the store empty.
+        prune(&mut store, base.clone().root_hash()).unwrap();
+        prune(&mut store, root).unwrap();
+        assert!(store.inner.is_empty(), "k = {k}: no node leaked or double counted");
+    }
+    assert!(failures >= 3, "every call of the apply was failed once ({failures})");
+}
+
+#[test]
+fn retention_commit_trie_marks_a_failed_apply_itself_at_every_failing_call() {
+    let mut base_store = FailingStore::new(MemoryStore::new());
+    let mut base_policy = Retention::new(1);
+    let mut base = Trie::new();
+    let mut model = Map::new();
+    for i in 0..40u8 {
+        base.insert(&base_store, &[i, i], &[i; 40]).unwrap();
+        model.insert(vec![i, i], vec![i; 40]);
+    }
+    base_policy.commit_trie(&mut base_store, &mut base).unwrap();
+    let mut apply_failures = 0;
+    for k in 0.. {
+        let mut store = base_store.clone();
+        let mut policy = base_policy.clone();
+        let mut trie = base.clone();
+        trie.insert(&store, &[1, 1], &[0xee; 40]).unwrap();
+        let before = snapshot(&store.inner);
+        store.fail_at(k);
+        match policy.commit_trie(&mut store, &mut trie) {
+            Ok(_) => {
+                assert!(store.armed(), "commit_trie made fewer than {k} calls");
+                break;
+            }
+            Err(_) if snapshot(&store.inner) == before => apply_failures += 1,
+            // The prune of the old root failed after the apply landed: the new root is
+            // kept; recovery prunes the old one.
+            Err(_) => {
+                assert!(policy.is_retained(&trie.root_hash()));
+                let recent: Vec<H256> = policy.recent().copied().collect();
+                Retention::recover(&mut store, 1, &recent, &[]).unwrap();
+                assert_eq!(store.inner.roots().unwrap(), vec![trie.root_hash()]);
+                continue;
+            }
+        }
+        assert!(trie.pending() > 0, "k = {k}: the trie was told its changeset was lost");
+        // The caller does nothing but commit again.
+        trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
+        let (root, _) = policy.commit_trie(&mut store, &mut trie).unwrap();
+        let mut want = model.clone();
+        want.insert(vec![1, 1], vec![0xee; 40]);
+        want.insert(vec![2, 2], vec![0xdd; 40]);
+        assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
+        assert_eq!(store.inner.roots().unwrap(), vec![root], "k = {k}: the window holds one root");
+    }
+    assert!(apply_failures >= 3, "every call of the apply was failed once ({apply_failures})");
+}
+
+#[test]
+fn mark_unapplied_misused_twice_or_for_an_applied_changeset_keeps_counts_exact() {
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    for i in 0..30u8 {
+        trie.insert(&store, &[i, 7], &[i; 40]).unwrap();
+    }
+    let first = trie.commit();
+    apply(&mut store, &first).unwrap();
+    // Misuse: the applied changeset is handed back, twice.
+    trie.mark_unapplied(&first);
+    trie.mark_unapplied(&first);
+    trie.insert(&store, &[3, 7], &[0xaa; 40]).unwrap();
+    let second = trie.commit();
+    assert!(second.len() > 2, "the applied nodes are emitted again");
+    apply(&mut store, &second).unwrap();
+    assert_eq!(Trie::from_root(second.root()).get(&store, &[3, 7]).unwrap(), Some(vec![0xaa; 40]));
+    assert_eq!(Trie::from_root(first.root()).get(&store, &[3, 7]).unwrap(), Some(vec![3; 40]));
+    // Prune the first root while the re-emitted nodes are still in flight for a third
+    // commit: they are stored anew where the prune deleted them.
+    trie.mark_unapplied(&second);
+    trie.insert(&store, &[4, 7], &[0xbb; 40]).unwrap();
+    let third = trie.commit();
+    prune(&mut store, first.root()).unwrap();
+    apply(&mut store, &third).unwrap();
+    prune(&mut store, second.root()).unwrap();
+    let t = Trie::from_root(third.root());
+    assert_eq!(t.entries(&store).unwrap().len(), 30);
+    prune(&mut store, third.root()).unwrap();
+    assert!(store.is_empty(), "every count went back to zero: none was counted twice");
+}
