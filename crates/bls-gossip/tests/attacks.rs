@@ -8,29 +8,20 @@
 //!   edges (item 4); what a `Misbehaviour` report does and does not show (item 5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use bls_gossip::bls::{self, SecretKey, Signature};
+use bls_gossip::bls::{self, SecretKey};
 use bls_gossip::{
     Aggregate, Bls, Config, Context, Error, Event, FakePublicKey, FakeScheme, FakeSecretKey, FakeSignature,
     GossipMachine, GossipMessage, GuardianSet, Input, Output, Scheme, SignerVector, checkpoint_message,
     exceeds_two_thirds,
 };
+use common::times;
 use primitives::Timestamp;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-
-/// `k·p` by double-and-add over `Signature::combine` (`None` for `k = 0`).
-fn times(p: &Signature, k: u64) -> Option<Signature> {
-    let mut acc: Option<Signature> = None;
-    for bit in (0..64).rev() {
-        acc = acc.map(|a| a.combine(&a));
-        if k >> bit & 1 == 1 {
-            acc = Some(acc.map_or(*p, |a| a.combine(p)));
-        }
-    }
-    acc
-}
 
 /// The weights `ChaCha8Rng::from_seed(seed)` gives a batch's first two items (the draw
 /// `bls::batch_verify` makes: the next non-zero `u64`).

@@ -8,26 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use micropool::*;
-use primitives::{Address, H256, Machine, SecretKey, Timestamp, U256};
-
-fn state_proof(store: &MemoryStore) -> (H256, Vec<Vec<u8>>) {
-    let state: BTreeMap<Vec<u8>, Vec<u8>> =
-        store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
-    ToyStateProof::commit(&state)
-}
-
-fn handshake(store: &MemoryStore, v: &SecretKey, height: u64) -> PayeeInput {
-    let (state_root, proof) = state_proof(store);
-    PayeeInput::Handshake { source: v.address(), reserve_seq: 1, state_root, height, proof }
-}
-
-fn payee(k: SecretKey) -> Payee<ToyStateProof, SecretKey> {
-    Payee::new(payee_cfg(), PayeeContext { verifier: ToyStateProof, signer: k }, Timestamp(0), [0; 32])
-}
-
-fn drain<M: Machine>(m: &mut M) -> Vec<M::Output> {
-    std::iter::from_fn(|| m.poll_output()).collect()
-}
+use primitives::{Address, Machine, SecretKey, Timestamp, U256};
 
 fn submits(out: &[PayeeOutput]) -> Vec<ServicePayment> {
     out.iter()
@@ -310,13 +291,8 @@ fn payee_settles_at_once_when_told_of_an_overspend() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].cheque.cheque.amount, u(15));
     // And it stops serving.
-    pe.handle(
-        Timestamp(3),
-        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) },
-    )
-    .unwrap();
     assert!(matches!(
-        drain(&mut pe)[..],
+        request_chunk(&mut pe, 3, &v)[..],
         [PayeeOutput::Event(PayeeEvent::Refuse { reason: Error::AlreadySlashed { .. }, .. })]
     ));
 }

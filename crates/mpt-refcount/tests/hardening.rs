@@ -75,12 +75,7 @@ fn the_largest_value_fits_in_every_node_that_can_hold_it() {
 #[test]
 fn a_refused_apply_leaves_the_trie_usable() {
     let mut base_store = FailingStore::new(MemoryStore::new());
-    let mut base = Trie::new();
-    let mut model = Map::new();
-    for i in 0..40u8 {
-        base.insert(&base_store, &[i, i], &[i; 40]).unwrap();
-        model.insert(vec![i, i], vec![i; 40]);
-    }
+    let (mut base, model) = forty_keys(&base_store);
     apply(&mut base_store, &base.commit()).unwrap();
 
     // Fail the apply of the next changeset at every store call in turn.
@@ -113,10 +108,7 @@ fn a_refused_apply_leaves_the_trie_usable() {
         trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
         let cs = trie.commit();
         apply(&mut store, &cs).unwrap();
-        let mut want = model.clone();
-        want.insert(vec![1, 1], vec![0xee; 40]);
-        want.insert(vec![0x77], b"new small".to_vec());
-        want.insert(vec![2, 2], vec![0xdd; 40]);
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[0x77], b"new small"), (&[2, 2], &[0xdd; 40])]);
         assert_eq!(entries(&Trie::from_root(cs.root()), &store), want, "k = {k}");
         // The trie's cache and the store agree: one more commit changes nothing.
         assert!(trie.commit().is_empty());
@@ -509,22 +501,29 @@ fn recover_refuses_to_keep_a_root_the_store_does_not_hold_and_changes_nothing() 
     assert_eq!(store.root_count(&a.root()).unwrap(), 1);
 }
 
-/// The trie the safe-commit tests start from, committed to `store`, and its model.
-fn forty_keys(store: &mut FailingStore) -> (Trie, Map) {
+/// A trie of forty keys `[i, i] → [i; 40]`, not committed, and its model.
+fn forty_keys(store: &impl NodeStore) -> (Trie, Map) {
     let mut trie = Trie::new();
     let mut model = Map::new();
     for i in 0..40u8 {
-        trie.insert(&*store, &[i, i], &[i; 40]).unwrap();
+        trie.insert(store, &[i, i], &[i; 40]).unwrap();
         model.insert(vec![i, i], vec![i; 40]);
     }
-    trie.commit_to(store).unwrap();
     (trie, model)
+}
+
+/// `model` with `entries` inserted.
+fn with(model: &Map, entries: &[(&[u8], &[u8])]) -> Map {
+    let mut m = model.clone();
+    m.extend(entries.iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
+    m
 }
 
 #[test]
 fn commit_to_marks_a_failed_apply_itself_at_every_failing_call() {
     let mut base_store = FailingStore::new(MemoryStore::new());
-    let (base, model) = forty_keys(&mut base_store);
+    let (mut base, model) = forty_keys(&base_store);
+    base.commit_to(&mut base_store).unwrap();
     let mut failures = 0;
     for k in 0.. {
         let mut store = base_store.clone();
@@ -542,10 +541,7 @@ fn commit_to_marks_a_failed_apply_itself_at_every_failing_call() {
         // No mark_unapplied by the caller: the next commit_to stores everything.
         trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
         let (root, _) = trie.commit_to(&mut store).unwrap();
-        let mut want = model.clone();
-        want.insert(vec![1, 1], vec![0xee; 40]);
-        want.insert(vec![0x77], b"new small".to_vec());
-        want.insert(vec![2, 2], vec![0xdd; 40]);
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[0x77], b"new small"), (&[2, 2], &[0xdd; 40])]);
         assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
         // Two retentions (base and new root): pruning both leaves the store empty.
         prune(&mut store, base.clone().root_hash()).unwrap();
@@ -559,12 +555,7 @@ fn commit_to_marks_a_failed_apply_itself_at_every_failing_call() {
 fn retention_commit_trie_marks_a_failed_apply_itself_at_every_failing_call() {
     let mut base_store = FailingStore::new(MemoryStore::new());
     let mut base_policy = Retention::new(1);
-    let mut base = Trie::new();
-    let mut model = Map::new();
-    for i in 0..40u8 {
-        base.insert(&base_store, &[i, i], &[i; 40]).unwrap();
-        model.insert(vec![i, i], vec![i; 40]);
-    }
+    let (mut base, model) = forty_keys(&base_store);
     base_policy.commit_trie(&mut base_store, &mut base).unwrap();
     let mut apply_failures = 0;
     for k in 0.. {
@@ -594,9 +585,7 @@ fn retention_commit_trie_marks_a_failed_apply_itself_at_every_failing_call() {
         // The caller does nothing but commit again.
         trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
         let (root, _) = policy.commit_trie(&mut store, &mut trie).unwrap();
-        let mut want = model.clone();
-        want.insert(vec![1, 1], vec![0xee; 40]);
-        want.insert(vec![2, 2], vec![0xdd; 40]);
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[2, 2], &[0xdd; 40])]);
         assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
         assert_eq!(store.inner.roots().unwrap(), vec![root], "k = {k}: the window holds one root");
     }
