@@ -428,6 +428,11 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         if c.amount < previous {
             return Err(Error::CumulativeAmountDecreased { target: me, previous, amount: c.amount });
         }
+        // Without a slot yet, a cheque below the slot unit can never settle (the chain
+        // refuses it), and an honest payer never signs one: it is no payment.
+        if s.settled.is_zero() && c.amount < s.record.slot_unit {
+            return Err(Error::BelowSlotUnit { amount: c.amount, slot_unit: s.record.slot_unit });
+        }
         sc.verify(self.cfg.chain_id)?;
         let increase = c.amount - previous;
         let (source, amount) = (c.source, c.amount);

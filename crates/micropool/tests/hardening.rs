@@ -541,3 +541,35 @@ fn payer_state_of_another_reserve_is_refused_at_resume() {
             .is_err()
     );
 }
+
+// ---- review: the payee machine and the slot unit -----------------------------------
+
+#[test]
+fn payee_refuses_a_first_cheque_it_could_never_settle() {
+    // Given a reserve whose slot unit is 25 (deposit 100 under 4 slots) ...
+    let cfg = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    drain(&mut pe);
+    // ... when the viewer pays with a first cheque of 10, which the chain refuses
+    // (BelowSlotUnit) and an honest payer never signs (it rounds up to the unit) ...
+    let low = cheque(&v, 1, bob.address(), 10, 1);
+    assert_eq!(
+        settle(&mut store, &cfg, 20, &ServicePayment::countersign(low.clone(), u(0), &bob, CHAIN)),
+        Err(Error::BelowSlotUnit { amount: u(10), slot_unit: u(25) })
+    );
+    // ... then the payee refuses it rather than counting it as payment.
+    assert_eq!(
+        pe.handle(Timestamp(1), PayeeInput::Cheque(low)),
+        Err(Error::BelowSlotUnit { amount: u(10), slot_unit: u(25) })
+    );
+    assert!(pe.newest_cheque(&v.address(), 1).is_none());
+    // A first cheque of the unit is kept; later increments of any size are too.
+    pe.handle(Timestamp(2), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 25, 2))).unwrap();
+    pe.handle(Timestamp(3), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 26, 3))).unwrap();
+    assert_eq!(pe.newest_cheque(&v.address(), 1).unwrap().cheque.amount, u(26));
+}
