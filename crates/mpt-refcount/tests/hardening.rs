@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use mpt_refcount::codec::MAX_NODE_BYTES;
 use mpt_refcount::{
-    EMPTY_TRIE_ROOT, Error, H256, MAX_KEY_BYTES, MAX_VALUE_BYTES, MemoryStore, NodeStore, Retention,
-    SecureTrie, Trie, WriteBatch, apply, prune,
+    EMPTY_TRIE_ROOT, Error, H256, MAX_KEY_BYTES, MAX_VALUE_BYTES, MemoryStore, NodeStore, ProofLimits,
+    Retention, SecureTrie, Trie, WriteBatch, apply, prune, verify_proof, verify_proof_with_limits,
+    verify_secure_proof,
 };
 use support::FailingStore;
 
@@ -622,4 +623,72 @@ fn mark_unapplied_misused_twice_or_for_an_applied_changeset_keeps_counts_exact()
     assert_eq!(t.entries(&store).unwrap().len(), 30);
     prune(&mut store, third.root()).unwrap();
     assert!(store.is_empty(), "every count went back to zero: none was counted twice");
+}
+
+// ---- review: the key/value bounds through proofs ------------------------------------
+
+/// A plain trie whose keys are prefixes of each other (`k[..1]`, `k[..2]`, …), each with
+/// a value of the largest size: every node on the path to the longest key is a branch
+/// that holds a value of ~63 KiB.
+fn prefix_keys_with_largest_values(depth: usize) -> (MemoryStore, Trie, Vec<u8>) {
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    let key: Vec<u8> = (1..=depth as u8).collect();
+    for len in 1..=depth {
+        trie.insert(&store, &key[..len], &vec![len as u8; MAX_VALUE_BYTES]).unwrap();
+    }
+    trie.commit_to(&mut store).unwrap();
+    (store, trie, key)
+}
+
+#[test]
+fn every_proof_the_trie_generates_verifies_within_the_limits_it_documents() {
+    // Five prefix keys: a proof of about 5 × 63 KiB, over the default 256 KiB.
+    let (store, mut trie, key) = prefix_keys_with_largest_values(5);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    let bytes: usize = proof.iter().map(Vec::len).sum();
+    assert!(bytes > 256 * 1024, "{bytes}");
+    // The default limits are for hostile input and documented as such: refused, typed.
+    assert!(matches!(verify_proof(root, &key, &proof), Err(Error::ProofTooLarge { .. })));
+    // The limits that cover every trie the key and value bounds allow accept it.
+    let any = ProofLimits::any_trie();
+    assert_eq!(verify_proof_with_limits(root, &key, &proof, &any).unwrap(), Some(vec![5; MAX_VALUE_BYTES]));
+    // A deeper one (every node on the path a branch of ~63 KiB) fits them too; the whole
+    // 64-key depth takes a few seconds in a debug build: see the ignored variant.
+    let (store, mut trie, key) = prefix_keys_with_largest_values(12);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    assert_eq!(verify_proof_with_limits(root, &key, &proof, &any).unwrap(), Some(vec![12; MAX_VALUE_BYTES]));
+}
+
+#[test]
+#[ignore = "a few seconds in a debug build"]
+fn the_deepest_proof_of_largest_values_fits_the_any_trie_limits() {
+    let (store, mut trie, key) = prefix_keys_with_largest_values(MAX_KEY_BYTES);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    let any = ProofLimits::any_trie();
+    assert!(proof.len() <= any.max_nodes && proof.iter().map(Vec::len).sum::<usize>() <= any.max_bytes);
+    assert_eq!(
+        verify_proof_with_limits(root, &key, &proof, &any).unwrap(),
+        Some(vec![MAX_KEY_BYTES as u8; MAX_VALUE_BYTES])
+    );
+}
+
+#[test]
+fn every_secure_trie_proof_fits_the_default_limits() {
+    // A secure trie's keys are 32-byte hashes, never prefixes of each other: one value per
+    // path. The worst case: the largest value, under a deep path.
+    let mut store = MemoryStore::new();
+    let mut trie = SecureTrie::new();
+    for i in 0..400u32 {
+        trie.insert(&store, &i.to_be_bytes(), &[7; 40]).unwrap();
+    }
+    trie.insert(&store, b"big", &vec![9; MAX_VALUE_BYTES]).unwrap();
+    trie.commit_to(&mut store).unwrap();
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, b"big").unwrap();
+    assert_eq!(verify_secure_proof(root, b"big", &proof).unwrap(), Some(vec![9; MAX_VALUE_BYTES]));
+    assert_eq!(verify_secure_proof(root, b"absent", &trie.prove(&store, b"absent").unwrap()).unwrap(), None);
 }
