@@ -30,7 +30,7 @@ impl Default for ProofLimits {
     /// hashes, none a prefix of another, so a path holds one value: at most
     /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES) plus about 40 KiB of branches), and so
     /// does every proof of a plain [`Trie`](crate::Trie) whose path to the key holds at
-    /// most three values of the largest size. A plain trie whose keys are prefixes of
+    /// most two values of the largest size. A plain trie whose keys are prefixes of
     /// each other can hold a large value at every byte of a path: such a proof can exceed
     /// 256 KiB and is refused ([`Error::ProofTooLarge`]); verify it with
     /// [`ProofLimits::any_trie`].
