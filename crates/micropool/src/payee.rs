@@ -24,7 +24,8 @@ pub struct PayeeConfig {
     /// cheating `k` payees concurrently gains at most `k · credit_limit`; keep it below
     /// `deposit / k` for the peers you expect a viewer to use at once (see the docs).
     pub credit_limit: U256,
-    /// Least remaining deposit the pool must show at handshake.
+    /// Least remaining deposit the pool must show at handshake (for a payee without a
+    /// slot in the record, also at least the record's slot unit).
     pub min_remaining: U256,
     /// Settle as soon as this much is unsettled (at most `credit_limit` to keep serving).
     pub settle_threshold: U256,
@@ -328,8 +329,13 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             if height > record.end_height {
                 return Err(Error::ReserveExpired { end_height: record.end_height, height });
             }
-            if remaining < self.cfg.min_remaining {
-                return Err(Error::InsufficientRemaining { remaining, required: self.cfg.min_remaining });
+            // A payee without a slot is first paid at least a slot unit: with less than a
+            // unit left, every cheque the source could sign it overspends.
+            let has_slot = record.transfer(&self.ctx.signer.address()).is_some();
+            let required =
+                if has_slot { self.cfg.min_remaining } else { self.cfg.min_remaining.max(record.slot_unit) };
+            if remaining < required {
+                return Err(Error::InsufficientRemaining { remaining, required });
             }
         }
         let me = self.ctx.signer.address();

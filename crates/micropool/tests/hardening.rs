@@ -573,3 +573,28 @@ fn payee_refuses_a_first_cheque_it_could_never_settle() {
     pe.handle(Timestamp(3), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 26, 3))).unwrap();
     assert_eq!(pe.newest_cheque(&v.address(), 1).unwrap().cheque.amount, u(26));
 }
+
+#[test]
+fn payee_without_a_slot_refuses_a_pool_that_cannot_pay_it_a_slot_unit() {
+    // Given a reserve of 100 with a slot unit of 25 (4 slots) whose settled cheques
+    // promise 88: 12 is left, above the payee's min_remaining (10) but below the unit.
+    let cfg = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    for (i, amount) in [25, 25, 38].into_iter().enumerate() {
+        settle(&mut store, &cfg, 20, &pay(&v, 1, &throwaway(i as u32), amount, 1)).unwrap();
+    }
+    // Any cheque the source could sign a newcomer (at least a unit) overspends: the chain
+    // would slash and pay it at most 12, and an honest payer cannot sign it at all.
+    let mut pe = payee(key(2));
+    assert_eq!(
+        pe.handle(Timestamp(0), handshake(&store, &v, 21)),
+        Err(Error::InsufficientRemaining { remaining: u(12), required: u(25) })
+    );
+    assert_eq!(pe.sessions(), 0);
+    // A payee that already holds a slot keeps its session (its increments need no unit).
+    let mut holder = payee(throwaway(2));
+    holder.handle(Timestamp(0), handshake(&store, &v, 21)).unwrap();
+    assert_eq!(holder.sessions(), 1);
+}
