@@ -225,6 +225,19 @@ impl Session {
             && self.in_flight.as_ref().is_none_or(|f| f.seq() < self.newest_seq())
             && !(first && self.newest_amount() < self.record.slot_unit)
     }
+    /// Whether the newest cheque may go out now instead of waiting for the resubmission
+    /// timer of the settlement in flight: nothing is in flight, it adds at least
+    /// `threshold` over the one in flight, or that one will not be sent again. So a
+    /// viewer streaming tiny cheques cannot make the payee pay a fee per cheque.
+    fn may_replace(&self, threshold: U256, max_submissions: u32) -> bool {
+        match &self.in_flight {
+            None => true,
+            Some(f) => {
+                self.newest_amount().saturating_sub(f.tx.cheque.cheque.amount) >= threshold
+                    || self.resend_at(max_submissions).is_none()
+            }
+        }
+    }
     /// When the in-flight settlement is due to be sent again, if it will be.
     fn resend_at(&self, max_submissions: u32) -> Option<Timestamp> {
         let f = self.in_flight.as_ref()?;
@@ -252,6 +265,13 @@ impl Session {
         }
         self.in_flight = Some(InFlight { tx, sent: 1, resend_at });
     }
+}
+
+/// The countersigned settlement of `cheque`.
+fn settlement<S: Signer>(cfg: &PayeeConfig, signer: &S, cheque: SignedCheque) -> ServicePayment {
+    let mut tx = ServicePayment { cheque, fee: cfg.fee, target_signature: placeholder_signature() };
+    tx.target_signature = signer.sign_digest(&tx.signing_hash(cfg.chain_id));
+    tx
 }
 
 /// The caching peer's payment machine; one instance serves any number of viewers.
@@ -447,8 +467,12 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         s.pending = s.pending.saturating_sub(increase);
         s.newest = Some(sc);
         let unsettled = s.unsettled();
+        // Once slashed (payees race for what is left) or in the settlement window before
+        // the end (the last chance), the newest goes out at once.
+        let now_or_later =
+            s.slashed() || now >= s.settle_at || s.may_replace(threshold, self.cfg.max_submissions);
         self.out.push_back(PayeeOutput::Event(PayeeEvent::ChequeAccepted { source, amount, unsettled }));
-        if unsettled >= threshold || s.slashed() {
+        if (unsettled >= threshold || s.slashed()) && now_or_later {
             self.submit(now, key);
         }
         Ok(())
@@ -462,8 +486,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             return;
         }
         let Some(cheque) = s.newest.clone() else { return };
-        let mut tx = ServicePayment { cheque, fee: self.cfg.fee, target_signature: placeholder_signature() };
-        tx.target_signature = self.ctx.signer.sign_digest(&tx.signing_hash(self.cfg.chain_id));
+        let tx = settlement(&self.cfg, &self.ctx.signer, cheque);
+        let Some(s) = self.sessions.get_mut(&key) else { return };
         s.track(tx.clone(), now + self.cfg.resubmit_after_ms);
         self.out.push_back(PayeeOutput::Submit(tx));
     }
@@ -508,6 +532,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             if s.resend_at(max).is_some_and(|t| now >= t)
                 && let Some(f) = s.in_flight.as_mut()
             {
+                // The same transaction again: a newer cheque held back by `may_replace`
+                // goes out once this one lands or is given up.
                 f.sent += 1;
                 f.resend_at = now + resubmit_after;
                 self.out.push_back(PayeeOutput::Submit(f.tx.clone()));

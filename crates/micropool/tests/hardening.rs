@@ -598,3 +598,41 @@ fn payee_without_a_slot_refuses_a_pool_that_cannot_pay_it_a_slot_unit() {
     holder.handle(Timestamp(0), handshake(&store, &v, 21)).unwrap();
     assert_eq!(holder.sessions(), 1);
 }
+
+#[test]
+fn tiny_cheques_while_a_settlement_is_in_flight_do_not_each_cost_the_payee_a_fee() {
+    // Given a payee with a settlement of 20 in flight (threshold 20) ...
+    let (store, _, v) = funded();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    pe.handle(Timestamp(1), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 20, 1))).unwrap();
+    assert_eq!(submits(&drain(&mut pe)).len(), 1);
+    // ... when the viewer sends cheques one base unit apart before it lands (each costs
+    // the viewer 1; each settlement transaction would cost the payee a fee) ...
+    let mut submitted = 0;
+    for t in 1..=19u64 {
+        pe.handle(Timestamp(1 + t), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 20 + t, 1 + t))).unwrap();
+        submitted += submits(&drain(&mut pe)).len();
+    }
+    // ... then none is submitted while the one in flight may still land: a replacement
+    // goes out once it adds a settle threshold (20) over the one in flight.
+    assert_eq!(submitted, 0, "one settlement transaction per base unit paid");
+    pe.handle(Timestamp(30), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 40, 21))).unwrap();
+    let out = submits(&drain(&mut pe));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].cheque.cheque.amount, u(40));
+    // A small increase waits for the one in flight: once it lands, the newest goes out
+    // at the settlement window before the end (it is not lost).
+    pe.handle(Timestamp(31), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 41, 22))).unwrap();
+    assert!(submits(&drain(&mut pe)).is_empty());
+    pe.handle(Timestamp(32), PayeeInput::Settled { source: v.address(), reserve_seq: 1, payment_seq: 21 })
+        .unwrap();
+    assert_eq!(pe.unsettled(&v.address(), 1), u(1));
+    let at = pe.poll_timeout().unwrap();
+    assert_eq!(at, Timestamp(290_000), "woken at the settlement window");
+    pe.handle(at, PayeeInput::Timeout).unwrap();
+    let last = submits(&drain(&mut pe));
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].cheque.cheque.amount, u(41));
+}
