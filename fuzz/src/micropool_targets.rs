@@ -1,11 +1,25 @@
-//! Harnesses for the decoders in `micropool`: cheques, transactions and reserve records
-//! (the value a payee reads out of a state proof).
+//! Harnesses for the decoders in `micropool`: cheques, transactions, reserve records
+//! (the value a payee reads out of a state proof) and saved payer states (bytes the host
+//! reads back from its disk after a restart).
 
 use micropool::{
-    Cheque, ReleaseFund, ReportOverspend, ReserveFund, ReservedFund, ServicePayment, SignedCheque,
-    Transaction, TransferRecord, placeholder_signature, resource_id,
+    Cheque, Payer, PayerConfig, PayerInput, PayerState, ReleaseFund, ReportOverspend, ReserveFund,
+    ReservedFund, ServicePayment, SignedCheque, Transaction, TransferRecord, placeholder_signature,
+    resource_id,
 };
-use primitives::{Address, SecretKey, U256};
+use primitives::{Address, Machine, SecretKey, Timestamp, U256};
+
+const PAYER_KEY: [u8; 32] = [5u8; 32];
+
+fn payer_config() -> PayerConfig {
+    PayerConfig {
+        chain_id: 1,
+        reserve_seq: 1,
+        deposit: U256::from(1_000u64),
+        slot_unit: U256::one(),
+        expires_at: Timestamp(1_000),
+    }
+}
 
 /// A signed cheque from untrusted bytes: canonical round trip, then signature check.
 pub fn cheque(data: &[u8]) {
@@ -29,6 +43,24 @@ pub fn record(data: &[u8]) {
         assert_eq!(r.encode(), data, "record decoding must be canonical");
         let _ = (r.remaining(), r.locked());
     }
+}
+
+/// A saved payer state from the host's disk: canonical round trip; a resume either
+/// fails with a typed error or gives a payer that never signs beyond the deposit.
+pub fn payer_state(data: &[u8]) {
+    let Ok(state) = PayerState::decode(data) else { return };
+    assert_eq!(state.encode(), data, "payer state decoding must be canonical");
+    let key = SecretKey::from_bytes(PAYER_KEY).expect("valid key");
+    let cfg = payer_config();
+    let Ok(mut payer) = Payer::resume(cfg.clone(), key, Timestamp(0), [0; 32], state.clone()) else { return };
+    assert!(state.signed <= cfg.deposit, "resumed a state beyond the deposit");
+    let peer = state.peers.keys().next().copied().unwrap_or_else(|| Address::repeat_byte(7));
+    let _ = payer.handle(
+        Timestamp(1),
+        PayerInput::ChunkReceived { peer, resource_id: resource_id("seed"), price: U256::from(3u64) },
+    );
+    while payer.poll_output().is_some() {}
+    assert!(payer.signed_total() <= cfg.deposit, "resumed payer signed beyond the deposit");
 }
 
 /// Seeds: one valid encoding of each kind.
@@ -88,7 +120,19 @@ pub fn seeds() -> Vec<Vec<u8>> {
         }],
         slot_unit: U256::one(),
     };
+    let mut payer = Payer::new(
+        payer_config(),
+        SecretKey::from_bytes(PAYER_KEY).expect("valid key"),
+        Timestamp(0),
+        [0; 32],
+    );
+    for (peer, price) in [(payee.address(), 30u64), (Address::repeat_byte(8), 4)] {
+        let input =
+            PayerInput::ChunkReceived { peer, resource_id: resource_id("seed"), price: U256::from(price) };
+        payer.handle(Timestamp(0), input).expect("within the deposit");
+    }
     vec![
+        payer.state().encode(),
         c.encode(),
         Transaction::Reserve(reserve).encode(),
         Transaction::Pay(ServicePayment::countersign(c, U256::zero(), &payee, 1)).encode(),

@@ -41,6 +41,7 @@ fn micropool_decoders_never_panic() {
     assert!(smoke(micropool_targets::cheque, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(micropool_targets::transaction, &seeds, 3_000, 12) > 3_000);
     assert!(smoke(micropool_targets::record, &seeds, 3_000, 13) > 3_000);
+    assert!(smoke(micropool_targets::payer_state, &seeds, 3_000, 14) > 3_000);
 }
 
 #[test]

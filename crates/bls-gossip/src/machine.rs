@@ -483,6 +483,11 @@ impl<S: Scheme> GossipMachine<S> {
                 }
                 good.push((from, a));
             } else {
+                // A bad singleton of the sender's own signature need not be checked a
+                // second time as an unconfirmed individual signature below.
+                if self.known.get(&from).is_some_and(|k| !k.confirmed && k.sig == a.signature) {
+                    self.known.remove(&from);
+                }
                 self.report(round, from, a);
             }
         }

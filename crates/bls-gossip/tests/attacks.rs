@@ -8,29 +8,20 @@
 //!   edges (item 4); what a `Misbehaviour` report does and does not show (item 5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
-use bls_gossip::bls::{self, SecretKey, Signature};
+use bls_gossip::bls::{self, SecretKey};
 use bls_gossip::{
     Aggregate, Bls, Config, Context, Error, Event, FakePublicKey, FakeScheme, FakeSecretKey, FakeSignature,
     GossipMachine, GossipMessage, GuardianSet, Input, Output, Scheme, SignerVector, checkpoint_message,
     exceeds_two_thirds,
 };
+use common::times;
 use primitives::Timestamp;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-
-/// `k·p` by double-and-add over `Signature::combine` (`None` for `k = 0`).
-fn times(p: &Signature, k: u64) -> Option<Signature> {
-    let mut acc: Option<Signature> = None;
-    for bit in (0..64).rev() {
-        acc = acc.map(|a| a.combine(&a));
-        if k >> bit & 1 == 1 {
-            acc = Some(acc.map_or(*p, |a| a.combine(p)));
-        }
-    }
-    acc
-}
 
 /// The weights `ChaCha8Rng::from_seed(seed)` gives a batch's first two items (the draw
 /// `bls::batch_verify` makes: the next non-zero `u64`).
@@ -125,9 +116,17 @@ fn cancelling_pair_built_from_predicted_weights_never_finalizes_under_real_bls()
 
 /// A scheme whose batch check always passes: models weights an attacker predicted
 /// exactly, so only the machine's own check of the merged aggregate stands between the
-/// pieces and `Finalized`.
+/// pieces and `Finalized`. It counts its plain verifications (per test thread).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct FooledBatch;
+
+thread_local! {
+    static PLAIN_VERIFICATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn plain_verifications() -> u64 {
+    PLAIN_VERIFICATIONS.with(|c| c.get())
+}
 
 impl Scheme for FooledBatch {
     type SecretKey = FakeSecretKey;
@@ -160,6 +159,7 @@ impl Scheme for FooledBatch {
         signers: &SignerVector,
         sig: &FakeSignature,
     ) -> Result<bool, Error> {
+        PLAIN_VERIFICATIONS.with(|c| c.set(c.get() + 1));
         FakeScheme::verify_aggregate(keys, msg, signers, sig)
     }
     fn key_table(keys: Vec<FakePublicKey>) -> Vec<FakePublicKey> {
@@ -450,4 +450,101 @@ fn misbehaviour_names_the_link_not_a_signer() {
     assert_eq!(reports[0].aggregate, junk);
     assert!(!reports[0].aggregate.verify(&keys, &msg).unwrap());
     assert_eq!(reports[0].aggregate.signers.count(2), 0, "the named peer signed nothing in it");
+}
+
+/// What one run of [`fallback_run`] cost.
+#[derive(Debug, PartialEq, Eq)]
+struct FallbackCost {
+    plain_verifications: u64,
+    merge_check_failures: u64,
+    accused: Vec<usize>,
+    finalized_round: Option<u32>,
+}
+
+/// n = 16, victim 0 with a fooled batch check (the attacker predicts every weight).
+/// Guardians `1..=byz` are Byzantine: guardian `b` first sends a bad singleton in round
+/// `first_bad(b)` and then again in every round up to `last_bad`; honest guardian `u`
+/// (`byz < u < 16`) sends its own singleton in round `u − byz`.
+fn fallback_run(byz: usize, first_bad: impl Fn(usize) -> u32, last_bad: u32) -> FallbackCost {
+    type S = FooledBatch;
+    let n = 16;
+    let pairs: Vec<_> = (0..n as u8).map(|i| S::keypair(&[i + 1; 32]).unwrap()).collect();
+    let keys: Vec<_> = pairs.iter().map(|p| p.1).collect();
+    let set = Arc::new(GuardianSet::<S>::equal_stake(keys.clone()).unwrap());
+    let msg: Arc<[u8]> = checkpoint_message(3, &[4; 32], &[5; 32]).into();
+    let sig = |i: usize| S::sign(&pairs[i].0, &msg);
+    let ctx = Context::new(3, set, msg.clone(), Some((0, sig(0))), (1..n).collect()).unwrap();
+    let mut m = GossipMachine::new(Config::default(), ctx, Timestamp::ZERO, [1; 32]);
+    let single = |i: usize, s: FakeSignature| {
+        GossipMessage::new(
+            3,
+            Aggregate { signers: Arc::new(SignerVector::singleton(n, i).unwrap()), signature: s },
+        )
+    };
+    let start = plain_verifications();
+    m.handle(Timestamp::ZERO, Input::Timeout).unwrap();
+    let mut all = Vec::new();
+    for round in 1..=16u32 {
+        let now = u64::from(round) * 200;
+        for b in 1..=byz {
+            if (first_bad(b)..=last_bad).contains(&round) {
+                let bad = S::combine(&sig(b), &FakeSignature(1_000 + round as u64));
+                m.handle(Timestamp(now - 100), Input::Message { from: b, msg: single(b, bad) }).unwrap();
+            }
+        }
+        for u in byz + 1..n {
+            if u - byz == round as usize {
+                m.handle(Timestamp(now - 100), Input::Message { from: u, msg: single(u, sig(u)) }).unwrap();
+            }
+        }
+        m.handle(Timestamp(now), Input::Timeout).unwrap();
+        let out = outputs(&mut m);
+        for a in finalized(&out) {
+            // Checked through FakeScheme, so the test's own check is not counted.
+            assert!(FakeScheme::verify_aggregate(&keys, &msg, &a.signers, &a.signature).unwrap());
+        }
+        all.extend(out);
+    }
+    FallbackCost {
+        plain_verifications: plain_verifications() - start,
+        merge_check_failures: m.stats().merge_check_failures,
+        accused: accused(&all),
+        finalized_round: m.finalized_round(),
+    }
+}
+
+/// Review: CPU amplification through the merged-check fallback. Even with every batch
+/// weight predicted, a Byzantine peer buys at most one fallback with its first bad piece
+/// (it is reported and ignored from then on), so repeating bad pieces costs the victim
+/// no verification at all, and the total is bounded by the number of Byzantine peers.
+#[test]
+fn bad_pieces_cannot_buy_more_than_one_fallback_per_byzantine_peer() {
+    let byz = 5;
+    // All five send a bad piece in round 1 only, or in every round: the same cost.
+    let once = fallback_run(byz, |_| 1, 1);
+    let every_round = fallback_run(byz, |_| 1, 16);
+    assert_eq!(once, every_round, "repeated bad pieces from reported peers cost nothing");
+    assert_eq!(once.merge_check_failures, 1);
+    assert_eq!(once.accused, vec![1, 2, 3, 4, 5]);
+    // Round 1: the merged check, then the 6 pieces alone (a bad singleton found bad as a
+    // piece is not checked a second time as an individual signature), the re-merged
+    // aggregate; rounds 2–10: one merged check each (one honest piece per round).
+    // Quorum (11 of 16) in round 10.
+    assert_eq!(once.plain_verifications, 1 + 6 + 1 + 9);
+    assert_eq!(once.finalized_round, Some(10));
+
+    // Staggered: Byzantine peer b opens with its bad piece in round b, then repeats it.
+    // Each buys one fallback; a fallback verifies at most the round's pieces, the
+    // unconfirmed individual signatures and two aggregates, each at most n.
+    let staggered = fallback_run(byz, |b| b as u32, 16);
+    assert_eq!(staggered.merge_check_failures, byz as u64);
+    assert_eq!(staggered.accused, vec![1, 2, 3, 4, 5]);
+    let n = 16u64;
+    let ticks = 16u64;
+    assert!(
+        staggered.plain_verifications <= ticks + byz as u64 * (2 * n + 1),
+        "{} plain verifications",
+        staggered.plain_verifications
+    );
+    assert_eq!(staggered.finalized_round, Some(10));
 }

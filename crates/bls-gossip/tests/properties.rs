@@ -4,6 +4,8 @@
 //! multiplicities and batch weights predicted from known seeds.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 
 use bls_gossip::bls::{SecretKey, Signature};
@@ -12,6 +14,7 @@ use bls_gossip::{
     Aggregate, Bls, Config, Context, Event, FakeScheme, GossipMachine, GossipMessage, Input, Output, Scheme,
     SignerVector, checkpoint_message,
 };
+use common::times;
 use primitives::Timestamp;
 use proptest::prelude::*;
 use rand_chacha::ChaCha8Rng;
@@ -243,18 +246,6 @@ proptest! {
         prop_assert_eq!(out.safety_violations, 0, "seed {} n {}", seed, n);
         prop_assert_eq!(out.false_accusations, 0, "seed {} n {}", seed, n);
     }
-}
-
-/// `k·p` over `Signature::combine` (`None` for 0).
-fn times(p: &Signature, k: u64) -> Option<Signature> {
-    let mut acc: Option<Signature> = None;
-    for bit in (0..64).rev() {
-        acc = acc.map(|a| a.combine(&a));
-        if k >> bit & 1 == 1 {
-            acc = Some(acc.map_or(*p, |a| a.combine(p)));
-        }
-    }
-    acc
 }
 
 proptest! {

@@ -209,7 +209,7 @@ pub enum Error {
     /// The reserve already has as many distinct payees as its record may hold.
     #[error("reserve already pays {max} distinct payees")]
     TooManyPayees {
-        /// The configured cap.
+        /// The record's slot limit ([`ReservedFund::slot_limit`](crate::ReservedFund::slot_limit)).
         max: usize,
     },
     /// Nothing is left in the deposit and the overspend was already slashed.
@@ -274,6 +274,26 @@ pub enum Error {
         signed: U256,
         /// The sum of the saved per-peer cumulative amounts.
         sum: U256,
+    },
+    /// Payer machine: a saved state of another reserve (chain id, source or reserve
+    /// sequence differ from the resumed payer's).
+    #[error(
+        "saved payer state is for chain {saved_chain_id}, source {saved_source:?}, reserve {saved_reserve_seq}; \
+         the payer is for chain {chain_id}, source {source_addr:?}, reserve {reserve_seq}"
+    )]
+    PayerStateOfAnotherReserve {
+        /// The saved state's chain id.
+        saved_chain_id: u64,
+        /// The saved state's source.
+        saved_source: Address,
+        /// The saved state's reserve sequence.
+        saved_reserve_seq: u64,
+        /// The resumed payer's chain id.
+        chain_id: u64,
+        /// The resumed payer's signer address.
+        source_addr: Address,
+        /// The resumed payer's reserve sequence.
+        reserve_seq: u64,
     },
     /// Payee machine: the host reported a settlement the payee never submitted.
     #[error("no submitted settlement with payment sequence {payment_seq} (newest {newest})")]

@@ -24,10 +24,11 @@
 //! deposit (and then the pool) lasts; slashing never takes deposit that a valid cheque
 //! can still claim.
 //!
-//! **Payee slots.** A record holds at most `max_payees` payees, and a payee's first
-//! settlement must promise at least the reserve's slot unit `ceil(deposit / max_payees)`
-//! ([`PoolConfig::slot_unit`], [`ReservedFund::slot_unit`]); empty settlements are
-//! refused. So the slots promise at least the whole deposit before they run out: while
+//! **Payee slots.** A payee's first settlement must promise at least the reserve's slot
+//! unit `ceil(deposit / max_payees)` ([`PoolConfig::slot_unit`], [`ReservedFund::slot_unit`],
+//! fixed when the reserve is made); a record holds at most
+//! [`ReservedFund::slot_limit`] payees, at least `floor(deposit / slot_unit)` whatever the
+//! chain's `max_payees` later becomes; empty settlements are refused. So the slots promise at least the whole deposit before they run out: while
 //! the source's cheques add up to at most the deposit, every payee holding one of at
 //! least a slot unit finds a slot and is paid in full, and a full record met by another
 //! valid cheque proves an overspend. The honest [`Payer`] rounds its first cheque to each

@@ -24,7 +24,8 @@ pub struct PayeeConfig {
     /// cheating `k` payees concurrently gains at most `k · credit_limit`; keep it below
     /// `deposit / k` for the peers you expect a viewer to use at once (see the docs).
     pub credit_limit: U256,
-    /// Least remaining deposit the pool must show at handshake.
+    /// Least remaining deposit the pool must show at handshake (for a payee without a
+    /// slot in the record, also at least the record's slot unit).
     pub min_remaining: U256,
     /// Settle as soon as this much is unsettled (at most `credit_limit` to keep serving).
     pub settle_threshold: U256,
@@ -224,6 +225,19 @@ impl Session {
             && self.in_flight.as_ref().is_none_or(|f| f.seq() < self.newest_seq())
             && !(first && self.newest_amount() < self.record.slot_unit)
     }
+    /// Whether the newest cheque may go out now instead of waiting for the resubmission
+    /// timer of the settlement in flight: nothing is in flight, it adds at least
+    /// `threshold` over the one in flight, or that one will not be sent again. So a
+    /// viewer streaming tiny cheques cannot make the payee pay a fee per cheque.
+    fn may_replace(&self, threshold: U256, max_submissions: u32) -> bool {
+        match &self.in_flight {
+            None => true,
+            Some(f) => {
+                self.newest_amount().saturating_sub(f.tx.cheque.cheque.amount) >= threshold
+                    || self.resend_at(max_submissions).is_none()
+            }
+        }
+    }
     /// When the in-flight settlement is due to be sent again, if it will be.
     fn resend_at(&self, max_submissions: u32) -> Option<Timestamp> {
         let f = self.in_flight.as_ref()?;
@@ -251,6 +265,13 @@ impl Session {
         }
         self.in_flight = Some(InFlight { tx, sent: 1, resend_at });
     }
+}
+
+/// The countersigned settlement of `cheque`.
+fn settlement<S: Signer>(cfg: &PayeeConfig, signer: &S, cheque: SignedCheque) -> ServicePayment {
+    let mut tx = ServicePayment { cheque, fee: cfg.fee, target_signature: placeholder_signature() };
+    tx.target_signature = signer.sign_digest(&tx.signing_hash(cfg.chain_id));
+    tx
 }
 
 /// The caching peer's payment machine; one instance serves any number of viewers.
@@ -328,8 +349,13 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             if height > record.end_height {
                 return Err(Error::ReserveExpired { end_height: record.end_height, height });
             }
-            if remaining < self.cfg.min_remaining {
-                return Err(Error::InsufficientRemaining { remaining, required: self.cfg.min_remaining });
+            // A payee without a slot is first paid at least a slot unit: with less than a
+            // unit left, every cheque the source could sign it overspends.
+            let has_slot = record.transfer(&self.ctx.signer.address()).is_some();
+            let required =
+                if has_slot { self.cfg.min_remaining } else { self.cfg.min_remaining.max(record.slot_unit) };
+            if remaining < required {
+                return Err(Error::InsufficientRemaining { remaining, required });
             }
         }
         let me = self.ctx.signer.address();
@@ -428,6 +454,11 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         if c.amount < previous {
             return Err(Error::CumulativeAmountDecreased { target: me, previous, amount: c.amount });
         }
+        // Without a slot yet, a cheque below the slot unit can never settle (the chain
+        // refuses it), and an honest payer never signs one: it is no payment.
+        if s.settled.is_zero() && c.amount < s.record.slot_unit {
+            return Err(Error::BelowSlotUnit { amount: c.amount, slot_unit: s.record.slot_unit });
+        }
         sc.verify(self.cfg.chain_id)?;
         let increase = c.amount - previous;
         let (source, amount) = (c.source, c.amount);
@@ -436,8 +467,12 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
         s.pending = s.pending.saturating_sub(increase);
         s.newest = Some(sc);
         let unsettled = s.unsettled();
+        // Once slashed (payees race for what is left) or in the settlement window before
+        // the end (the last chance), the newest goes out at once.
+        let now_or_later =
+            s.slashed() || now >= s.settle_at || s.may_replace(threshold, self.cfg.max_submissions);
         self.out.push_back(PayeeOutput::Event(PayeeEvent::ChequeAccepted { source, amount, unsettled }));
-        if unsettled >= threshold || s.slashed() {
+        if (unsettled >= threshold || s.slashed()) && now_or_later {
             self.submit(now, key);
         }
         Ok(())
@@ -451,8 +486,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             return;
         }
         let Some(cheque) = s.newest.clone() else { return };
-        let mut tx = ServicePayment { cheque, fee: self.cfg.fee, target_signature: placeholder_signature() };
-        tx.target_signature = self.ctx.signer.sign_digest(&tx.signing_hash(self.cfg.chain_id));
+        let tx = settlement(&self.cfg, &self.ctx.signer, cheque);
+        let Some(s) = self.sessions.get_mut(&key) else { return };
         s.track(tx.clone(), now + self.cfg.resubmit_after_ms);
         self.out.push_back(PayeeOutput::Submit(tx));
     }
@@ -497,6 +532,8 @@ impl<V: StateProofVerifier, S: Signer> Payee<V, S> {
             if s.resend_at(max).is_some_and(|t| now >= t)
                 && let Some(f) = s.in_flight.as_mut()
             {
+                // The same transaction again: a newer cheque held back by `may_replace`
+                // goes out once this one lands or is given up.
                 f.sent += 1;
                 f.resend_at = now + resubmit_after;
                 self.out.push_back(PayeeOutput::Submit(f.tx.clone()));

@@ -70,16 +70,26 @@ pub enum PayerOutput {
     Event(PayerEvent),
 }
 
-/// What a [`Payer`] must remember across a restart: per peer the newest cheque's
-/// `(payment_seq, cumulative amount)`, and the total signed over all peers.
+/// What a [`Payer`] must remember across a restart: the reserve it draws on (chain id,
+/// source, reserve sequence), per peer the newest cheque's `(payment_seq, cumulative
+/// amount)`, and the total signed over all peers.
 ///
-/// Get it with [`Payer::state`] and persist it **before** sending the cheques a
-/// [`Machine::handle`] call emitted; a restarted viewer continues with
-/// [`Payer::resume`]. A state saved before the last cheques went out would let the
-/// resumed payer reuse their sequence numbers (refused by the payee) and undercount the
-/// total signed (an overspend, slashed).
+/// **Contract with the host.** Get it with [`Payer::state`] and persist it durably
+/// **before** sending any cheque a [`Machine::handle`] call emitted (write-ahead); a
+/// restarted viewer continues with [`Payer::resume`]. The payer cannot detect a stale
+/// state: one saved before the last cheques went out lets the resumed payer reuse their
+/// sequence numbers (refused by the payee) and undercount the total signed (an
+/// overspend, slashed). What `resume` does check: the amounts add up, stay within the
+/// deposit, and the state is the resumed payer's own reserve (a state of another
+/// reserve, chain or signer is [`Error::PayerStateOfAnotherReserve`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PayerState {
+    /// Chain id of the cheques.
+    pub chain_id: u64,
+    /// The viewer (the signer's address).
+    pub source: Address,
+    /// The reserve the cheques draw on.
+    pub reserve_seq: u64,
     /// Per peer: payment sequence and cumulative amount of the newest cheque.
     pub peers: BTreeMap<Address, (u64, U256)>,
     /// Total promised over all peers (the sum of the cumulative amounts).
@@ -91,8 +101,8 @@ pub struct PayerState {
 pub const MAX_PAYER_STATE_BYTES: usize = 256 * 1024;
 
 impl PayerState {
-    /// Canonical bytes for the host's store: the RLP list `[signed, [[peer, payment_seq,
-    /// amount]…]]`, peers in ascending order.
+    /// Canonical bytes for the host's store: the RLP list `[chain_id, source,
+    /// reserve_seq, signed, [[peer, payment_seq, amount]…]]`, peers in ascending order.
     pub fn encode(&self) -> Vec<u8> {
         primitives::rlp::encode(self).to_vec()
     }
@@ -106,7 +116,8 @@ impl PayerState {
 
 impl Encodable for PayerState {
     fn rlp_append(&self, s: &mut RlpStream) {
-        s.begin_list(2).append(&self.signed);
+        s.begin_list(5).append(&self.chain_id).append(&self.source).append(&self.reserve_seq);
+        s.append(&self.signed);
         s.begin_list(self.peers.len());
         for (peer, (seq, amount)) in &self.peers {
             s.begin_list(3).append(peer).append(seq).append(amount);
@@ -116,12 +127,12 @@ impl Encodable for PayerState {
 
 impl Decodable for PayerState {
     fn decode(r: &Rlp<'_>) -> Result<Self, DecoderError> {
-        if r.item_count()? != 2 {
+        if r.item_count()? != 5 {
             return Err(DecoderError::RlpIncorrectListLen);
         }
         let mut peers = BTreeMap::new();
         let mut last: Option<Address> = None;
-        for item in r.at(1)?.iter() {
+        for item in r.at(4)?.iter() {
             if item.item_count()? != 3 {
                 return Err(DecoderError::RlpIncorrectListLen);
             }
@@ -132,7 +143,13 @@ impl Decodable for PayerState {
             last = Some(peer);
             peers.insert(peer, (item.val_at(1)?, item.val_at(2)?));
         }
-        Ok(PayerState { peers, signed: r.val_at(0)? })
+        Ok(PayerState {
+            chain_id: r.val_at(0)?,
+            source: r.val_at(1)?,
+            reserve_seq: r.val_at(2)?,
+            peers,
+            signed: r.val_at(3)?,
+        })
     }
 }
 
@@ -169,9 +186,11 @@ impl<S: Signer> Payer<S> {
     /// Continues a payer from a saved [`PayerState`]: each peer's cheque sequence goes on
     /// from its saved `payment_seq`, and the saved total counts against the deposit.
     ///
-    /// Fails with [`Error::InconsistentPayerState`] if the saved total is not the sum of
-    /// the per-peer amounts, and with [`Error::WouldExceedDeposit`] if it is above the
-    /// deposit.
+    /// Fails with [`Error::PayerStateOfAnotherReserve`] if the state was saved for
+    /// another chain id, source (the signer's address) or reserve sequence, with
+    /// [`Error::InconsistentPayerState`] if the saved total is not the sum of the
+    /// per-peer amounts, and with [`Error::WouldExceedDeposit`] if it is above the
+    /// deposit. See [`PayerState`] for the host's part: persist before sending.
     pub fn resume(
         config: PayerConfig,
         ctx: S,
@@ -179,6 +198,18 @@ impl<S: Signer> Payer<S> {
         seed: [u8; 32],
         state: PayerState,
     ) -> Result<Self, Error> {
+        let source = ctx.address();
+        if (state.chain_id, state.source, state.reserve_seq) != (config.chain_id, source, config.reserve_seq)
+        {
+            return Err(Error::PayerStateOfAnotherReserve {
+                saved_chain_id: state.chain_id,
+                saved_source: state.source,
+                saved_reserve_seq: state.reserve_seq,
+                chain_id: config.chain_id,
+                source_addr: source,
+                reserve_seq: config.reserve_seq,
+            });
+        }
         let sum = state
             .peers
             .values()
@@ -202,7 +233,13 @@ impl<S: Signer> Payer<S> {
 
     /// The state to persist (see [`PayerState`]).
     pub fn state(&self) -> PayerState {
-        PayerState { peers: self.owed.clone(), signed: self.signed }
+        PayerState {
+            chain_id: self.cfg.chain_id,
+            source: self.signer.address(),
+            reserve_seq: self.cfg.reserve_seq,
+            peers: self.owed.clone(),
+            signed: self.signed,
+        }
     }
 
     /// Total promised so far over all peers.

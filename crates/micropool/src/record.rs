@@ -79,6 +79,19 @@ impl ReservedFund {
         if self.slashed { self.remaining().saturating_add(self.collateral) } else { self.remaining() }
     }
 
+    /// How many payees this record holds at most under `max_payees` (the chain's current
+    /// [`PoolConfig::max_payees`](crate::PoolConfig::max_payees)): at least
+    /// `floor(deposit / slot_unit)`, the slots its slot unit promised when it was made,
+    /// so a later lower limit cannot lock out a payee whose cheque is within the deposit.
+    ///
+    /// With at least that many slots, every slot promising at least a slot unit, a full
+    /// record met by a new cheque of at least a slot unit always proves an overspend.
+    pub fn slot_limit(&self, max_payees: usize) -> usize {
+        let promised = self.deposit / self.slot_unit.max(U256::one());
+        let promised = if promised > U256::from(usize::MAX) { usize::MAX } else { promised.as_usize() };
+        promised.max(max_payees)
+    }
+
     /// Sum of what the settled cheques promised, over all payees (saturating).
     pub fn promised_total(&self) -> U256 {
         self.transfers.iter().fold(U256::zero(), |a, t| a.saturating_add(t.promised))

@@ -282,7 +282,10 @@ pub fn settle<S: PoolStore + ?Sized>(
 /// receives the increase over its previous settlement, up to the deposit left.
 ///
 /// **Slots.** Every slot holds at least `slot_unit = ceil(deposit / max_payees)`
-/// promised, so `max_payees` slots promise at least the deposit. Hence if the source's
+/// promised (`max_payees` as it was when the reserve was made; the unit is in the
+/// record), and a record holds [`ReservedFund::slot_limit`] payees: at least
+/// `floor(deposit / slot_unit)` whatever the current `max_payees`, so a full record
+/// promises more than `deposit − slot_unit`. Hence if the source's
 /// cheques add up to at most the deposit, every payee holding one (of at least a slot
 /// unit) finds a slot and is paid in full; a full record met by a new valid cheque is
 /// itself proof of overspend and slashes the reserve (the newcomer gets no slot and is
@@ -354,16 +357,18 @@ fn apply_settlement<S: PoolStore + ?Sized>(
         if c.amount < fund.slot_unit {
             return Err(Error::BelowSlotUnit { amount: c.amount, slot_unit: fund.slot_unit });
         }
-        if fund.transfers.len() >= cfg.max_payees {
+        let slots = fund.slot_limit(cfg.max_payees);
+        if fund.transfers.len() >= slots {
             // Full: the settled cheques plus this one, all source-signed, exceed the
-            // deposit whenever every slot holds at least a slot unit. Checked, not
-            // assumed, in case the configuration changed since the reserve was made.
+            // deposit, since the record has at least `deposit / slot_unit` slots and
+            // every slot holds at least a slot unit (whatever `max_payees` is now).
+            // Checked, not assumed.
             let total = fund
                 .promised_total()
                 .checked_add(c.amount)
                 .ok_or(Error::Overflow { what: "promised total" })?;
             if fund.slashed || total <= fund.deposit {
-                return Err(Error::TooManyPayees { max: cfg.max_payees });
+                return Err(Error::TooManyPayees { max: slots });
             }
             receipt.shortfall = increase;
             slash(cfg, &mut changes, &mut receipt, &mut fund, c.target)?;

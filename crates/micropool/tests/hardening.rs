@@ -8,26 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use micropool::*;
-use primitives::{Address, H256, Machine, SecretKey, Timestamp, U256};
-
-fn state_proof(store: &MemoryStore) -> (H256, Vec<Vec<u8>>) {
-    let state: BTreeMap<Vec<u8>, Vec<u8>> =
-        store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
-    ToyStateProof::commit(&state)
-}
-
-fn handshake(store: &MemoryStore, v: &SecretKey, height: u64) -> PayeeInput {
-    let (state_root, proof) = state_proof(store);
-    PayeeInput::Handshake { source: v.address(), reserve_seq: 1, state_root, height, proof }
-}
-
-fn payee(k: SecretKey) -> Payee<ToyStateProof, SecretKey> {
-    Payee::new(payee_cfg(), PayeeContext { verifier: ToyStateProof, signer: k }, Timestamp(0), [0; 32])
-}
-
-fn drain<M: Machine>(m: &mut M) -> Vec<M::Output> {
-    std::iter::from_fn(|| m.poll_output()).collect()
-}
+use primitives::{Address, Machine, SecretKey, Timestamp, U256};
 
 fn submits(out: &[PayeeOutput]) -> Vec<ServicePayment> {
     out.iter()
@@ -310,13 +291,8 @@ fn payee_settles_at_once_when_told_of_an_overspend() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].cheque.cheque.amount, u(15));
     // And it stops serving.
-    pe.handle(
-        Timestamp(3),
-        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) },
-    )
-    .unwrap();
     assert!(matches!(
-        drain(&mut pe)[..],
+        request_chunk(&mut pe, 3, &v)[..],
         [PayeeOutput::Event(PayeeEvent::Refuse { reason: Error::AlreadySlashed { .. }, .. })]
     ));
 }
@@ -425,8 +401,8 @@ fn restarted_payer_resumes_its_cheque_sequences_without_overspending() {
     assert!(matches!(PayerState::decode(&trailing), Err(Error::Decode { .. })));
     assert!(matches!(PayerState::decode(&vec![0u8; MAX_PAYER_STATE_BYTES + 1]), Err(Error::Decode { .. })));
     // Peers out of order (or repeated) do not decode: one peer, one sequence.
-    let mut unsorted = primitives::rlp::RlpStream::new_list(2);
-    unsorted.append(&u(80));
+    let mut unsorted = primitives::rlp::RlpStream::new_list(5);
+    unsorted.append(&CHAIN).append(&v.address()).append(&1u64).append(&u(80));
     unsorted.begin_list(2);
     for (peer, seq, amount) in [(carol.max(bob), 1u64, u(40)), (carol.min(bob), 2, u(40))] {
         unsorted.begin_list(3).append(&peer).append(&seq).append(&amount);
@@ -460,4 +436,203 @@ fn restarted_payer_resumes_its_cheque_sequences_without_overspending() {
         Payer::resume(cfg, v, Timestamp(2), [0; 32], over).err(),
         Some(Error::WouldExceedDeposit { signed: u(110), price: U256::zero(), deposit: u(100) })
     );
+}
+
+// ---- review: the slot rule across a configuration change ----------------------------
+
+#[test]
+fn lowering_max_payees_after_the_reserve_does_not_lock_out_an_honest_payee() {
+    // Given a reserve made under 4 slots (deposit 100, slot unit 25) ...
+    let made_under = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &made_under, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    assert_eq!(store.reserve(&v.address(), 1).unwrap().slot_unit, u(25));
+    // ... and a chain that later lowers the limit to 2 slots per record.
+    let now = PoolConfig { max_payees: 2, ..made_under.clone() };
+    for i in 0..2 {
+        settle(&mut store, &now, 20, &pay(&v, 1, &throwaway(i), 25, 1)).unwrap();
+    }
+    // When a third payee settles a valid cheque (75 promised in all, within the deposit),
+    // then it is paid in full: the record keeps the slots its slot unit promised.
+    let honest = key(2);
+    let r = settle(&mut store, &now, 21, &pay(&v, 1, &honest, 25, 1)).unwrap();
+    assert_eq!((r.paid, r.shortfall, r.overspend_proven), (u(25), u(0), false));
+    let r = settle(&mut store, &now, 21, &pay(&v, 1, &throwaway(2), 25, 1)).unwrap();
+    assert_eq!((r.paid, r.overspend_proven), (u(25), false));
+    // A fifth valid cheque (125 against 100) still proves the overspend.
+    let r = settle(&mut store, &now, 22, &pay(&v, 1, &throwaway(3), 25, 1)).unwrap();
+    assert!(r.overspend_proven);
+    assert_eq!(store.reserve(&v.address(), 1).unwrap().transfers.len(), 4);
+}
+
+#[test]
+fn raising_max_payees_after_the_reserve_keeps_the_slot_unit_of_the_record() {
+    // A reserve made under 4 slots keeps its unit of 25 when the chain allows 100 slots:
+    // dust still cannot take a slot, so slots still cannot run out before the deposit.
+    let made_under = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &made_under, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    let now = PoolConfig { max_payees: 100, ..made_under };
+    assert_eq!(
+        settle(&mut store, &now, 20, &pay(&v, 1, &throwaway(0), 1, 1)),
+        Err(Error::BelowSlotUnit { amount: u(1), slot_unit: u(25) })
+    );
+}
+
+// ---- review: a saved payer state belongs to one reserve -----------------------------
+
+#[test]
+fn payer_state_of_another_reserve_is_refused_at_resume() {
+    // Given a viewer with two reserves on one chain: reserve 1 has signed 90 of its 100,
+    // reserve 2 has signed 10.
+    let v = key(1);
+    let cfg = |reserve_seq| PayerConfig {
+        chain_id: CHAIN,
+        reserve_seq,
+        deposit: u(100),
+        slot_unit: u(1),
+        expires_at: Timestamp(300_000),
+    };
+    let (bob, carol) = (key(2).address(), key(3).address());
+    let mut p1 = Payer::new(cfg(1), v.clone(), Timestamp(0), [0; 32]);
+    p1.handle(Timestamp(1), PayerInput::ChunkReceived { peer: bob, resource_id: rid(), price: u(90) })
+        .unwrap();
+    let mut p2 = Payer::new(cfg(2), v.clone(), Timestamp(0), [0; 32]);
+    p2.handle(Timestamp(1), PayerInput::ChunkReceived { peer: bob, resource_id: rid(), price: u(10) })
+        .unwrap();
+    let (s1, s2) = (p1.state(), p2.state());
+    drop((p1, p2));
+    // When the host mixes up the saved states at restart, then the resume is refused: the
+    // payer of reserve 1 would otherwise believe it had signed 10 and sign 90 more
+    // (180 against 100, slashed).
+    let mismatch = |chain_id, source_addr, reserve_seq, saved: &PayerState| {
+        Some(Error::PayerStateOfAnotherReserve {
+            saved_chain_id: saved.chain_id,
+            saved_source: saved.source,
+            saved_reserve_seq: saved.reserve_seq,
+            chain_id,
+            source_addr,
+            reserve_seq,
+        })
+    };
+    assert_eq!((s2.chain_id, s2.source, s2.reserve_seq), (CHAIN, v.address(), 2));
+    assert_eq!(
+        Payer::resume(cfg(1), v.clone(), Timestamp(2), [0; 32], s2.clone()).err(),
+        mismatch(CHAIN, v.address(), 1, &s2),
+        "reserve 2's state resumed a payer of reserve 1"
+    );
+    // Nor does it resume under another chain id or another signer.
+    let other_chain = PayerConfig { chain_id: CHAIN + 1, ..cfg(1) };
+    assert_eq!(
+        Payer::resume(other_chain, v.clone(), Timestamp(2), [0; 32], s1.clone()).err(),
+        mismatch(CHAIN + 1, v.address(), 1, &s1)
+    );
+    assert_eq!(
+        Payer::resume(cfg(1), key(9), Timestamp(2), [0; 32], s1.clone()).err(),
+        mismatch(CHAIN, key(9).address(), 1, &s1)
+    );
+    // Its own state resumes, also through the stored bytes.
+    let mut p =
+        Payer::resume(cfg(1), v, Timestamp(2), [0; 32], PayerState::decode(&s1.encode()).unwrap()).unwrap();
+    assert!(
+        p.handle(Timestamp(2), PayerInput::ChunkReceived { peer: carol, resource_id: rid(), price: u(11) })
+            .is_err()
+    );
+}
+
+// ---- review: the payee machine and the slot unit -----------------------------------
+
+#[test]
+fn payee_refuses_a_first_cheque_it_could_never_settle() {
+    // Given a reserve whose slot unit is 25 (deposit 100 under 4 slots) ...
+    let cfg = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    drain(&mut pe);
+    // ... when the viewer pays with a first cheque of 10, which the chain refuses
+    // (BelowSlotUnit) and an honest payer never signs (it rounds up to the unit) ...
+    let low = cheque(&v, 1, bob.address(), 10, 1);
+    assert_eq!(
+        settle(&mut store, &cfg, 20, &ServicePayment::countersign(low.clone(), u(0), &bob, CHAIN)),
+        Err(Error::BelowSlotUnit { amount: u(10), slot_unit: u(25) })
+    );
+    // ... then the payee refuses it rather than counting it as payment.
+    assert_eq!(
+        pe.handle(Timestamp(1), PayeeInput::Cheque(low)),
+        Err(Error::BelowSlotUnit { amount: u(10), slot_unit: u(25) })
+    );
+    assert!(pe.newest_cheque(&v.address(), 1).is_none());
+    // A first cheque of the unit is kept; later increments of any size are too.
+    pe.handle(Timestamp(2), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 25, 2))).unwrap();
+    pe.handle(Timestamp(3), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 26, 3))).unwrap();
+    assert_eq!(pe.newest_cheque(&v.address(), 1).unwrap().cheque.amount, u(26));
+}
+
+#[test]
+fn payee_without_a_slot_refuses_a_pool_that_cannot_pay_it_a_slot_unit() {
+    // Given a reserve of 100 with a slot unit of 25 (4 slots) whose settled cheques
+    // promise 88: 12 is left, above the payee's min_remaining (10) but below the unit.
+    let cfg = PoolConfig { max_payees: 4, ..PoolConfig::default() };
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    for (i, amount) in [25, 25, 38].into_iter().enumerate() {
+        settle(&mut store, &cfg, 20, &pay(&v, 1, &throwaway(i as u32), amount, 1)).unwrap();
+    }
+    // Any cheque the source could sign a newcomer (at least a unit) overspends: the chain
+    // would slash and pay it at most 12, and an honest payer cannot sign it at all.
+    let mut pe = payee(key(2));
+    assert_eq!(
+        pe.handle(Timestamp(0), handshake(&store, &v, 21)),
+        Err(Error::InsufficientRemaining { remaining: u(12), required: u(25) })
+    );
+    assert_eq!(pe.sessions(), 0);
+    // A payee that already holds a slot keeps its session (its increments need no unit).
+    let mut holder = payee(throwaway(2));
+    holder.handle(Timestamp(0), handshake(&store, &v, 21)).unwrap();
+    assert_eq!(holder.sessions(), 1);
+}
+
+#[test]
+fn tiny_cheques_while_a_settlement_is_in_flight_do_not_each_cost_the_payee_a_fee() {
+    // Given a payee with a settlement of 20 in flight (threshold 20) ...
+    let (store, _, v) = funded();
+    let bob = key(2);
+    let mut pe = payee(bob.clone());
+    pe.handle(Timestamp(0), handshake(&store, &v, 10)).unwrap();
+    pe.handle(Timestamp(1), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 20, 1))).unwrap();
+    assert_eq!(submits(&drain(&mut pe)).len(), 1);
+    // ... when the viewer sends cheques one base unit apart before it lands (each costs
+    // the viewer 1; each settlement transaction would cost the payee a fee) ...
+    let mut submitted = 0;
+    for t in 1..=19u64 {
+        pe.handle(Timestamp(1 + t), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 20 + t, 1 + t))).unwrap();
+        submitted += submits(&drain(&mut pe)).len();
+    }
+    // ... then none is submitted while the one in flight may still land: a replacement
+    // goes out once it adds a settle threshold (20) over the one in flight.
+    assert_eq!(submitted, 0, "one settlement transaction per base unit paid");
+    pe.handle(Timestamp(30), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 40, 21))).unwrap();
+    let out = submits(&drain(&mut pe));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].cheque.cheque.amount, u(40));
+    // A small increase waits for the one in flight: once it lands, the newest goes out
+    // at the settlement window before the end (it is not lost).
+    pe.handle(Timestamp(31), PayeeInput::Cheque(cheque(&v, 1, bob.address(), 41, 22))).unwrap();
+    assert!(submits(&drain(&mut pe)).is_empty());
+    pe.handle(Timestamp(32), PayeeInput::Settled { source: v.address(), reserve_seq: 1, payment_seq: 21 })
+        .unwrap();
+    assert_eq!(pe.unsettled(&v.address(), 1), u(1));
+    let at = pe.poll_timeout().unwrap();
+    assert_eq!(at, Timestamp(290_000), "woken at the settlement window");
+    pe.handle(at, PayeeInput::Timeout).unwrap();
+    let last = submits(&drain(&mut pe));
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].cheque.cheque.amount, u(41));
 }

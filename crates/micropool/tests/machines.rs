@@ -9,25 +9,6 @@ use common::*;
 use micropool::*;
 use primitives::{Address, H256, Machine, SecretKey, Timestamp};
 
-fn state_proof(store: &MemoryStore) -> (H256, Vec<Vec<u8>>) {
-    let state: BTreeMap<Vec<u8>, Vec<u8>> =
-        store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
-    ToyStateProof::commit(&state)
-}
-
-fn payee(k: SecretKey) -> Payee<ToyStateProof, SecretKey> {
-    Payee::new(payee_cfg(), PayeeContext { verifier: ToyStateProof, signer: k }, Timestamp(0), [0; 32])
-}
-
-fn handshake(store: &MemoryStore, v: &SecretKey, height: u64) -> PayeeInput {
-    let (state_root, proof) = state_proof(store);
-    PayeeInput::Handshake { source: v.address(), reserve_seq: 1, state_root, height, proof }
-}
-
-fn drain<M: Machine>(m: &mut M) -> Vec<M::Output> {
-    std::iter::from_fn(|| m.poll_output()).collect()
-}
-
 fn payer(v: SecretKey) -> Payer<SecretKey> {
     let cfg = PayerConfig {
         chain_id: CHAIN,
@@ -161,13 +142,8 @@ fn payee_settles_what_is_left_before_expiry() {
     // Nothing more to settle; only the resubmission of the one in flight is armed.
     assert_eq!(pe.poll_timeout(), Some(Timestamp(290_000 + payee_cfg().resubmit_after_ms)));
     // Too close to the end to serve more.
-    pe.handle(
-        Timestamp(290_001),
-        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) },
-    )
-    .unwrap();
     assert!(matches!(
-        drain(&mut pe)[..],
+        request_chunk(&mut pe, 290_001, &v)[..],
         [PayeeOutput::Event(PayeeEvent::Refuse { reason: Error::ReserveExpired { .. }, .. })]
     ));
 }
@@ -302,13 +278,8 @@ fn refresh_showing_a_drained_pool_settles_at_once_and_stops_serving() {
     assert_eq!((r.paid, r.compensated, r.shortfall, r.overspend_proven), (u(8), u(3), u(0), true));
     pe.handle(Timestamp(3), handshake(&store, &v, 21)).unwrap();
     drain(&mut pe);
-    pe.handle(
-        Timestamp(4),
-        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) },
-    )
-    .unwrap();
     assert!(matches!(
-        drain(&mut pe)[..],
+        request_chunk(&mut pe, 4, &v)[..],
         [PayeeOutput::Event(PayeeEvent::Refuse { reason: Error::AlreadySlashed { .. }, .. })]
     ));
 }

@@ -87,3 +87,63 @@ fn secure_trie_variant() {
     );
     assert_eq!(MptSecureStateProof.verify(changes.root(), b"absent", &proof).unwrap(), None);
 }
+
+/// A reserve record as large as it gets with `payees` payees under the default
+/// configuration: every `payment_seq = u64::MAX`, every amount `amount_bytes` long (13:
+/// up to 2^104 base units, far above any real supply), 64 resource ids.
+fn largest_record(amount_bytes: usize, payees: u32) -> ReservedFund {
+    let cfg = PoolConfig::default();
+    let big = primitives::U256::from_big_endian(&vec![0xff; amount_bytes]);
+    ReservedFund {
+        source: primitives::Address::repeat_byte(1),
+        reserve_seq: u64::MAX,
+        resource_ids: (0..cfg.max_resource_ids).map(|i| resource_id(&format!("r{i}"))).collect(),
+        deposit: big,
+        collateral: big,
+        used: big,
+        end_height: u64::MAX,
+        slashed: true,
+        reporter: primitives::Address::repeat_byte(2),
+        transfers: (0..payees)
+            .map(|i| {
+                let mut a = [0u8; 20];
+                a[..4].copy_from_slice(&i.to_be_bytes());
+                TransferRecord {
+                    target: primitives::Address::from(a),
+                    payment_seq: u64::MAX,
+                    promised: big,
+                    paid: big,
+                }
+            })
+            .collect(),
+        slot_unit: big,
+    }
+}
+
+/// Review: a record lives in the state trie, whose values are at most
+/// `mpt_refcount::MAX_VALUE_BYTES`. Under the default `max_payees` the fullest record
+/// fits (amounts below 2^104), so a full slot table never makes a settlement unwritable;
+/// the ledger must keep `max_payees` and amounts within that (a 2,048-slot table does not
+/// fit).
+#[test]
+fn the_fullest_default_record_fits_a_state_trie_value_and_proves() {
+    let rec = largest_record(13, PoolConfig::default().max_payees as u32);
+    let bytes = rec.encode();
+    assert!(bytes.len() <= mpt_refcount::MAX_VALUE_BYTES, "{} bytes", bytes.len());
+    let mut nodes = mpt_refcount::MemoryStore::default();
+    let mut trie = SecureTrie::new();
+    let key = reserve_key(&rec.source, rec.reserve_seq);
+    trie.insert(&nodes, key.as_bytes(), &bytes).unwrap();
+    for i in 0u32..200 {
+        trie.insert(&nodes, &i.to_be_bytes(), &[7; 40]).unwrap();
+    }
+    let (root, _) = trie.commit_to(&mut nodes).unwrap();
+    let proof = trie.prove(&nodes, key.as_bytes()).unwrap();
+    assert_eq!(MptSecureStateProof.verify(root, key.as_bytes(), &proof).unwrap(), Some(bytes));
+    // Twice the slots do not fit: the trie refuses the value (typed, nothing changed).
+    let double = largest_record(13, 2 * 1024);
+    assert!(matches!(
+        trie.insert(&nodes, key.as_bytes(), &double.encode()),
+        Err(mpt_refcount::Error::ValueTooLarge { .. })
+    ));
+}

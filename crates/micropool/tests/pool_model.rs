@@ -55,6 +55,9 @@ struct Model {
     deposit: u64,
     collateral: u64,
     max_payees: usize,
+    /// The chain's `max_payees` once the reserve is made (a configuration change, lower
+    /// or higher): the record keeps the slots its slot unit promised.
+    later_max_payees: usize,
     /// Throwaway settlements stay within what the honest payees leave of the deposit.
     within: bool,
     slash_to_reporter: bool,
@@ -80,8 +83,10 @@ fn act() -> impl Strategy<Value = Act> {
 }
 
 fn model() -> impl Strategy<Value = Model> {
-    (10u64..400, 1usize..=8, any::<bool>(), any::<bool>()).prop_flat_map(
-        |(deposit, max_payees, within, slash_to_reporter)| {
+    (10u64..400, 1usize..=8, any::<bool>(), any::<bool>(), prop_oneof![1 => 1usize..=12, 2 => Just(0)])
+        .prop_flat_map(|(deposit, max_payees, within, slash_to_reporter, later)| {
+            // `0`: no change.
+            let later_max_payees = if later == 0 { max_payees } else { later };
             let unit = unit_of(deposit, max_payees);
             // Up to the slot limit, as many honest payees as the deposit can give a slot.
             let most = (max_payees as u64).min(deposit / unit) as usize;
@@ -105,10 +110,18 @@ fn model() -> impl Strategy<Value = Model> {
                             (amounts, present)
                         })
                         .collect();
-                    Model { deposit, collateral, max_payees, within, slash_to_reporter, honest, acts }
+                    Model {
+                        deposit,
+                        collateral,
+                        max_payees,
+                        later_max_payees,
+                        within,
+                        slash_to_reporter,
+                        honest,
+                        acts,
+                    }
                 })
-        },
-    )
+        })
 }
 
 /// The model's view of the source's signatures: per payee, the newest cheque signed.
@@ -179,6 +192,7 @@ fn check(m: &Model) -> Result<(), TestCaseError> {
         throwaways: 0,
     };
     l.apply(START, &Transaction::Reserve(reserve_tx(&v, 1, m.deposit, m.collateral, DURATION))).unwrap();
+    l.cfg.max_payees = m.later_max_payees;
     let end = START + DURATION;
     let honest: Vec<SecretKey> = (0..m.honest.len()).map(|i| key(20 + i as u8)).collect();
     let reporter = key(50);
@@ -318,7 +332,7 @@ fn check(m: &Model) -> Result<(), TestCaseError> {
             prop_assert_eq!(paid, newest, "honest payee {} paid less than its valid cheque", i);
         }
     }
-    prop_assert!(rec.transfers.len() <= m.max_payees);
+    prop_assert!(rec.transfers.len() <= m.max_payees.max(m.later_max_payees));
 
     let balance_before_release = l.store.balance(&v.address()).low_u64();
     let r = l
@@ -368,10 +382,28 @@ fn the_slot_limit_is_reachable_by_honest_payees() {
         deposit: 96,
         collateral: 100,
         max_payees: 8,
+        later_max_payees: 8,
         within: true,
         slash_to_reporter: false,
         honest: (0..8).map(|_| (vec![12], true)).collect(),
         acts: vec![Act::Throwaway { j: 0, amount: 5 }, Act::Report],
+    };
+    check(&m).unwrap();
+}
+
+#[test]
+fn the_slot_limit_survives_a_lower_max_payees_after_the_reserve() {
+    // The reserve was made under 8 slots (unit 12); the chain then allows 3 per record.
+    // Eight honest payees of a unit each, and a throwaway within the deposit: all paid.
+    let m = Model {
+        deposit: 96,
+        collateral: 100,
+        max_payees: 8,
+        later_max_payees: 3,
+        within: true,
+        slash_to_reporter: false,
+        honest: (0..7).map(|_| (vec![12], true)).collect(),
+        acts: vec![Act::Throwaway { j: 0, amount: 12 }, Act::SettleHonest { i: 0, t: 0 }, Act::Report],
     };
     check(&m).unwrap();
 }

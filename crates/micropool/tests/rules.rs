@@ -181,16 +181,24 @@ fn settlement_fee_comes_from_the_payee() {
 
 #[test]
 fn payee_count_is_capped() {
-    let (mut store, _, v) = funded();
+    // The cap is the one the reserve was made under (its slot unit, 50, is in the
+    // record): settling under a lower `max_payees` than the reserve's would lock out
+    // payees within the deposit (see hardening.rs).
     let cfg = PoolConfig { max_payees: 2, ..PoolConfig::default() };
-    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(2), 1, 1)).unwrap();
-    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(3), 1, 1)).unwrap();
+    let v = key(1);
+    let mut store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    reserve_fund(&mut store, &cfg, 10, &reserve_tx(&v, 1, 100, 150, 300)).unwrap();
+    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(2), 50, 1)).unwrap();
+    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(3), 50, 1)).unwrap();
+    // A third payee means 150 promised against 100: the overspend is proven, no slot.
+    assert!(settle(&mut store, &cfg, 20, &pay(&v, 1, &key(4), 50, 1)).unwrap().overspend_proven);
     assert_eq!(
-        settle(&mut store, &cfg, 20, &pay(&v, 1, &key(4), 1, 1)),
+        settle(&mut store, &cfg, 20, &pay(&v, 1, &key(5), 50, 1)),
         Err(Error::TooManyPayees { max: 2 })
     );
+    assert_eq!(store.reserve(&v.address(), 1).unwrap().transfers.len(), 2);
     // Existing payees still settle.
-    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(2), 2, 2)).unwrap();
+    settle(&mut store, &cfg, 20, &pay(&v, 1, &key(2), 51, 2)).unwrap();
 }
 
 #[test]

@@ -103,6 +103,14 @@ pub enum Error {
         /// The root.
         root: H256,
     },
+    /// [`Retention::recover`](crate::Retention::recover) was asked to keep a root the
+    /// store does not retain (its apply never landed, or it was pruned): the state is
+    /// not there to keep. Nothing was changed.
+    #[error("root {root:?} is to be kept but the store does not retain it")]
+    RootNotStored {
+        /// The root.
+        root: H256,
+    },
     /// The backing store failed.
     #[error("node store failure: {message}")]
     Store {

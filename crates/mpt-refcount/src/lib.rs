@@ -25,10 +25,12 @@
 //!
 //! # Call order
 //!
-//! `insert`/`delete`/`get` (any number) → [`Trie::commit`] → [`apply`] (or
-//! [`Retention::commit`]) → later [`prune`] of roots no longer needed. Changesets of one
-//! trie are applied in commit order. If an apply fails, call [`Trie::mark_unapplied`]
-//! with its changeset: the trie's next commit emits those nodes again.
+//! `insert`/`delete`/`get` (any number) → [`Trie::commit_to`] (commit and apply) or
+//! [`Retention::commit_trie`] → later [`prune`] of roots no longer needed. Both mark a
+//! changeset whose apply failed as unapplied themselves, so the trie's next commit
+//! emits those nodes again. With the two-step [`Trie::commit`] → [`apply`] (or
+//! [`Retention::commit`]), changesets of one trie are applied in commit order, and a
+//! failed apply must be handed back with [`Trie::mark_unapplied`].
 //!
 //! # Bounds
 //!

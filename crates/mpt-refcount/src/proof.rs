@@ -25,8 +25,32 @@ pub struct ProofLimits {
 
 impl Default for ProofLimits {
     /// 130 nodes (a 64-byte key's path is at most 129 hashed nodes), 256 KiB, 64-byte keys.
+    ///
+    /// Every proof of a [`SecureTrie`](crate::SecureTrie) fits (its keys are 32-byte
+    /// hashes, none a prefix of another, so a path holds one value: at most
+    /// [`MAX_VALUE_BYTES`](crate::MAX_VALUE_BYTES) plus about 40 KiB of branches), and so
+    /// does every proof of a plain [`Trie`](crate::Trie) whose path to the key holds at
+    /// most two values of the largest size. A plain trie whose keys are prefixes of
+    /// each other can hold a large value at every byte of a path: such a proof can exceed
+    /// 256 KiB and is refused ([`Error::ProofTooLarge`]); verify it with
+    /// [`ProofLimits::any_trie`].
     fn default() -> Self {
         ProofLimits { max_nodes: 130, max_bytes: 256 * 1024, max_key_bytes: crate::MAX_KEY_BYTES }
+    }
+}
+
+impl ProofLimits {
+    /// Limits that accept every proof [`Trie::prove`](crate::Trie::prove) can produce
+    /// under the crate's key and value bounds: 130 nodes of at most
+    /// [`MAX_NODE_BYTES`](crate::codec::MAX_NODE_BYTES) each (8.1 MiB in all), 64-byte
+    /// keys. Verification work stays linear in the bytes (one keccak256 per node).
+    pub fn any_trie() -> Self {
+        let max_nodes = 130;
+        ProofLimits {
+            max_nodes,
+            max_bytes: max_nodes * crate::codec::MAX_NODE_BYTES,
+            max_key_bytes: crate::MAX_KEY_BYTES,
+        }
     }
 }
 

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use primitives::H256;
+use primitives::{EMPTY_TRIE_ROOT, H256};
 
 use crate::Error;
 use crate::changeset::{Bookkeeper, ChangeSet, PruneStats};
@@ -54,7 +54,10 @@ impl Retention {
     /// and every extra retention of a root it does (the policy holds one per root).
     ///
     /// The policy must be the store's only owner of retained roots: the retentions of
-    /// other owners are pruned too.
+    /// other owners are pruned too. Every root in `recent` (the last `keep_last`) and
+    /// `pinned` other than the empty root must be retained by the store: otherwise
+    /// nothing is pruned and the answer is [`Error::RootNotStored`] (the host's index
+    /// names a state whose apply never landed; re-apply it or drop it from the index).
     pub fn recover<S: NodeStore + ?Sized>(
         store: &mut S,
         keep_last: usize,
@@ -70,6 +73,12 @@ impl Retention {
         for root in pinned {
             *r.pins.entry(*root).or_insert(0) += 1;
             *r.reasons.entry(*root).or_insert(0) += 1;
+        }
+        // Every root to keep must be there to keep, checked before anything is pruned.
+        for root in r.reasons.keys() {
+            if *root != EMPTY_TRIE_ROOT && store.root_count(root)? == 0 {
+                return Err(Error::RootNotStored { root: *root });
+            }
         }
         let mut pruned = Vec::new();
         for root in store.roots()? {
@@ -90,7 +99,7 @@ impl Retention {
     ///
     /// If the apply fails nothing changed: pass `changes` to
     /// [`Trie::mark_unapplied`](crate::Trie::mark_unapplied) so the trie's next commit
-    /// emits its nodes again. If a prune fails (a store error), the root it was pruning
+    /// emits its nodes again ([`Retention::commit_trie`] does this itself). If a prune fails (a store error), the root it was pruning
     /// has already left the policy but is still retained by the store: nothing is lost,
     /// and [`Retention::recover`] prunes it on the next start.
     pub fn commit<S: NodeStore + ?Sized>(
@@ -102,6 +111,15 @@ impl Retention {
         if !self.reasons.contains_key(&root) {
             self.books.apply(store, changes)?;
         }
+        self.record(store, root)
+    }
+
+    /// Records the applied `root` as the newest and prunes what leaves the window.
+    fn record<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        root: H256,
+    ) -> Result<Vec<(H256, PruneStats)>, Error> {
         self.window.push_back(root);
         *self.reasons.entry(root).or_insert(0) += 1;
         let mut pruned = Vec::new();
@@ -113,6 +131,27 @@ impl Retention {
             }
         }
         Ok(pruned)
+    }
+
+    /// Commits `trie` and [`Retention::commit`]s the changeset, the safe default: if the
+    /// apply fails, the trie is told ([`Trie::mark_unapplied`](crate::Trie::mark_unapplied))
+    /// before the error is returned, so its next commit emits the lost nodes again. A
+    /// failure while pruning (after the apply landed) is returned as is: the new root
+    /// is stored and retained. Returns the new root and what was pruned.
+    pub fn commit_trie<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+        trie: &mut crate::Trie,
+    ) -> Result<(H256, Vec<(H256, PruneStats)>), Error> {
+        let changes = trie.commit();
+        let root = changes.root();
+        if !self.reasons.contains_key(&root)
+            && let Err(e) = self.books.apply(store, &changes)
+        {
+            trie.mark_unapplied(&changes);
+            return Err(e);
+        }
+        Ok((root, self.record(store, root)?))
     }
 
     /// Pins a retained root (a finalized checkpoint) so it outlives the window. Pins

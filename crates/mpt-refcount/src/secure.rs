@@ -70,6 +70,15 @@ impl SecureTrie {
         self.inner.commit_with(hashing)
     }
 
+    /// Commits and applies, marking the changeset unapplied if the apply fails; see
+    /// [`Trie::commit_to`].
+    pub fn commit_to<S: NodeStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<(H256, crate::ApplyStats), Error> {
+        self.inner.commit_to(store)
+    }
+
     /// Marks a changeset that was not applied; see [`Trie::mark_unapplied`].
     pub fn mark_unapplied(&mut self, changes: &ChangeSet) {
         self.inner.mark_unapplied(changes)

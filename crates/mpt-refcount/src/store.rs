@@ -55,8 +55,30 @@ impl WriteBatch {
 
 /// Where trie nodes live. Small and object safe (`&dyn NodeStore` works).
 ///
-/// Implementations must make [`NodeStore::write`] atomic: after a crash either the
-/// whole batch is visible or none of it.
+/// # Contract for implementations
+///
+/// The reference counting is correct only if every store keeps these (the
+/// [`MemoryStore`] does, and the crate's tests check them through it):
+///
+/// * **Atomic writes.** [`NodeStore::write`] applies the whole batch or none of it:
+///   after a crash, and also when it returns `Err` (a failed write must not leave part
+///   of a batch behind: [`crate::apply`] and [`crate::prune`] report the error and the
+///   caller retries or marks the changeset unapplied on the assumption that nothing
+///   changed). The node writes and the retention counts in [`WriteBatch::roots`] land
+///   together.
+/// * **Faithful reads.** [`NodeStore::node`] / [`NodeStore::node_ref`] return exactly
+///   the bytes last written under that hash, and `None` once it is deleted. Reads are
+///   not re-hashed: a store that can corrupt data (a disk) must check integrity itself.
+/// * **Counts.** [`NodeStore::refcount`] is `0` exactly when the node is absent and
+///   otherwise the last count written; [`NodeStore::root_count`] is the last retention
+///   count written (`0` when none); [`NodeStore::roots`] lists each root whose count is
+///   above zero, once.
+/// * **Read errors are errors.** A read that fails returns `Err`, never `Ok(None)` or
+///   `Ok(0)`: "absent" is an answer the bookkeeping acts on (it stores a node anew, or
+///   treats a root as not retained).
+/// * **One writer.** Apply and prune read counts and then write a batch computed from
+///   them; two of them running at once on one store would lose updates. Serialize them
+///   (reads of stored nodes may run concurrently with each other).
 pub trait NodeStore {
     /// The bytes of the node stored under `hash`, if any.
     fn node(&self, hash: &H256) -> Result<Option<Vec<u8>>, Error>;

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use primitives::{EMPTY_TRIE_ROOT, H256, keccak256};
 
 use crate::Error;
-use crate::changeset::ChangeSet;
+use crate::changeset::{ApplyStats, ChangeSet};
 use crate::codec::{
     self, ChildRef, DecodedNode, bytes_len, decode_node, hp_string_len, list_len, nibble, put_hp,
     put_list_header, put_string,
@@ -747,6 +747,34 @@ impl Trie {
             }
         };
         ChangeSet { root, nodes }
+    }
+
+    /// Commits and applies the changeset to `store` in one step, the safe default: if
+    /// the apply fails (a store error, or a refused node), the trie marks the changeset
+    /// unapplied itself ([`Trie::mark_unapplied`]), so a later `commit_to` emits its nodes
+    /// again; nothing reached the store (the batch is atomic). Returns the new root and
+    /// what the apply did. Each successful call is one retention of the root (prune it
+    /// once to release it).
+    ///
+    /// ```
+    /// use mpt_refcount::{MemoryStore, Trie};
+    ///
+    /// let mut store = MemoryStore::new();
+    /// let mut trie = Trie::new();
+    /// trie.insert(&store, b"a", &[1; 40])?;
+    /// let (root, _) = trie.commit_to(&mut store)?;
+    /// assert_eq!(Trie::from_root(root).get(&store, b"a")?, Some(vec![1; 40]));
+    /// # Ok::<(), mpt_refcount::Error>(())
+    /// ```
+    pub fn commit_to<S: NodeStore + ?Sized>(&mut self, store: &mut S) -> Result<(H256, ApplyStats), Error> {
+        let changes = self.commit();
+        match crate::apply(store, &changes) {
+            Ok(stats) => Ok((changes.root(), stats)),
+            Err(e) => {
+                self.mark_unapplied(&changes);
+                Err(e)
+            }
+        }
     }
 
     /// Tells the trie that `changes`, one of its commits, was not applied (the apply was

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use mpt_refcount::codec::MAX_NODE_BYTES;
 use mpt_refcount::{
-    EMPTY_TRIE_ROOT, Error, H256, MAX_KEY_BYTES, MAX_VALUE_BYTES, MemoryStore, NodeStore, Retention,
-    SecureTrie, Trie, WriteBatch, apply, prune,
+    EMPTY_TRIE_ROOT, Error, H256, MAX_KEY_BYTES, MAX_VALUE_BYTES, MemoryStore, NodeStore, ProofLimits,
+    Retention, SecureTrie, Trie, WriteBatch, apply, prune, verify_proof, verify_proof_with_limits,
+    verify_secure_proof,
 };
 use support::FailingStore;
 
@@ -75,12 +76,7 @@ fn the_largest_value_fits_in_every_node_that_can_hold_it() {
 #[test]
 fn a_refused_apply_leaves_the_trie_usable() {
     let mut base_store = FailingStore::new(MemoryStore::new());
-    let mut base = Trie::new();
-    let mut model = Map::new();
-    for i in 0..40u8 {
-        base.insert(&base_store, &[i, i], &[i; 40]).unwrap();
-        model.insert(vec![i, i], vec![i; 40]);
-    }
+    let (mut base, model) = forty_keys(&base_store);
     apply(&mut base_store, &base.commit()).unwrap();
 
     // Fail the apply of the next changeset at every store call in turn.
@@ -113,10 +109,7 @@ fn a_refused_apply_leaves_the_trie_usable() {
         trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
         let cs = trie.commit();
         apply(&mut store, &cs).unwrap();
-        let mut want = model.clone();
-        want.insert(vec![1, 1], vec![0xee; 40]);
-        want.insert(vec![0x77], b"new small".to_vec());
-        want.insert(vec![2, 2], vec![0xdd; 40]);
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[0x77], b"new small"), (&[2, 2], &[0xdd; 40])]);
         assert_eq!(entries(&Trie::from_root(cs.root()), &store), want, "k = {k}");
         // The trie's cache and the store agree: one more commit changes nothing.
         assert!(trie.commit().is_empty());
@@ -476,4 +469,226 @@ fn a_no_change_commit_of_an_inline_root_is_empty() {
     trie.mark_unapplied(&lost);
     let redo = trie.commit();
     assert_eq!(redo, lost);
+}
+
+// ---- review: Retention::recover and the safe commit path --------------------------
+
+#[test]
+fn recover_refuses_to_keep_a_root_the_store_does_not_hold_and_changes_nothing() {
+    // Given a store that holds root A only: the host's block index also names B, whose
+    // apply never landed (the crash came between writing the index and the apply).
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    trie.insert(&store, b"a", &[1; 40]).unwrap();
+    let a = trie.commit();
+    apply(&mut store, &a).unwrap();
+    trie.insert(&store, b"b", &[2; 40]).unwrap();
+    let b = trie.commit();
+    // A leftover extra retention of A, which recover would normally prune.
+    apply(&mut store, &a).unwrap();
+    let before = snapshot(&store);
+    // When the policy is rebuilt with B in its window (or pinned), then recovery is a
+    // typed error naming B and nothing was pruned: a policy believing it keeps a state
+    // nobody stores would fail only later, on a read, with MissingNode.
+    let r = Retention::recover(&mut store, 4, &[a.root(), b.root()], &[]);
+    assert_eq!(r.err(), Some(Error::RootNotStored { root: b.root() }));
+    let r = Retention::recover(&mut store, 4, &[a.root()], &[b.root()]);
+    assert_eq!(r.err(), Some(Error::RootNotStored { root: b.root() }));
+    assert_eq!(snapshot(&store), before);
+    // The empty root needs no storage; naming A and the empty root recovers.
+    let (policy, pruned) = Retention::recover(&mut store, 4, &[EMPTY_TRIE_ROOT, a.root()], &[]).unwrap();
+    assert_eq!(pruned.len(), 1);
+    assert!(policy.is_retained(&a.root()) && policy.is_retained(&EMPTY_TRIE_ROOT));
+    assert_eq!(store.root_count(&a.root()).unwrap(), 1);
+}
+
+/// A trie of forty keys `[i, i] → [i; 40]`, not committed, and its model.
+fn forty_keys(store: &impl NodeStore) -> (Trie, Map) {
+    let mut trie = Trie::new();
+    let mut model = Map::new();
+    for i in 0..40u8 {
+        trie.insert(store, &[i, i], &[i; 40]).unwrap();
+        model.insert(vec![i, i], vec![i; 40]);
+    }
+    (trie, model)
+}
+
+/// `model` with `entries` inserted.
+fn with(model: &Map, entries: &[(&[u8], &[u8])]) -> Map {
+    let mut m = model.clone();
+    m.extend(entries.iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
+    m
+}
+
+#[test]
+fn commit_to_marks_a_failed_apply_itself_at_every_failing_call() {
+    let mut base_store = FailingStore::new(MemoryStore::new());
+    let (mut base, model) = forty_keys(&base_store);
+    base.commit_to(&mut base_store).unwrap();
+    let mut failures = 0;
+    for k in 0.. {
+        let mut store = base_store.clone();
+        let mut trie = base.clone();
+        trie.insert(&store, &[1, 1], &[0xee; 40]).unwrap();
+        trie.insert(&store, &[0x77], b"new small").unwrap();
+        let before = snapshot(&store.inner);
+        store.fail_at(k);
+        if trie.commit_to(&mut store).is_ok() {
+            assert!(store.armed(), "the apply made fewer than {k} calls");
+            break;
+        }
+        failures += 1;
+        assert_eq!(snapshot(&store.inner), before, "a failed commit_to writes nothing (k = {k})");
+        // No mark_unapplied by the caller: the next commit_to stores everything.
+        trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
+        let (root, _) = trie.commit_to(&mut store).unwrap();
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[0x77], b"new small"), (&[2, 2], &[0xdd; 40])]);
+        assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
+        // Two retentions (base and new root): pruning both leaves the store empty.
+        prune(&mut store, base.clone().root_hash()).unwrap();
+        prune(&mut store, root).unwrap();
+        assert!(store.inner.is_empty(), "k = {k}: no node leaked or double counted");
+    }
+    assert!(failures >= 3, "every call of the apply was failed once ({failures})");
+}
+
+#[test]
+fn retention_commit_trie_marks_a_failed_apply_itself_at_every_failing_call() {
+    let mut base_store = FailingStore::new(MemoryStore::new());
+    let mut base_policy = Retention::new(1);
+    let (mut base, model) = forty_keys(&base_store);
+    base_policy.commit_trie(&mut base_store, &mut base).unwrap();
+    let mut apply_failures = 0;
+    for k in 0.. {
+        let mut store = base_store.clone();
+        let mut policy = base_policy.clone();
+        let mut trie = base.clone();
+        trie.insert(&store, &[1, 1], &[0xee; 40]).unwrap();
+        let before = snapshot(&store.inner);
+        store.fail_at(k);
+        match policy.commit_trie(&mut store, &mut trie) {
+            Ok(_) => {
+                assert!(store.armed(), "commit_trie made fewer than {k} calls");
+                break;
+            }
+            Err(_) if snapshot(&store.inner) == before => apply_failures += 1,
+            // The prune of the old root failed after the apply landed: the new root is
+            // kept; recovery prunes the old one.
+            Err(_) => {
+                assert!(policy.is_retained(&trie.root_hash()));
+                let recent: Vec<H256> = policy.recent().copied().collect();
+                Retention::recover(&mut store, 1, &recent, &[]).unwrap();
+                assert_eq!(store.inner.roots().unwrap(), vec![trie.root_hash()]);
+                continue;
+            }
+        }
+        assert!(trie.pending() > 0, "k = {k}: the trie was told its changeset was lost");
+        // The caller does nothing but commit again.
+        trie.insert(&store, &[2, 2], &[0xdd; 40]).unwrap();
+        let (root, _) = policy.commit_trie(&mut store, &mut trie).unwrap();
+        let want = with(&model, &[(&[1, 1], &[0xee; 40]), (&[2, 2], &[0xdd; 40])]);
+        assert_eq!(entries(&Trie::from_root(root), &store), want, "k = {k}");
+        assert_eq!(store.inner.roots().unwrap(), vec![root], "k = {k}: the window holds one root");
+    }
+    assert!(apply_failures >= 3, "every call of the apply was failed once ({apply_failures})");
+}
+
+#[test]
+fn mark_unapplied_misused_twice_or_for_an_applied_changeset_keeps_counts_exact() {
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    for i in 0..30u8 {
+        trie.insert(&store, &[i, 7], &[i; 40]).unwrap();
+    }
+    let first = trie.commit();
+    apply(&mut store, &first).unwrap();
+    // Misuse: the applied changeset is handed back, twice.
+    trie.mark_unapplied(&first);
+    trie.mark_unapplied(&first);
+    trie.insert(&store, &[3, 7], &[0xaa; 40]).unwrap();
+    let second = trie.commit();
+    assert!(second.len() > 2, "the applied nodes are emitted again");
+    apply(&mut store, &second).unwrap();
+    assert_eq!(Trie::from_root(second.root()).get(&store, &[3, 7]).unwrap(), Some(vec![0xaa; 40]));
+    assert_eq!(Trie::from_root(first.root()).get(&store, &[3, 7]).unwrap(), Some(vec![3; 40]));
+    // Prune the first root while the re-emitted nodes are still in flight for a third
+    // commit: they are stored anew where the prune deleted them.
+    trie.mark_unapplied(&second);
+    trie.insert(&store, &[4, 7], &[0xbb; 40]).unwrap();
+    let third = trie.commit();
+    prune(&mut store, first.root()).unwrap();
+    apply(&mut store, &third).unwrap();
+    prune(&mut store, second.root()).unwrap();
+    let t = Trie::from_root(third.root());
+    assert_eq!(t.entries(&store).unwrap().len(), 30);
+    prune(&mut store, third.root()).unwrap();
+    assert!(store.is_empty(), "every count went back to zero: none was counted twice");
+}
+
+// ---- review: the key/value bounds through proofs ------------------------------------
+
+/// A plain trie whose keys are prefixes of each other (`k[..1]`, `k[..2]`, …), each with
+/// a value of the largest size: every node on the path to the longest key is a branch
+/// that holds a value of ~63 KiB.
+fn prefix_keys_with_largest_values(depth: usize) -> (MemoryStore, Trie, Vec<u8>) {
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    let key: Vec<u8> = (1..=depth as u8).collect();
+    for len in 1..=depth {
+        trie.insert(&store, &key[..len], &vec![len as u8; MAX_VALUE_BYTES]).unwrap();
+    }
+    trie.commit_to(&mut store).unwrap();
+    (store, trie, key)
+}
+
+#[test]
+fn every_proof_the_trie_generates_verifies_within_the_limits_it_documents() {
+    // Five prefix keys: a proof of about 5 × 63 KiB, over the default 256 KiB.
+    let (store, mut trie, key) = prefix_keys_with_largest_values(5);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    let bytes: usize = proof.iter().map(Vec::len).sum();
+    assert!(bytes > 256 * 1024, "{bytes}");
+    // The default limits are for hostile input and documented as such: refused, typed.
+    assert!(matches!(verify_proof(root, &key, &proof), Err(Error::ProofTooLarge { .. })));
+    // The limits that cover every trie the key and value bounds allow accept it.
+    let any = ProofLimits::any_trie();
+    assert_eq!(verify_proof_with_limits(root, &key, &proof, &any).unwrap(), Some(vec![5; MAX_VALUE_BYTES]));
+    // A deeper one (every node on the path a branch of ~63 KiB) fits them too; the whole
+    // 64-key depth takes a few seconds in a debug build: see the ignored variant.
+    let (store, mut trie, key) = prefix_keys_with_largest_values(12);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    assert_eq!(verify_proof_with_limits(root, &key, &proof, &any).unwrap(), Some(vec![12; MAX_VALUE_BYTES]));
+}
+
+#[test]
+#[ignore = "a few seconds in a debug build"]
+fn the_deepest_proof_of_largest_values_fits_the_any_trie_limits() {
+    let (store, mut trie, key) = prefix_keys_with_largest_values(MAX_KEY_BYTES);
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, &key).unwrap();
+    let any = ProofLimits::any_trie();
+    assert!(proof.len() <= any.max_nodes && proof.iter().map(Vec::len).sum::<usize>() <= any.max_bytes);
+    assert_eq!(
+        verify_proof_with_limits(root, &key, &proof, &any).unwrap(),
+        Some(vec![MAX_KEY_BYTES as u8; MAX_VALUE_BYTES])
+    );
+}
+
+#[test]
+fn every_secure_trie_proof_fits_the_default_limits() {
+    // A secure trie's keys are 32-byte hashes, never prefixes of each other: one value per
+    // path. The worst case: the largest value, under a deep path.
+    let mut store = MemoryStore::new();
+    let mut trie = SecureTrie::new();
+    for i in 0..400u32 {
+        trie.insert(&store, &i.to_be_bytes(), &[7; 40]).unwrap();
+    }
+    trie.insert(&store, b"big", &vec![9; MAX_VALUE_BYTES]).unwrap();
+    trie.commit_to(&mut store).unwrap();
+    let root = trie.root_hash();
+    let proof = trie.prove(&store, b"big").unwrap();
+    assert_eq!(verify_secure_proof(root, b"big", &proof).unwrap(), Some(vec![9; MAX_VALUE_BYTES]));
+    assert_eq!(verify_secure_proof(root, b"absent", &trie.prove(&store, b"absent").unwrap()).unwrap(), None);
 }

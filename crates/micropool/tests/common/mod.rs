@@ -1,8 +1,10 @@
 //! Shared fixtures of the integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
+
 use micropool::*;
-use primitives::{Address, SecretKey, U256};
+use primitives::{Address, H256, Machine, SecretKey, Timestamp, U256};
 
 pub const CHAIN: u64 = 1;
 
@@ -97,4 +99,35 @@ pub fn funded() -> (MemoryStore, PoolConfig, SecretKey) {
     let mut store = MemoryStore::with_balances([(viewer.address(), u(1000))]);
     reserve_fund(&mut store, &cfg, 10, &reserve_tx(&viewer, 1, 100, 150, 300)).unwrap();
     (store, cfg, viewer)
+}
+
+/// The state root and proof of every reserve in `store` (the toy state commitment).
+pub fn state_proof(store: &MemoryStore) -> (H256, Vec<Vec<u8>>) {
+    let state: BTreeMap<Vec<u8>, Vec<u8>> =
+        store.reserves.values().map(|r| (r.key().as_bytes().to_vec(), r.encode())).collect();
+    ToyStateProof::commit(&state)
+}
+
+/// A payee machine with [`payee_cfg`] and key `k`.
+pub fn payee(k: SecretKey) -> Payee<ToyStateProof, SecretKey> {
+    Payee::new(payee_cfg(), PayeeContext { verifier: ToyStateProof, signer: k }, Timestamp(0), [0; 32])
+}
+
+/// The handshake for reserve 1 of `v` at `height`, proven against `store`.
+pub fn handshake(store: &MemoryStore, v: &SecretKey, height: u64) -> PayeeInput {
+    let (state_root, proof) = state_proof(store);
+    PayeeInput::Handshake { source: v.address(), reserve_seq: 1, state_root, height, proof }
+}
+
+/// Every pending output of `m`.
+pub fn drain<M: Machine>(m: &mut M) -> Vec<M::Output> {
+    std::iter::from_fn(|| m.poll_output()).collect()
+}
+
+/// Asks `pe` to serve one chunk of reserve 1 of `v` (price 1) at `now`; the outputs.
+pub fn request_chunk<M: Machine<Input = PayeeInput>>(pe: &mut M, now: u64, v: &SecretKey) -> Vec<M::Output> {
+    let request =
+        PayeeInput::ChunkRequest { source: v.address(), reserve_seq: 1, resource_id: rid(), price: u(1) };
+    assert!(pe.handle(Timestamp(now), request).is_ok(), "a chunk request is answered, not an error");
+    drain(pe)
 }
