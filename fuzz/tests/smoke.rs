@@ -2,8 +2,8 @@
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
 use meshcast_fuzz::{
-    bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets,
-    smoke, tracker_geo_targets, transcode_verify_targets,
+    bls_gossip_targets, ledger_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets,
+    primitives_targets, smoke, tracker_geo_targets, transcode_verify_targets,
 };
 
 #[test]
@@ -19,6 +19,12 @@ fn pm_tickets_decoders_never_panic() {
     assert!(smoke(pm_tickets_targets::ticket, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(pm_tickets_targets::batch, &seeds, 3_000, 12) > 3_000);
     assert!(smoke(pm_tickets_targets::batch_into_recipient, &seeds, 1_000, 13) > 1_000);
+}
+
+#[test]
+fn ledger_decoders_never_panic() {
+    let seeds = ledger_targets::seeds();
+    assert!(smoke(ledger_targets::transaction, &seeds, 3_000, 21) > 3_000);
 }
 
 #[test]
