@@ -27,6 +27,15 @@ fn ledger_decoders_never_panic() {
     assert!(smoke(ledger_targets::transaction, &seeds, 3_000, 21) > 3_000);
 }
 
+/// A longer sweep of the same body (about a minute in a debug build):
+/// `cargo test -p meshcast-fuzz --test smoke -- --ignored ledger`.
+#[test]
+#[ignore]
+fn ledger_decoder_long_sweep_never_panics() {
+    let seeds = ledger_targets::seeds();
+    assert!(smoke(ledger_targets::transaction, &seeds, 300_000, 22) > 300_000);
+}
+
 #[test]
 fn micropool_decoders_never_panic() {
     let seeds = micropool_targets::seeds();
