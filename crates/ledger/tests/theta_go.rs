@@ -3,7 +3,8 @@
 //! `thetatoken/theta-protocol-ledger` at commit b8f81043434ed708fc467666dfef5ba300f58fe8,
 //! file `ledger/types/tx_test.go`; each test below names the Go test it mirrors. The hex
 //! is copied verbatim from that file; the fields are the Go test's fields. Together with
-//! the theta-js vectors (`known_answer.rs`) this covers types 0–6 and 8–10.
+//! the theta-js vectors (`known_answer.rs`, types 2 and 7–11) every type has an external
+//! known answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ledger::*;
