@@ -9,6 +9,8 @@
 //! `"signature"`. `holder` (staking) and `beneficiary` are plain addresses: Theta's
 //! holder outputs carry no coins (a decoded non-zero holder amount is not shown).
 
+use std::collections::BTreeMap;
+
 use primitives::{Address, SecretKey, U256};
 use serde::{Deserialize, Serialize};
 
@@ -140,12 +142,16 @@ fn output_json(o: &TxOutput) -> OutputJson {
 
 /// The `decode` JSON of `tx`, with `signature_valid` checked on `chain_id`.
 pub fn to_json(tx: &Transaction, chain_id: &str) -> TxJson {
+    // One pass over the signers (a Send's inputs share one sign-bytes digest).
+    let checks: BTreeMap<SignerRole, bool> =
+        tx.verify(chain_id).into_iter().map(|c| (c.role, c.result.is_ok())).collect();
+    let valid = |role: SignerRole| checks.get(&role).copied().unwrap_or(false);
     let input = |i: &TxInput, role: SignerRole| InputJson {
         address: addr(&i.address),
         coins: coins_json(&i.coins),
         sequence: i.sequence,
         signature: None,
-        signature_valid: Some(tx.verify_role(chain_id, role).is_ok()),
+        signature_valid: Some(valid(role)),
     };
     let outputs = |o: &[TxOutput]| o.iter().map(output_json).collect::<Vec<_>>();
     match tx {

@@ -284,14 +284,18 @@ impl Transaction {
     /// Checks one role's signature: present, and recovering to the input's address over
     /// the V1 or the V2 wrapper.
     pub fn verify_role(&self, chain_id: &str, role: SignerRole) -> Result<(), Error> {
+        self.verify_with(&mut Digests::new(self, chain_id), role)
+    }
+
+    fn verify_with(&self, digests: &mut Digests<'_>, role: SignerRole) -> Result<(), Error> {
         let input = self.input(role)?;
         let sig = input.signature.ok_or(Error::MissingSignature { address: input.address })?;
-        let v1 = keccak256(self.sign_bytes_with(chain_id, role, Wrapper::V1)?);
+        let v1 = digests.get(role, Wrapper::V1)?;
         let recovered = sig.recover(&v1).map_err(|_| Error::RecoveryFailed)?;
         if recovered == input.address {
             return Ok(());
         }
-        let v2 = keccak256(self.sign_bytes_with(chain_id, role, Wrapper::V2)?);
+        let v2 = digests.get(role, Wrapper::V2)?;
         if sig.recover(&v2).ok() == Some(input.address) {
             return Ok(());
         }
@@ -299,16 +303,53 @@ impl Transaction {
     }
 
     /// Checks every signer; one entry per role, in [`Transaction::signers`] order.
+    ///
+    /// Each distinct sign-bytes payload is built and hashed once (a Send's inputs share
+    /// one), so the cost is one encoding of the transaction plus one or two recoveries
+    /// per signer, not one encoding per signer.
     pub fn verify(&self, chain_id: &str) -> Vec<SignatureCheck> {
+        let mut digests = Digests::new(self, chain_id);
         self.signers()
             .into_iter()
-            .map(|(role, address)| SignatureCheck { role, address, result: self.verify_role(chain_id, role) })
+            .map(|(role, address)| SignatureCheck {
+                role,
+                address,
+                result: self.verify_with(&mut digests, role),
+            })
             .collect()
     }
 
     /// `Ok` when every signer's signature is valid; otherwise the first failure.
     pub fn verify_all(&self, chain_id: &str) -> Result<(), Error> {
         self.verify(chain_id).into_iter().try_for_each(|c| c.result)
+    }
+}
+
+/// Sign-bytes digests of one transaction, computed on first use. Roles share a digest
+/// unless Theta signs different bytes for them (only ServicePayment's source and target
+/// differ).
+struct Digests<'a> {
+    tx: &'a Transaction,
+    chain_id: &'a str,
+    /// `[class][wrapper]`: class 1 is ServicePayment's source, 0 everything else.
+    cache: [[Option<H256>; 2]; 2],
+}
+
+impl<'a> Digests<'a> {
+    fn new(tx: &'a Transaction, chain_id: &'a str) -> Self {
+        Digests { tx, chain_id, cache: [[None; 2]; 2] }
+    }
+
+    fn get(&mut self, role: SignerRole, wrapper: Wrapper) -> Result<H256, Error> {
+        let class =
+            usize::from(matches!(self.tx, Transaction::ServicePayment(_)) && role == SignerRole::Source);
+        let w = usize::from(wrapper == Wrapper::V2);
+        if let Some(d) = self.cache[class][w] {
+            return Ok(d);
+        }
+        let d = keccak256(self.tx.sign_bytes_with(self.chain_id, role, wrapper)?);
+        self.cache[class][w] = Some(d);
+        Ok(d)
     }
 }
 
