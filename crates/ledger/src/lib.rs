@@ -4,7 +4,8 @@
 //! transactions**. Types, codec, sign bytes and signatures are byte-for-byte those of
 //! Theta's Go ledger (`ledger/types/tx.go`, `serialization.go`) and of its JavaScript
 //! SDK `@thetalabs/theta-js`, checked against transactions theta-js signed
-//! (`tests/known_answer.rs`). Accounts, staking, rewards, execution, pruning and state
+//! (`tests/known_answer.rs`) and the sign bytes Theta's Go tests assert
+//! (`tests/theta_go.rs`). Accounts, staking, rewards, execution, pruning and state
 //! sync are not built yet; see `docs/ledger.md`.
 //!
 //! ## The model
