@@ -451,11 +451,8 @@ pub fn sign_json(j: &TxJson, chain_id: &str, keys: &[SecretKey]) -> Result<Trans
     {
         t.sign_holder(k)?;
     }
-    for (role, address) in tx.signers() {
-        if let Some(k) = keys.iter().find(|k| k.address() == address) {
-            tx.sign(chain_id, role, k)?;
-        }
-    }
+    let signers: Vec<&dyn primitives::Signer> = keys.iter().map(|k| k as &dyn primitives::Signer).collect();
+    tx.sign_with_keys(chain_id, &signers)?;
     Ok(tx)
 }
 

@@ -273,12 +273,28 @@ impl Transaction {
 
     /// Signs every role whose address is `signer`'s, in signing order; returns how many.
     pub fn sign_all(&mut self, chain_id: &str, signer: &dyn Signer) -> Result<usize, Error> {
-        let mine: Vec<SignerRole> =
-            self.signers().into_iter().filter(|(_, a)| *a == signer.address()).map(|(r, _)| r).collect();
-        for role in &mine {
-            self.sign(chain_id, *role, signer)?;
+        self.sign_with_keys(chain_id, &[signer])
+    }
+
+    /// Signs every role whose address matches one of `signers`, in signing order (so a
+    /// ServicePayment's target countersigns after its source signed); returns how many
+    /// roles were signed. A Send's inputs share one digest, built once.
+    pub fn sign_with_keys(&mut self, chain_id: &str, signers: &[&dyn Signer]) -> Result<usize, Error> {
+        let mut shared: Option<H256> = None;
+        let mut count = 0;
+        for (role, address) in self.signers() {
+            let Some(signer) = signers.iter().find(|s| s.address() == address) else { continue };
+            let digest = match shared {
+                Some(d) => d,
+                None => keccak256(self.sign_bytes(chain_id, role)?),
+            };
+            if matches!(self, Transaction::Send(_)) {
+                shared = Some(digest);
+            }
+            self.input_mut(role)?.signature = Some(signer.sign_digest(&digest));
+            count += 1;
         }
-        Ok(mine.len())
+        Ok(count)
     }
 
     /// Checks one role's signature: present, and recovering to the input's address over

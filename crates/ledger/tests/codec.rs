@@ -495,3 +495,25 @@ fn verifying_a_send_with_many_inputs_encodes_it_once_not_per_input() {
     let ledger::json::TxJson::Send { inputs, .. } = json else { panic!("a send") };
     assert!(inputs.iter().all(|i| i.signature_valid == Some(true)));
 }
+
+#[test]
+fn sign_with_keys_signs_in_role_order_whatever_the_key_order() {
+    // Keys given payee first: the payer's cheque must still be signed before the payee
+    // countersigns, or the target signature would not cover the source signature.
+    let (payer, payee) = (key(1), key(2));
+    let mut tx = service_payment_unsigned(&payer, &payee);
+    assert_eq!(tx.sign_with_keys(CHAIN, &[&payee, &payer]), Ok(2));
+    tx.verify_all(CHAIN).unwrap();
+    // A Send with inputs of two keys, interleaved, all valid; an unknown key signs nothing.
+    let (a, b) = (key(1), key(2));
+    let mut send = Transaction::Send(SendTx {
+        fee: fee(),
+        inputs: (0..6)
+            .map(|i| TxInput::new(if i % 2 == 0 { a.address() } else { b.address() }, coins(1, 1), i))
+            .collect(),
+        outputs: vec![],
+    });
+    assert_eq!(send.sign_with_keys(CHAIN, &[&key(9)]), Ok(0));
+    assert_eq!(send.sign_with_keys(CHAIN, &[&b, &a]), Ok(6));
+    send.verify_all(CHAIN).unwrap();
+}
