@@ -228,13 +228,10 @@ pub fn to_json(tx: &Transaction, chain_id: &str) -> TxJson {
             purpose: t.purpose,
             bls_pubkey: hex(t.bls_pubkey.as_ref().map(|k| k.as_slice()).unwrap_or_default()),
             bls_pop: hex(t.bls_pop.as_ref().map(|p| p.as_slice()).unwrap_or_default()),
-            holder_sig: hex(t
+            holder_sig: t
                 .holder_sig
                 .as_ref()
-                .map(theta_signature_bytes)
-                .as_ref()
-                .map(|b| b.as_slice())
-                .unwrap_or_default()),
+                .map_or_else(|| hex(&[]), |sig| hex(&theta_signature_bytes(sig))),
         },
         Transaction::StakeRewardDistribution(t) => TxJson::StakeRewardDistribution {
             fee: coins_json(&t.fee),
