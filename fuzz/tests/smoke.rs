@@ -2,8 +2,8 @@
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
 use meshcast_fuzz::{
-    bls_gossip_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets, primitives_targets,
-    smoke, tracker_geo_targets, transcode_verify_targets,
+    bls_gossip_targets, ledger_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets,
+    primitives_targets, smoke, tracker_geo_targets, transcode_verify_targets,
 };
 
 #[test]
@@ -33,6 +33,21 @@ fn pm_tickets_state_seeds_decode() {
     assert_eq!((recipient.rands.len(), recipient.winners.len()), (0, 3));
     assert!(recipient.winners.iter().all(|w| w.in_flight.is_some()));
     assert_eq!(recipient.revealed.len(), 1);
+}
+
+#[test]
+fn ledger_decoders_never_panic() {
+    let seeds = ledger_targets::seeds();
+    assert!(smoke(ledger_targets::transaction, &seeds, 3_000, 21) > 3_000);
+}
+
+/// A longer sweep of the same body (about a minute in a debug build):
+/// `cargo test -p meshcast-fuzz --test smoke -- --ignored ledger`.
+#[test]
+#[ignore]
+fn ledger_decoder_long_sweep_never_panics() {
+    let seeds = ledger_targets::seeds();
+    assert!(smoke(ledger_targets::transaction, &seeds, 300_000, 22) > 300_000);
 }
 
 #[test]
