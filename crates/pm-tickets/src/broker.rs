@@ -300,19 +300,7 @@ impl Broker {
             return Err(Error::ZeroSender);
         }
         let ep = t.expiration_params;
-        let expected = self
-            .round_hashes
-            .get(&ep.creation_round)
-            .copied()
-            .filter(|h| !h.is_zero())
-            .ok_or(Error::UnknownCreationRound { round: U256::from(ep.creation_round) })?;
-        if expected != ep.creation_round_block_hash {
-            return Err(Error::CreationRoundBlockHashMismatch {
-                round: ep.creation_round,
-                found: ep.creation_round_block_hash,
-                expected,
-            });
-        }
+        crate::validate::check_creation_round_hash(&self.round_hashes, &ep)?;
         if ep.creation_round.saturating_add(self.config.ticket_validity_period) <= self.current_round {
             return Err(Error::TicketExpired {
                 creation_round: ep.creation_round,

@@ -759,19 +759,7 @@ impl Recipient {
                 validity_period: self.config.ticket_validity_period,
             });
         }
-        let expected = self
-            .round_hashes
-            .get(&ep.creation_round)
-            .copied()
-            .filter(|h| !h.is_zero())
-            .ok_or(Error::UnknownCreationRound { round: U256::from(ep.creation_round) })?;
-        if expected != ep.creation_round_block_hash {
-            return Err(Error::CreationRoundBlockHashMismatch {
-                round: ep.creation_round,
-                found: ep.creation_round_block_hash,
-                expected,
-            });
-        }
+        crate::validate::check_creation_round_hash(&self.round_hashes, ep)?;
         Ok(())
     }
 

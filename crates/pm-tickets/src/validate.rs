@@ -1,7 +1,7 @@
 //! Recipient-side checks: the stateless recipientRand, the per-rand nonce ledger, and
 //! ticket validation (signature recovery, win test, replay check).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hmac::{KeyInit, Mac};
 use primitives::{Address, H256, Signature, U256};
@@ -148,6 +148,29 @@ pub fn verify_signatures(tickets: &[(Ticket, Signature)]) -> Vec<Result<H256, Er
 pub fn par_verify_signatures(tickets: &[(Ticket, Signature)]) -> Vec<Result<H256, Error>> {
     use rayon::prelude::*;
     tickets.par_iter().map(|(t, s)| t.verify_signature(s)).collect()
+}
+
+/// The TicketBroker's creation-round block-hash rule (the auxData check): the ticket's
+/// creation round is known, with a non-zero block hash, and the ticket names exactly that
+/// hash. `round_hashes` maps rounds to their block hashes. Shared by
+/// the broker and the recipient, so both judge a ticket the same way.
+pub(crate) fn check_creation_round_hash(
+    round_hashes: &BTreeMap<u64, H256>,
+    ep: &TicketExpirationParams,
+) -> Result<(), Error> {
+    let expected = round_hashes
+        .get(&ep.creation_round)
+        .copied()
+        .filter(|h| !h.is_zero())
+        .ok_or(Error::UnknownCreationRound { round: U256::from(ep.creation_round) })?;
+    if expected != ep.creation_round_block_hash {
+        return Err(Error::CreationRoundBlockHashMismatch {
+            round: ep.creation_round,
+            found: ep.creation_round_block_hash,
+            expected,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
