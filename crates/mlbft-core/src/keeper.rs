@@ -125,11 +125,18 @@ pub enum EpochThreshold {
 
 /// EpochChange requests: each validator's highest requested epoch (one slot per
 /// validator, so memory is bounded by the set size whatever epochs are claimed).
+///
+/// Two kinds of request are kept apart. An *explicit* request is a signed EpochChange
+/// (sent on timeout): it counts for both thresholds. A vote in epoch `t` is an
+/// *implicit* request for `t + 1` ("after voting", Algorithm 1): it counts towards
+/// entering `t + 1` but not towards the 1/3 join rule, so validators whose proposal is
+/// merely late are not dragged out of an epoch that is about to certify a block.
 #[derive(Clone, Debug)]
 pub struct EpochTally {
     stakes: Vec<U256>,
     total: U256,
-    highest: Vec<u64>,
+    explicit: Vec<u64>,
+    any: Vec<u64>,
     joined: u64,
     entered: u64,
 }
@@ -138,25 +145,41 @@ impl EpochTally {
     /// A tally for voters with `stakes`; thresholds at or below `floor` are not emitted.
     pub fn new(stakes: Vec<U256>, floor: u64) -> Self {
         let total = stakes.iter().fold(U256::zero(), |a, s| a.saturating_add(*s));
-        let highest = vec![0; stakes.len()];
-        EpochTally { stakes, total, highest, joined: floor, entered: floor }
+        let n = stakes.len();
+        EpochTally { stakes, total, explicit: vec![0; n], any: vec![0; n], joined: floor, entered: floor }
     }
 
-    /// Records that `voter` asks for `epoch`; returns the thresholds newly crossed
-    /// (each level is reported once, for the highest epoch it reaches, `Join` first).
+    /// Records a signed EpochChange by `voter` for `epoch`; returns the thresholds newly
+    /// crossed (each level reported once, for the highest epoch it reaches, `Join` first).
     pub fn add(&mut self, voter: ValidatorIndex, epoch: u64) -> Vec<EpochThreshold> {
-        let Some(slot) = self.highest.get_mut(voter as usize) else { return Vec::new() };
-        if epoch <= *slot {
+        let i = voter as usize;
+        let (Some(e), Some(a)) = (self.explicit.get_mut(i), self.any.get_mut(i)) else { return Vec::new() };
+        if epoch <= *e {
             return Vec::new();
         }
-        *slot = epoch;
+        *e = epoch;
+        *a = (*a).max(epoch);
+        self.thresholds()
+    }
+
+    /// Records that `voter` voted in `epoch − 1`, an implicit request for `epoch`.
+    pub fn add_implicit(&mut self, voter: ValidatorIndex, epoch: u64) -> Vec<EpochThreshold> {
+        let Some(a) = self.any.get_mut(voter as usize) else { return Vec::new() };
+        if epoch <= *a {
+            return Vec::new();
+        }
+        *a = epoch;
+        self.thresholds()
+    }
+
+    fn thresholds(&mut self) -> Vec<EpochThreshold> {
         let mut out = Vec::new();
-        let join = self.highest_with(exceeds_one_third);
+        let join = highest_with(&self.explicit, &self.stakes, self.total, exceeds_one_third);
         if let Some(e) = join.filter(|&e| e > self.joined) {
             self.joined = e;
             out.push(EpochThreshold::Join(e));
         }
-        let enter = self.highest_with(exceeds_two_thirds);
+        let enter = highest_with(&self.any, &self.stakes, self.total, exceeds_two_thirds);
         if let Some(e) = enter.filter(|&e| e > self.entered) {
             self.entered = e;
             out.push(EpochThreshold::Enter(e));
@@ -164,25 +187,15 @@ impl EpochTally {
         out
     }
 
-    /// The largest epoch `t` such that the validators asking for `t` or later pass
-    /// `pred(stake, total)`.
-    pub fn highest_with(&self, pred: impl Fn(U256, U256) -> bool) -> Option<u64> {
-        let mut asks: Vec<(u64, U256)> =
-            self.highest.iter().copied().zip(self.stakes.iter().copied()).filter(|(e, _)| *e > 0).collect();
-        asks.sort_unstable_by_key(|a| core::cmp::Reverse(a.0));
-        let mut acc = U256::zero();
-        for (e, s) in asks {
-            acc = acc.saturating_add(s);
-            if pred(acc, self.total) {
-                return Some(e);
-            }
-        }
-        None
+    /// The largest epoch `t` such that the validators asking (explicitly, or also by
+    /// voting when `implicit`) for `t` or later pass `pred(stake, total)`.
+    pub fn highest(&self, implicit: bool, pred: impl Fn(U256, U256) -> bool) -> Option<u64> {
+        highest_with(if implicit { &self.any } else { &self.explicit }, &self.stakes, self.total, pred)
     }
 
-    /// The highest epoch `voter` asked for.
+    /// The highest epoch `voter` asked for explicitly.
     pub fn requested(&self, voter: ValidatorIndex) -> u64 {
-        self.highest.get(voter as usize).copied().unwrap_or(0)
+        self.explicit.get(voter as usize).copied().unwrap_or(0)
     }
 
     /// Marks epochs up to `epoch` as already entered (after entering by another route).
@@ -190,6 +203,20 @@ impl EpochTally {
         self.entered = self.entered.max(epoch);
         self.joined = self.joined.max(epoch);
     }
+}
+
+fn highest_with(asks: &[u64], stakes: &[U256], total: U256, pred: impl Fn(U256, U256) -> bool) -> Option<u64> {
+    let mut asks: Vec<(u64, U256)> =
+        asks.iter().copied().zip(stakes.iter().copied()).filter(|(e, _)| *e > 0).collect();
+    asks.sort_unstable_by_key(|a| core::cmp::Reverse(a.0));
+    let mut acc = U256::zero();
+    for (e, s) in asks {
+        acc = acc.saturating_add(s);
+        if pred(acc, total) {
+            return Some(e);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -219,5 +246,15 @@ mod tests {
         assert_eq!(t.add(2, 3), vec![EpochThreshold::Join(3), EpochThreshold::Enter(2)]);
         assert!(t.add(2, 3).is_empty());
         assert_eq!(t.add(0, 3), vec![EpochThreshold::Enter(3)]);
+    }
+
+    #[test]
+    fn votes_count_for_entering_but_not_for_joining() {
+        let mut t = EpochTally::new(vec![U256::one(); 4], 1);
+        assert!(t.add_implicit(0, 2).is_empty());
+        assert!(t.add_implicit(1, 2).is_empty(), "two votes of four must not drag the others along");
+        assert_eq!(t.add_implicit(2, 2), vec![EpochThreshold::Enter(2)]);
+        assert_eq!(t.add(3, 3), Vec::new());
+        assert_eq!(t.add(0, 3), vec![EpochThreshold::Join(3)]);
     }
 }

@@ -456,6 +456,7 @@ impl<C: Context> Machine<C> {
             self.outputs.push_back(Output::Broadcast(Message::Vote(v)));
         }
         self.send_epoch_change(now, self.epoch.saturating_add(1));
+        self.maybe_propose(now);
     }
 
     fn send_epoch_change(&mut self, now: Timestamp, epoch: u64) {
@@ -467,7 +468,17 @@ impl<C: Context> Machine<C> {
     }
 
     fn count_epoch_request(&mut self, now: Timestamp, voter: ValidatorIndex, epoch: u64) {
-        for t in self.epoch_tally.add(voter, epoch) {
+        let thresholds = self.epoch_tally.add(voter, epoch);
+        self.apply_thresholds(now, thresholds);
+    }
+
+    fn count_vote_request(&mut self, now: Timestamp, voter: ValidatorIndex, epoch: u64) {
+        let thresholds = self.epoch_tally.add_implicit(voter, epoch);
+        self.apply_thresholds(now, thresholds);
+    }
+
+    fn apply_thresholds(&mut self, now: Timestamp, thresholds: Vec<EpochThreshold>) {
+        for t in thresholds {
             match t {
                 EpochThreshold::Join(e) if e > self.ec_sent && e > self.epoch => self.send_epoch_change(now, e),
                 EpochThreshold::Enter(e) if e > self.epoch => self.enter_epoch(now, e),
@@ -487,10 +498,23 @@ impl<C: Context> Machine<C> {
         self.vote_sigs = self.vote_sigs.split_off(&(oldest, 0));
         self.proposals = self.proposals.split_off(&oldest);
         self.accused = self.accused.split_off(&(oldest, 0, StatementKind::Proposal));
-        if self.me.is_some_and(|me| self.set.proposer(epoch) == me) && self.last_proposed_epoch < epoch {
-            self.propose(now, epoch);
-        }
+        self.maybe_propose(now);
         self.try_vote(now);
+    }
+
+    /// Proposes in the current epoch if we are its proposer, have not proposed yet, and
+    /// hold the block we extend (otherwise it is fetched first, so voters can check the
+    /// ancestry of what we propose).
+    fn maybe_propose(&mut self, now: Timestamp) {
+        let epoch = self.epoch;
+        if !self.me.is_some_and(|me| self.set.proposer(epoch) == me) || self.last_proposed_epoch >= epoch {
+            return;
+        }
+        if !self.blocks.contains_key(&self.lock.hash) {
+            self.request(now, self.lock.hash, None);
+            return;
+        }
+        self.propose(now, epoch);
     }
 
     fn check_window(&self, epoch: u64) -> Result<(), Error> {
@@ -574,6 +598,11 @@ impl<C: Context> Machine<C> {
         if let Some(cc) = parent_cc {
             self.on_cc(now, cc, Some(from));
         }
+        self.check_settlement(now, r.hash);
+        if let Some((s, c)) = self.pending_settle {
+            self.settle(now, s, c);
+        }
+        self.maybe_propose(now);
         self.try_vote(now);
         Ok(())
     }
@@ -693,8 +722,12 @@ impl<C: Context> Machine<C> {
             }
             VoteOutcome::Duplicate | VoteOutcome::NotAMember => {}
             VoteOutcome::Counted => {
+                if e == self.epoch && !self.proposals.contains_key(&e) && !self.blocks.contains_key(&v.block.hash) {
+                    // Others vote for a proposal we have not seen: fetch it from a voter.
+                    self.request(now, v.block.hash, Some(v.voter));
+                }
                 self.vote_sigs.insert((e, v.voter), v.clone());
-                self.count_epoch_request(now, v.voter, e.saturating_add(1));
+                self.count_vote_request(now, v.voter, e.saturating_add(1));
             }
             VoteOutcome::Quorum { value } => {
                 self.vote_sigs.insert((e, v.voter), v.clone());
@@ -707,7 +740,7 @@ impl<C: Context> Machine<C> {
                 if let Ok(cert) = Certificate::aggregate(self.set.len(), &sigs) {
                     self.on_cc(now, CommitCertificate { block: value, cert }, Some(v.voter));
                 }
-                self.count_epoch_request(now, v.voter, e.saturating_add(1));
+                self.count_vote_request(now, v.voter, e.saturating_add(1));
             }
         }
     }
@@ -865,10 +898,16 @@ impl<C: Context> Machine<C> {
     }
 
     fn on_block_request(&mut self, from: ValidatorIndex, hash: H256) {
-        if let (Some(block), Some(cc)) = (self.blocks.get(&hash), self.ccs.get(&hash)) {
-            let msg = Message::BlockResponse { block: block.clone(), cc: cc.clone() };
-            self.outputs.push_back(Output::Send { to: from, msg });
-        }
+        let Some(block) = self.blocks.get(&hash) else { return };
+        let msg = match self.ccs.get(&hash) {
+            Some(cc) => Message::BlockResponse { block: block.clone(), cc: cc.clone() },
+            // Not certified here yet: the signed proposal carries the block just as well.
+            None => match self.proposals.get(&block.epoch) {
+                Some((p, _)) if p.block.hash() == hash => Message::Proposal(p.clone()),
+                _ => return,
+            },
+        };
+        self.outputs.push_back(Output::Send { to: from, msg });
     }
 
     fn request(&mut self, now: Timestamp, hash: H256, to: Option<ValidatorIndex>) {
@@ -922,6 +961,7 @@ impl<C: Context> Machine<C> {
         if let Some((s, c)) = self.pending_settle {
             self.settle(now, s, c);
         }
+        self.maybe_propose(now);
         self.try_vote(now);
         Ok(())
     }

@@ -269,7 +269,10 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
             Output::Request { to, hash } => {
                 let mut peers: Vec<NodeId> = to.map(|t| t as NodeId).into_iter().collect();
                 let others = self.others();
-                if !others.is_empty() {
+                for _ in 0..2 {
+                    if others.is_empty() {
+                        break;
+                    }
                     let pick = others[(self.next_rand() % others.len() as u64) as usize];
                     if !peers.contains(&pick) {
                         peers.push(pick);
@@ -533,7 +536,7 @@ impl SweepConfig {
             loss,
             checkpoint_interval: 100,
             tail_ms: None,
-            config: Config::default(),
+            config: Config { epoch_timeout_ms: 600, ..Config::default() },
             partitions: true,
             crashes: true,
             faults: true,
@@ -743,13 +746,20 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
             }
         }
     }
-    let tail = cfg.tail_ms.unwrap_or(4000 + cfg.checkpoint_interval.saturating_mul(150));
+    let tail = cfg.tail_ms.unwrap_or(5000 + cfg.checkpoint_interval.saturating_mul(250));
     let end = healed + tail;
     {
         let c = checker.clone();
         sim.add_invariant("safety", move |_, _| c.borrow().violation.clone().map_or(Ok(()), Err));
     }
-    let result = sim.run_until(end);
+    let mut result = sim.run_until(end);
+    if result.is_ok() && !split && guardians.is_some() {
+        // Cover at least one finalized checkpoint (bounded extension).
+        let c = checker.clone();
+        let cap = end + tail.saturating_mul(3);
+        result = sim.run_until_pred(cap, move |_| !c.borrow().finalized.is_empty());
+    }
+    let end = sim.now();
     let c = checker.borrow();
     let violation = match result {
         Ok(_) => c.violation.clone(),
