@@ -43,12 +43,15 @@ fn parse() -> Result<Args, String> {
             "--byzantine" => cfg.byzantine = value()?.parse().map_err(|e| format!("--byzantine: {e}"))?,
             "--guardians" => cfg.guardians = value()?.parse().map_err(|e| format!("--guardians: {e}"))?,
             "--loss" => cfg.loss = value()?.parse().map_err(|e| format!("--loss: {e}"))?,
-            "--interval" => cfg.checkpoint_interval = value()?.parse().map_err(|e| format!("--interval: {e}"))?,
+            "--interval" => {
+                cfg.checkpoint_interval = value()?.parse().map_err(|e| format!("--interval: {e}"))?
+            }
             "--tail-ms" => cfg.tail_ms = Some(value()?.parse().map_err(|e| format!("--tail-ms: {e}"))?),
             "--seeds" => {
                 let v = value()?;
                 let (a, b) = v.split_once("..").ok_or("--seeds takes A..B")?;
-                seeds = a.parse().map_err(|e| format!("--seeds: {e}"))?..b.parse().map_err(|e| format!("--seeds: {e}"))?;
+                seeds = a.parse().map_err(|e| format!("--seeds: {e}"))?
+                    ..b.parse().map_err(|e| format!("--seeds: {e}"))?;
             }
             "--no-faults" => {
                 cfg.faults = false;
@@ -81,7 +84,8 @@ fn main() -> ExitCode {
     let start = Instant::now();
     let mut runs: Vec<RunOutcome> = Vec::new();
     for seed in args.seeds.clone() {
-        let outcome = if args.real_bls { run::<Bls>(&args.cfg, seed) } else { run::<FakeScheme>(&args.cfg, seed) };
+        let outcome =
+            if args.real_bls { run::<Bls>(&args.cfg, seed) } else { run::<FakeScheme>(&args.cfg, seed) };
         match outcome {
             Ok(r) => {
                 if args.verbose || r.violation.is_some() || r.liveness_failure {

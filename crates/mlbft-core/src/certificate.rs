@@ -7,8 +7,8 @@
 //! each guardian.
 
 use bls_gossip::{GuardianSet, Scheme, SignerVector, WIRE_SIGNATURE_LEN};
-use primitives::rlp::{Rlp, RlpStream};
 use primitives::U256;
+use primitives::rlp::{Rlp, RlpStream};
 
 use crate::Error;
 use crate::types::{BlockRef, expect_list, vote_message};
@@ -136,7 +136,10 @@ impl<S: Scheme> Certificate<S> {
         let mut acc: Option<S::Signature> = None;
         for (i, sig) in sigs {
             if signers.contains(*i) {
-                return Err(Error::Malformed { what: "certificate", reason: format!("duplicate signer {i}") });
+                return Err(Error::Malformed {
+                    what: "certificate",
+                    reason: format!("duplicate signer {i}"),
+                });
             }
             signers.insert(*i)?;
             acc = Some(acc.map_or_else(|| sig.clone(), |a| S::combine(&a, sig)));
@@ -153,8 +156,7 @@ impl<S: Scheme> Certificate<S> {
         if self.signers.len() != keys.len() {
             return Err(Error::BitmapLength { expected: keys.len(), got: self.signers.len() });
         }
-        let signed =
-            self.signers.iter().fold(U256::zero(), |acc, i| acc.saturating_add(set.member_stake(i)));
+        let signed = self.signers.iter().fold(U256::zero(), |acc, i| acc.saturating_add(set.member_stake(i)));
         if !exceeds_two_thirds(signed, set.total()) {
             return Err(Error::NoQuorum { signed: signed.to_string(), total: set.total().to_string() });
         }
@@ -182,7 +184,10 @@ impl<S: Scheme> Certificate<S> {
         let signers = SignerBitmap::from_bytes(&bitmap, members)?;
         let sig: Vec<u8> = r.val_at(1)?;
         if sig.len() != WIRE_SIGNATURE_LEN {
-            return Err(Error::Malformed { what: "certificate", reason: format!("signature of {} bytes", sig.len()) });
+            return Err(Error::Malformed {
+                what: "certificate",
+                reason: format!("signature of {} bytes", sig.len()),
+            });
         }
         Ok(Certificate { signers, signature: S::signature_from_bytes(&sig)? })
     }

@@ -205,7 +205,12 @@ impl EpochTally {
     }
 }
 
-fn highest_with(asks: &[u64], stakes: &[U256], total: U256, pred: impl Fn(U256, U256) -> bool) -> Option<u64> {
+fn highest_with(
+    asks: &[u64],
+    stakes: &[U256],
+    total: U256,
+    pred: impl Fn(U256, U256) -> bool,
+) -> Option<u64> {
     let mut asks: Vec<(u64, U256)> =
         asks.iter().copied().zip(stakes.iter().copied()).filter(|(e, _)| *e > 0).collect();
     asks.sort_unstable_by_key(|a| core::cmp::Reverse(a.0));

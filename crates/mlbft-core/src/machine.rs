@@ -272,7 +272,11 @@ impl<C: Context> Machine<C> {
         match &state.lock_cc {
             Some(cc) if cc.block == state.lock => cc.verify(ctx.validator_set())?,
             None if state.lock == Block::genesis().reference() => {}
-            _ => return Err(Error::InvalidPersistedState { reason: "lock certificate does not match the lock" }),
+            _ => {
+                return Err(Error::InvalidPersistedState {
+                    reason: "lock certificate does not match the lock",
+                });
+            }
         }
         if state.finalized.height > state.settled_tip.height {
             return Err(Error::InvalidPersistedState { reason: "finalized above the settled tip" });
@@ -399,7 +403,11 @@ impl<C: Context> Machine<C> {
             last_proposed_epoch: self.last_proposed_epoch,
             lock: self.lock,
             lock_cc: self.ccs.get(&self.lock.hash).cloned(),
-            settled_tip: self.blocks.get(&self.settled_tip.hash).cloned().unwrap_or_else(|| self.genesis.clone()),
+            settled_tip: self
+                .blocks
+                .get(&self.settled_tip.hash)
+                .cloned()
+                .unwrap_or_else(|| self.genesis.clone()),
             finalized: self.finalized,
         }
     }
@@ -439,7 +447,9 @@ impl<C: Context> Machine<C> {
 
     fn timeout_ms(&self) -> u64 {
         let base = self.config.epoch_timeout_ms.max(1);
-        base.checked_shl(self.timeouts.min(32)).unwrap_or(u64::MAX).min(self.config.max_epoch_timeout_ms.max(base))
+        base.checked_shl(self.timeouts.min(32))
+            .unwrap_or(u64::MAX)
+            .min(self.config.max_epoch_timeout_ms.max(base))
     }
 
     fn on_timeout(&mut self, now: Timestamp) {
@@ -480,7 +490,9 @@ impl<C: Context> Machine<C> {
     fn apply_thresholds(&mut self, now: Timestamp, thresholds: Vec<EpochThreshold>) {
         for t in thresholds {
             match t {
-                EpochThreshold::Join(e) if e > self.ec_sent && e > self.epoch => self.send_epoch_change(now, e),
+                EpochThreshold::Join(e) if e > self.ec_sent && e > self.epoch => {
+                    self.send_epoch_change(now, e)
+                }
                 EpochThreshold::Enter(e) if e > self.epoch => self.enter_epoch(now, e),
                 _ => {}
             }
@@ -507,7 +519,7 @@ impl<C: Context> Machine<C> {
     /// ancestry of what we propose).
     fn maybe_propose(&mut self, now: Timestamp) {
         let epoch = self.epoch;
-        if !self.me.is_some_and(|me| self.set.proposer(epoch) == me) || self.last_proposed_epoch >= epoch {
+        if self.me.is_none_or(|me| self.set.proposer(epoch) != me) || self.last_proposed_epoch >= epoch {
             return;
         }
         if !self.blocks.contains_key(&self.lock.hash) {
@@ -523,7 +535,11 @@ impl<C: Context> Machine<C> {
             return Err(Error::StaleEpoch { epoch, oldest });
         }
         if epoch > self.epoch.saturating_add(self.config.future_epochs) {
-            return Err(Error::FarFutureEpoch { epoch, current: self.epoch, window: self.config.future_epochs });
+            return Err(Error::FarFutureEpoch {
+                epoch,
+                current: self.epoch,
+                window: self.config.future_epochs,
+            });
         }
         Ok(())
     }
@@ -544,7 +560,8 @@ impl<C: Context> Machine<C> {
             payload.clear();
         }
         let block = Block { height, epoch, parent: parent.hash, proposer: me, payload };
-        let parent_cc = if parent.hash == self.genesis_hash { None } else { self.ccs.get(&parent.hash).cloned() };
+        let parent_cc =
+            if parent.hash == self.genesis_hash { None } else { self.ccs.get(&parent.hash).cloned() };
         if parent.hash != self.genesis_hash && parent_cc.is_none() {
             return;
         }
@@ -560,7 +577,12 @@ impl<C: Context> Machine<C> {
         self.try_vote(now);
     }
 
-    fn on_proposal(&mut self, now: Timestamp, from: ValidatorIndex, p: Proposal<C::Scheme>) -> Result<(), Error> {
+    fn on_proposal(
+        &mut self,
+        now: Timestamp,
+        from: ValidatorIndex,
+        p: Proposal<C::Scheme>,
+    ) -> Result<(), Error> {
         let b = &p.block;
         let e = b.epoch;
         self.check_window(e)?;
@@ -585,8 +607,12 @@ impl<C: Context> Machine<C> {
                 block: prev.block.reference(),
                 signature: prev.signature.clone(),
             };
-            let second =
-                SignedStatement { kind: StatementKind::Proposal, signer: b.proposer, block: r, signature: p.signature.clone() };
+            let second = SignedStatement {
+                kind: StatementKind::Proposal,
+                signer: b.proposer,
+                block: r,
+                signature: p.signature.clone(),
+            };
             self.accuse(first, second);
             return Ok(());
         }
@@ -615,7 +641,10 @@ impl<C: Context> Machine<C> {
         }
         if b.parent == self.genesis_hash {
             if b.height != 1 || p.parent_cc.is_some() {
-                return Err(Error::InvalidBlock { hash, reason: "child of genesis must be height 1 without CC" });
+                return Err(Error::InvalidBlock {
+                    hash,
+                    reason: "child of genesis must be height 1 without CC",
+                });
             }
             return Ok(());
         }
@@ -715,14 +744,21 @@ impl<C: Context> Machine<C> {
                         block: prev.block,
                         signature: prev.signature.clone(),
                     };
-                    let second =
-                        SignedStatement { kind: StatementKind::Vote, signer: v.voter, block: v.block, signature: v.signature };
+                    let second = SignedStatement {
+                        kind: StatementKind::Vote,
+                        signer: v.voter,
+                        block: v.block,
+                        signature: v.signature,
+                    };
                     self.accuse(first, second);
                 }
             }
             VoteOutcome::Duplicate | VoteOutcome::NotAMember => {}
             VoteOutcome::Counted => {
-                if e == self.epoch && !self.proposals.contains_key(&e) && !self.blocks.contains_key(&v.block.hash) {
+                if e == self.epoch
+                    && !self.proposals.contains_key(&e)
+                    && !self.blocks.contains_key(&v.block.hash)
+                {
                     // Others vote for a proposal we have not seen: fetch it from a voter.
                     self.request(now, v.block.hash, Some(v.voter));
                 }
@@ -800,7 +836,8 @@ impl<C: Context> Machine<C> {
         {
             self.settle(now, parent, hash);
         }
-        let kids: Vec<H256> = self.children.get(&hash).map(|c| c.iter().copied().collect()).unwrap_or_default();
+        let kids: Vec<H256> =
+            self.children.get(&hash).map(|c| c.iter().copied().collect()).unwrap_or_default();
         for kid in kids {
             if let Some(k) = self.blocks.get(&kid)
                 && self.ccs.contains_key(&kid)

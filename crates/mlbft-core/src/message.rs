@@ -234,7 +234,9 @@ impl<S: Scheme> Message<S> {
             TAG_EPOCH_CHANGE => 5,
             TAG_BLOCK_REQUEST => 2,
             TAG_BLOCK_RESPONSE => 3,
-            other => return Err(Error::Malformed { what: "message", reason: format!("unknown tag {other}") }),
+            other => {
+                return Err(Error::Malformed { what: "message", reason: format!("unknown tag {other}") });
+            }
         };
         expect_list(&r, want, "message")?;
         Ok(match tag {

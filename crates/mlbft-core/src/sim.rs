@@ -12,7 +12,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bls_gossip::{GossipMachine, GossipMessage, GuardianSet, Scheme};
-use netsim::{Behaviour, Dest, Latency, LinkConfig, Node, NodeId, NodeInput, Outgoing, Sim, SimConfig, SimError, WireSize};
+use netsim::{
+    Behaviour, Dest, Latency, LinkConfig, Node, NodeId, NodeInput, Outgoing, Sim, SimConfig, SimError,
+    WireSize,
+};
 use primitives::{H256, Timestamp, keccak256};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -109,7 +112,8 @@ impl Checker {
         match self.finalized.get(&cp.height) {
             Some(h) if *h != cp.hash => {
                 if self.violation.is_none() {
-                    self.violation = Some(format!("validator {node} finalized a conflicting checkpoint at {}", cp.height));
+                    self.violation =
+                        Some(format!("validator {node} finalized a conflicting checkpoint at {}", cp.height));
                 }
             }
             _ => {
@@ -224,10 +228,14 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
                 let group: Vec<NodeId> = to.iter().copied().filter(|t| groups[world].contains(t)).collect();
                 let twins: Vec<NodeId> = to.iter().copied().filter(|t| allies.contains(t)).collect();
                 if !group.is_empty() {
-                    self.out.push_back(Outgoing { to: Dest::Many(group), msg: SimMsg::Consensus(msg.clone()) });
+                    self.out
+                        .push_back(Outgoing { to: Dest::Many(group), msg: SimMsg::Consensus(msg.clone()) });
                 }
                 if !twins.is_empty() {
-                    self.out.push_back(Outgoing { to: Dest::Many(twins), msg: SimMsg::Twin { world: world as u8, msg } });
+                    self.out.push_back(Outgoing {
+                        to: Dest::Many(twins),
+                        msg: SimMsg::Twin { world: world as u8, msg },
+                    });
                 }
             }
             _ => self.out.push_back(Outgoing { to: Dest::Many(to), msg: SimMsg::Consensus(msg) }),
@@ -305,13 +313,11 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
             Event::EnteredEpoch { epoch } => {
                 self.checker.borrow_mut().epochs_entered.entry(epoch).or_insert(now);
             }
-            Event::Checkpoint { checkpoint, proof } => {
-                if !self.guardians.is_empty() {
-                    self.out.push_back(Outgoing {
-                        to: Dest::Many(self.guardians.clone()),
-                        msg: SimMsg::Checkpoint { checkpoint, proof },
-                    });
-                }
+            Event::Checkpoint { checkpoint, proof } if !self.guardians.is_empty() => {
+                self.out.push_back(Outgoing {
+                    to: Dest::Many(self.guardians.clone()),
+                    msg: SimMsg::Checkpoint { checkpoint, proof },
+                });
             }
             Event::Finalized { checkpoint } => self.checker.borrow_mut().finalize(self.id, checkpoint),
             Event::FinalityConflict { .. } => self.checker.borrow_mut().finality_conflicts += 1,
@@ -444,7 +450,9 @@ impl<S: Scheme + KeyBytes> Node for SimNode<S> {
                                 (if w.is_empty() { vec![0, 1] } else { w }, msg)
                             }
                             (SimMsg::Consensus(msg), _) => ((0..v.machines.len()).collect(), msg),
-                            (SimMsg::Twin { world, msg }, Role::SplitBrain { .. }) => (vec![usize::from(world.min(1))], msg),
+                            (SimMsg::Twin { world, msg }, Role::SplitBrain { .. }) => {
+                                (vec![usize::from(world.min(1))], msg)
+                            }
                             _ => (Vec::new(), Message::BlockRequest { hash: H256::zero() }),
                         };
                         let sender = u32::try_from(from).unwrap_or(u32::MAX);
@@ -578,8 +586,11 @@ fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     if n == 0 { 0 } else { ((u128::from(rng.next_u64()) * u128::from(n)) >> 64) as u64 }
 }
 
+/// Key pairs by member index.
+pub type KeyPairs<S> = Vec<(<S as Scheme>::SecretKey, <S as Scheme>::PublicKey)>;
+
 /// Keys of `n` members from deterministic key material tagged `tag`.
-pub fn keys<S: Scheme>(n: usize, tag: &[u8]) -> Result<Vec<(S::SecretKey, S::PublicKey)>, Error> {
+pub fn keys<S: Scheme>(n: usize, tag: &[u8]) -> Result<KeyPairs<S>, Error> {
     (0..n)
         .map(|i| {
             let mut ikm = [0u8; 32];
@@ -626,7 +637,10 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         .enumerate()
         .map(|(k, &v)| {
             let role = if split {
-                Role::SplitBrain { groups: groups.clone(), allies: byz.iter().copied().filter(|&b| b != v).collect() }
+                Role::SplitBrain {
+                    groups: groups.clone(),
+                    allies: byz.iter().copied().filter(|&b| b != v).collect(),
+                }
             } else {
                 [Role::Equivocator, Role::DoubleVoter, Role::Silent][(k + offset) % 3].clone()
             };
@@ -649,15 +663,15 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         LinkConfig { loss: cfg.loss, ..LinkConfig::constant(50) }
     };
     let mean_delay = link.latency.mean_ms() + link.jitter_ms as f64 / 2.0;
-    let mut sim: Sim<SimNode<S>> =
-        Sim::new(SimConfig { seed, default_link: link, max_steps: 200_000_000 });
+    let mut sim: Sim<SimNode<S>> = Sim::new(SimConfig { seed, default_link: link, max_steps: 200_000_000 });
     let checker = Rc::new(RefCell::new(Checker::default()));
     let disk: Disk<S> = Rc::new(RefCell::new(BTreeMap::new()));
     let guardian_ids: Vec<NodeId> = (m..m + cfg.guardians).collect();
 
     let make_validator = |v: NodeId, role: Role| -> SimNode<S> {
         let key = vkeys[v].0.clone();
-        let mut c0 = StaticContext::new(set.clone(), Some((v as u32, key.clone()))).with_payload(payload_world0);
+        let mut c0 =
+            StaticContext::new(set.clone(), Some((v as u32, key.clone()))).with_payload(payload_world0);
         let mut c1 = StaticContext::new(set.clone(), Some((v as u32, key))).with_payload(payload_world1);
         if let Some(g) = &guardians {
             c0 = c0.with_guardians(g.clone());
@@ -732,7 +746,8 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         if side.is_empty() {
             side.push(0);
         }
-        let other: Vec<NodeId> = (0..m).filter(|v| !side.contains(v)).chain(guardian_ids.iter().copied()).collect();
+        let other: Vec<NodeId> =
+            (0..m).filter(|v| !side.contains(v)).chain(guardian_ids.iter().copied()).collect();
         sim.schedule_partition(at, heal, vec![side, other]);
         healed = healed.max(heal);
     }
@@ -766,7 +781,8 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         Err(SimError::InvariantViolated { .. }) => c.violation.clone(),
         Err(e) => Some(format!("simulation error: {e}")),
     };
-    let liveness_failure = violation.is_none() && !split && liveness_failed(&c, &set, &byz, healed, end, mean_delay);
+    let liveness_failure =
+        violation.is_none() && !split && liveness_failed(&c, &set, &byz, healed, end, mean_delay);
     let settle_delays = c
         .first_settled_at
         .iter()
@@ -806,11 +822,7 @@ fn liveness_failed<S: Scheme>(
     while !(honest(e) && honest(e + 1)) {
         e += 1;
     }
-    let deadline = c
-        .epochs_entered
-        .get(&(e + 2))
-        .map_or(end, |at| *at + (2.0 * mean_delay) as u64)
-        .min(end);
+    let deadline = c.epochs_entered.get(&(e + 2)).map_or(end, |at| *at + (2.0 * mean_delay) as u64).min(end);
     !c.settle_times.iter().any(|(at, h)| *h > base && *at <= deadline)
 }
 

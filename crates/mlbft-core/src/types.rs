@@ -39,7 +39,13 @@ impl Block {
     /// The genesis block (height 0, epoch 0): certified, settled and finalized by
     /// definition.
     pub fn genesis() -> Block {
-        Block { height: 0, epoch: 0, parent: H256::zero(), proposer: 0, payload: b"meshcast-genesis".to_vec() }
+        Block {
+            height: 0,
+            epoch: 0,
+            parent: H256::zero(),
+            proposer: 0,
+            payload: b"meshcast-genesis".to_vec(),
+        }
     }
 
     /// The block hash: the hash of its header.

@@ -1,11 +1,13 @@
 //! Commit certificates with real BLS, settlement proofs, evidence and the wire codec.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use bls_gossip::{Bls, Scheme};
 use mlbft_core::{
-    Block, BlockRef, Certificate, CommitCertificate, Error, Evidence, Limits, Message, Proposal, SettlementProof,
-    SignedStatement, StatementKind, ValidatorSet, Vote, proposal_message, vote_message,
+    Block, BlockRef, Certificate, CommitCertificate, Error, Evidence, Limits, Message, Proposal,
+    SettlementProof, SignedStatement, StatementKind, ValidatorSet, Vote, proposal_message, vote_message,
 };
 use primitives::{H256, U256};
 
@@ -177,7 +179,10 @@ fn message_codec_round_trips_and_refuses_oversized_input() {
         }),
         Message::BlockRequest { hash: b1.hash() },
         Message::BlockResponse { block: b1.clone(), cc: parent_cc.clone() },
-        Message::Finality { checkpoint: mlbft_core::Checkpoint { height: 100, hash: g }, proof: vec![1, 2, 3] },
+        Message::Finality {
+            checkpoint: mlbft_core::Checkpoint { height: 100, hash: g },
+            proof: vec![1, 2, 3],
+        },
     ];
     for m in msgs {
         let bytes = m.encode();

@@ -1,8 +1,12 @@
 //! The vote keeper and the EpochChange tally against brute-force recounts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 
-use mlbft_core::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome, exceeds_one_third, exceeds_two_thirds};
+use mlbft_core::{
+    EpochTally, EpochThreshold, VoteKeeper, VoteOutcome, exceeds_one_third, exceeds_two_thirds,
+};
 use primitives::U256;
 use proptest::prelude::*;
 

@@ -1,13 +1,15 @@
 //! Table-driven step tests of the validator machine: one rule per test, given / when /
 //! then, driven by hand with the fake signature scheme.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use bls_gossip::{Aggregate, FakeScheme, GossipMessage, GuardianSet, Scheme, SignerVector};
 use mlbft_core::{
-    Block, BlockRef, Certificate, Checkpoint, CommitCertificate, Config, EpochChange, Error, Event, Guardians, Input,
-    Machine, Message, Output, Proposal, StatementKind, StaticContext, ValidatorSet, Vote, epoch_change_message,
-    guardian_message, proposal_message, vote_message,
+    Block, BlockRef, Certificate, Checkpoint, CommitCertificate, Config, EpochChange, Error, Event,
+    Guardians, Input, Machine, Message, Output, Proposal, StatementKind, StaticContext, ValidatorSet, Vote,
+    epoch_change_message, guardian_message, proposal_message, vote_message,
 };
 use primitives::{H256, Timestamp};
 
@@ -65,7 +67,8 @@ impl Fx {
 
     fn cc(&self, signers: &[u32], b: BlockRef) -> CommitCertificate<S> {
         let msg = vote_message(&b);
-        let sigs: Vec<_> = signers.iter().map(|&i| (i as usize, S::sign(&self.keys[i as usize].0, &msg))).collect();
+        let sigs: Vec<_> =
+            signers.iter().map(|&i| (i as usize, S::sign(&self.keys[i as usize].0, &msg))).collect();
         CommitCertificate { block: b, cert: Certificate::aggregate(self.set.len(), &sigs).unwrap() }
     }
 
@@ -108,7 +111,10 @@ fn assert_persist_first(outs: &[Output<S>]) {
         match o {
             Output::Persist(s) => persisted = Some((s.last_voted_epoch, s.last_proposed_epoch)),
             Output::Broadcast(Message::Vote(v)) => {
-                assert!(persisted.is_some_and(|p| p.0 >= v.block.epoch), "vote {v:?} sent before its Persist");
+                assert!(
+                    persisted.is_some_and(|p| p.0 >= v.block.epoch),
+                    "vote {v:?} sent before its Persist"
+                );
             }
             Output::Broadcast(Message::Proposal(p)) => {
                 assert!(persisted.is_some_and(|s| s.1 >= p.block.epoch), "proposal sent before its Persist");
@@ -240,12 +246,17 @@ fn hostile_input_is_refused_and_changes_nothing() {
         let signature = S::sign(&f.keys[0].0, &epoch_change_message(5));
         Message::EpochChange(EpochChange { epoch: 5, voter: 2, high_cc: None, signature })
     };
-    let cases: Vec<(&str, Message<S>, fn(&Error) -> bool)> = vec![
+    type Case = (&'static str, Message<S>, fn(&Error) -> bool);
+    let cases: Vec<Case> = vec![
         ("proposal by a validator that is not the epoch's proposer", wrong_proposer, |e| {
             matches!(e, Error::WrongProposer { .. })
         }),
-        ("proposal for a far-future epoch", f.propose(&far, None), |e| matches!(e, Error::FarFutureEpoch { .. })),
-        ("oversized payload", f.propose(&big, None), |e| matches!(e, Error::PayloadTooLarge { len: 17, limit: 16 })),
+        ("proposal for a far-future epoch", f.propose(&far, None), |e| {
+            matches!(e, Error::FarFutureEpoch { .. })
+        }),
+        ("oversized payload", f.propose(&big, None), |e| {
+            matches!(e, Error::PayloadTooLarge { len: 17, limit: 16 })
+        }),
         (
             "proposal whose parent CC is signed by too few",
             f.propose(&b2, Some(f.cc(&[0, 1, 2], b1.reference()))),
@@ -265,7 +276,9 @@ fn hostile_input_is_refused_and_changes_nothing() {
             matches!(e, Error::UnknownValidator { index: 99, .. })
         }),
         ("vote with another validator's signature", forged_vote, |e| matches!(e, Error::BadSignature { .. })),
-        ("vote for a far-future epoch", f.vote(2, far.reference()), |e| matches!(e, Error::FarFutureEpoch { .. })),
+        ("vote for a far-future epoch", f.vote(2, far.reference()), |e| {
+            matches!(e, Error::FarFutureEpoch { .. })
+        }),
         ("vote for epoch 0", f.vote(2, g.reference()), |e| matches!(e, Error::StaleEpoch { .. })),
         ("EpochChange with a bad signature", bad_ec, |e| matches!(e, Error::BadSignature { .. })),
         (
@@ -275,7 +288,10 @@ fn hostile_input_is_refused_and_changes_nothing() {
         ),
         (
             "finality proof that does not verify",
-            Message::Finality { checkpoint: Checkpoint { height: 100, hash: H256::repeat_byte(1) }, proof: vec![0; 8] },
+            Message::Finality {
+                checkpoint: Checkpoint { height: 100, hash: H256::repeat_byte(1) },
+                proof: vec![0; 8],
+            },
             |e| matches!(e, Error::BadFinalityProof { height: 100 }),
         ),
     ];
@@ -427,7 +443,8 @@ fn restart_from_persisted_state_never_double_signs() {
         .unwrap();
     assert_eq!(state.last_voted_epoch, 1);
 
-    let mut restored = Machine::restore(Config::default(), f.ctx(me), state, Timestamp::from_millis(5), [0; 32]).unwrap();
+    let mut restored =
+        Machine::restore(Config::default(), f.ctx(me), state, Timestamp::from_millis(5), [0; 32]).unwrap();
     feed(&mut restored, 0, f.propose(&b, None)).unwrap();
     assert!(votes_cast(&drain(&mut restored)).is_empty(), "restored machine must not vote twice in epoch 1");
 
@@ -442,7 +459,8 @@ fn restart_from_persisted_state_never_double_signs() {
     assert_persist_first(&outs);
     let state = prop.persisted_state();
     assert_eq!(state.last_proposed_epoch, 1);
-    let mut again = Machine::restore(Config::default(), f.ctx(p1), state, Timestamp::from_millis(5), [0; 32]).unwrap();
+    let mut again =
+        Machine::restore(Config::default(), f.ctx(p1), state, Timestamp::from_millis(5), [0; 32]).unwrap();
     assert!(!drain(&mut again).iter().any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))));
 }
 
@@ -479,7 +497,9 @@ fn catch_up_requests_missing_blocks() {
     // We answer others' requests for blocks we hold with their certificates.
     feed(&mut m, others[1], Message::BlockRequest { hash: x.hash() }).unwrap();
     let outs = drain(&mut m);
-    assert!(matches!(&outs[..], [Output::Send { to, msg: Message::BlockResponse { .. } }] if *to == others[1]));
+    assert!(
+        matches!(&outs[..], [Output::Send { to, msg: Message::BlockResponse { .. } }] if *to == others[1])
+    );
 }
 
 /// Delivers every broadcast to every other machine, step by step (50 ms apart).
@@ -520,7 +540,8 @@ fn guardian_proof(keys: &Keys, g: &Guardians<S>, signers: &[usize], cp: &Checkpo
         let s = S::sign(&keys[i].0, &msg);
         sig = Some(sig.map_or(s, |a| S::combine(&a, &s)));
     }
-    let agg = Aggregate::<S> { signers: Arc::new(SignerVector::from_counts(&counts)), signature: sig.unwrap() };
+    let agg =
+        Aggregate::<S> { signers: Arc::new(SignerVector::from_counts(&counts)), signature: sig.unwrap() };
     GossipMessage::new(cp.height, agg).encode()
 }
 

@@ -6,6 +6,8 @@
 //! `#[ignore]` tests cover m = 100 and 1,000 seeds per configuration
 //! (`cargo test --release -p mlbft-core --test sweep -- --ignored`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bls_gossip::{Bls, FakeScheme};
 use mlbft_core::sim::{RunOutcome, Summary, SweepConfig, run};
 
