@@ -9,6 +9,7 @@
 
 pub mod bls_gossip_targets;
 pub mod micropool_targets;
+pub mod mlbft_targets;
 pub mod mpt_refcount_targets;
 pub mod pm_tickets_targets;
 pub mod primitives_targets;
