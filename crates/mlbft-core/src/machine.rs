@@ -55,6 +55,10 @@ pub struct Config {
     pub past_epochs: u64,
     /// Most outstanding block requests.
     pub max_requests: usize,
+    /// When the previous epoch certified nothing we know of, the proposer waits this long
+    /// for the EpochChanges (carrying the senders' highest CCs) that everyone sends on
+    /// entering such an epoch, so it extends the highest lock instead of a stale one.
+    pub propose_wait_ms: u64,
 }
 
 impl Default for Config {
@@ -67,6 +71,7 @@ impl Default for Config {
             future_epochs: 64,
             past_epochs: 8,
             max_requests: 256,
+            propose_wait_ms: 150,
         }
     }
 }
@@ -221,6 +226,8 @@ pub struct Machine<C: Context> {
     requested: BTreeMap<H256, Timestamp>,
     pending_settle: Option<(H256, H256)>,
     deadline: Timestamp,
+    /// While the proposer waits for the others' highest CCs (see `propose_wait_ms`).
+    propose_at: Option<Timestamp>,
     timeouts: u32,
     outputs: VecDeque<Output<C::Scheme>>,
 }
@@ -320,6 +327,7 @@ impl<C: Context> Machine<C> {
             requested: BTreeMap::new(),
             pending_settle: None,
             deadline: now,
+            propose_at: None,
             timeouts: 0,
             outputs: VecDeque::new(),
             genesis: genesis.clone(),
@@ -440,7 +448,14 @@ impl<C: Context> Machine<C> {
 
     /// When to call `handle(now, Input::Timeout)`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
+        if let Some(t) = self.propose_at.filter(|t| *t < self.deadline && self.proposal_pending()) {
+            return Some(t);
+        }
         Some(self.deadline)
+    }
+
+    fn proposal_pending(&self) -> bool {
+        self.me.is_some_and(|me| self.set.proposer(self.epoch) == me) && self.last_proposed_epoch < self.epoch
     }
 
     // ---------------------------------------------------------------- epochs
@@ -453,6 +468,10 @@ impl<C: Context> Machine<C> {
     }
 
     fn on_timeout(&mut self, now: Timestamp) {
+        if self.propose_at.is_some_and(|t| now >= t) {
+            self.propose_at = None;
+            self.maybe_propose(now);
+        }
         if now < self.deadline {
             return;
         }
@@ -505,6 +524,15 @@ impl<C: Context> Machine<C> {
         self.timeouts = 0;
         self.deadline = now + self.timeout_ms();
         self.outputs.push_back(Output::Event(Event::EnteredEpoch { epoch }));
+        if self.lock.epoch.saturating_add(1) < epoch {
+            // The last epoch certified nothing we know of: tell the proposer our highest
+            // CC (an EpochChange for the epoch we are in), and if we propose, wait for
+            // the others' first.
+            self.propose_at = Some(now + self.config.propose_wait_ms);
+            self.send_epoch_change(now, epoch);
+        } else {
+            self.propose_at = None;
+        }
         let oldest = epoch.saturating_sub(self.config.past_epochs);
         self.votes.prune_below(oldest);
         self.vote_sigs = self.vote_sigs.split_off(&(oldest, 0));
@@ -520,6 +548,9 @@ impl<C: Context> Machine<C> {
     fn maybe_propose(&mut self, now: Timestamp) {
         let epoch = self.epoch;
         if self.me.is_none_or(|me| self.set.proposer(epoch) != me) || self.last_proposed_epoch >= epoch {
+            return;
+        }
+        if self.propose_at.is_some() && self.lock.epoch.saturating_add(1) < epoch {
             return;
         }
         if !self.blocks.contains_key(&self.lock.hash) {
@@ -805,6 +836,10 @@ impl<C: Context> Machine<C> {
             self.lock = r;
         }
         self.outputs.push_back(Output::Event(Event::Certified { block: r }));
+        if self.proposal_pending() && r.epoch.saturating_add(1) == self.epoch {
+            self.propose_at = None;
+            self.maybe_propose(now);
+        }
         if self.blocks.contains_key(&r.hash) {
             self.check_settlement(now, r.hash);
         } else if r.height > self.settled_tip.height {
