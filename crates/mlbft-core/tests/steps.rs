@@ -626,3 +626,59 @@ fn fault_free_latency_is_four_message_delays() {
     assert!(delays.len() >= 15);
     assert!(delays.iter().all(|&d| d == 4), "{delays:?}");
 }
+
+/// After an epoch that certified nothing, everyone sends its highest CC on entering the
+/// next one, and the proposer waits `propose_wait_ms` for them, so it extends the highest
+/// lock (here one it learns during the wait) rather than a stale one.
+#[test]
+fn proposer_waits_for_locks_after_a_failed_epoch() {
+    let f = fx(7);
+    let p = f.set.proposer(3);
+    let others: Vec<u32> = (0..7).filter(|&i| i != p).collect();
+    let mut m = f.machine(p, Config::default());
+    drain(&mut m);
+    for &v in &others[..5] {
+        feed(&mut m, v, f.epoch_change(v, 3)).unwrap();
+    }
+    assert_eq!(m.epoch(), 3);
+    let outs = drain(&mut m);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))), "waits first");
+    assert!(outs.iter().any(|o| matches!(o, Output::Broadcast(Message::EpochChange(ec)) if ec.epoch == 3)));
+    assert_eq!(m.poll_timeout(), Some(Timestamp::from_millis(10 + 150)));
+    // During the wait a peer reports a CC of epoch 2 that we had missed.
+    let g = Block::genesis();
+    let x = f.block(2, &g, b"x");
+    let cc_x = f.cc(&others[..5], x.reference());
+    let signature = S::sign(&f.keys[others[0] as usize].0, &epoch_change_message(3));
+    let ec = Message::EpochChange(EpochChange {
+        epoch: 3,
+        voter: others[0],
+        high_cc: Some(cc_x.clone()),
+        signature,
+    });
+    feed(&mut m, others[0], ec).unwrap();
+    let outs = drain(&mut m);
+    assert!(outs.iter().any(|o| matches!(o, Output::Request { hash, .. } if *hash == x.hash())), "{outs:?}");
+    feed(&mut m, others[0], Message::BlockResponse { block: x.clone(), cc: cc_x }).unwrap();
+    let outs = drain(&mut m);
+    let parent = outs.iter().find_map(|o| match o {
+        Output::Broadcast(Message::Proposal(pr)) => Some(pr.block.parent),
+        _ => None,
+    });
+    assert_eq!(parent, Some(x.hash()), "proposes on the highest lock it learned");
+    assert_persist_first(&outs);
+
+    // Without news, the proposer proposes on what it has once the wait is over.
+    let mut m = f.machine(p, Config::default());
+    for &v in &others[..5] {
+        feed(&mut m, v, f.epoch_change(v, 3)).unwrap();
+    }
+    drain(&mut m);
+    let t = m.poll_timeout().unwrap();
+    m.handle(t, Input::Timeout).unwrap();
+    let outs = drain(&mut m);
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::Broadcast(Message::Proposal(pr)) if pr.block.parent == g.hash()))
+    );
+}
