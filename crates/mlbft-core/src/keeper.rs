@@ -174,12 +174,30 @@ impl EpochTally {
 
     fn thresholds(&mut self) -> Vec<EpochThreshold> {
         let mut out = Vec::new();
-        let join = highest_with(&self.explicit, &self.stakes, self.total, exceeds_one_third);
+        // Cheap O(n) pre-checks: a level can only move if the stake asking for more than
+        // its current epoch already passes it (the common case of late votes skips the
+        // sort below).
+        let join_moves =
+            exceeds_one_third(stake_at_least(&self.explicit, &self.stakes, self.joined + 1), self.total);
+        let enter_moves =
+            exceeds_two_thirds(stake_at_least(&self.any, &self.stakes, self.entered + 1), self.total);
+        if !join_moves && !enter_moves {
+            return out;
+        }
+        let join = if join_moves {
+            highest_with(&self.explicit, &self.stakes, self.total, exceeds_one_third)
+        } else {
+            None
+        };
         if let Some(e) = join.filter(|&e| e > self.joined) {
             self.joined = e;
             out.push(EpochThreshold::Join(e));
         }
-        let enter = highest_with(&self.any, &self.stakes, self.total, exceeds_two_thirds);
+        let enter = if enter_moves {
+            highest_with(&self.any, &self.stakes, self.total, exceeds_two_thirds)
+        } else {
+            None
+        };
         if let Some(e) = enter.filter(|&e| e > self.entered) {
             self.entered = e;
             out.push(EpochThreshold::Enter(e));
@@ -203,6 +221,13 @@ impl EpochTally {
         self.entered = self.entered.max(epoch);
         self.joined = self.joined.max(epoch);
     }
+}
+
+fn stake_at_least(asks: &[u64], stakes: &[U256], epoch: u64) -> U256 {
+    asks.iter()
+        .zip(stakes)
+        .filter(|(a, _)| **a >= epoch)
+        .fold(U256::zero(), |acc, (_, s)| acc.saturating_add(*s))
 }
 
 fn highest_with(
