@@ -992,7 +992,12 @@ impl<C: Context> Machine<C> {
             return;
         }
         if self.requested.len() >= self.config.max_requests && !self.requested.contains_key(&hash) {
-            return;
+            // Forget requests that went unanswered for several timeouts, then retry.
+            let stale = self.config.epoch_timeout_ms.saturating_mul(4);
+            self.requested.retain(|_, at| now.millis_since(*at) < stale);
+            if self.requested.len() >= self.config.max_requests {
+                return;
+            }
         }
         self.requested.insert(hash, now);
         self.outputs.push_back(Output::Request { to: to.filter(|&t| Some(t) != self.me), hash });
