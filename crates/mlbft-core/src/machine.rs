@@ -845,6 +845,11 @@ impl<C: Context> Machine<C> {
         } else if r.height > self.settled_tip.height {
             self.request(now, r.hash, hint);
         }
+        // A CC of epoch `t` shows that more than 2/3 of the stake voted in `t`, i.e. asked
+        // for `t + 1` (Algorithm 1's "after voting"): enter it.
+        if r.epoch >= self.epoch && r.epoch < u64::MAX {
+            self.enter_epoch(now, r.epoch + 1);
+        }
     }
 
     fn store_block(&mut self, block: Block) {
