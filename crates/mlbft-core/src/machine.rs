@@ -967,10 +967,22 @@ impl<C: Context> Machine<C> {
         if let Some(cc) = new_cc {
             cc.verify(&self.set)?;
         }
+        let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
         if let Some(cc) = ec.high_cc {
             self.on_cc(now, cc, Some(ec.voter));
         }
         self.count_epoch_request(now, ec.voter, ec.epoch);
+        // The proposer of our epoch reports an older lock than ours while it waits for
+        // the others' (rule 2): answer it with our highest CC.
+        if ec.epoch == self.epoch
+            && their_lock < self.lock.epoch
+            && ec.voter == self.set.proposer(self.epoch)
+            && let Some(cc) = self.ccs.get(&self.lock.hash).cloned()
+            && let Some((me, signature)) = self.ctx.sign(&epoch_change_message(self.epoch))
+        {
+            let reply = EpochChange { epoch: self.epoch, voter: me, high_cc: Some(cc), signature };
+            self.outputs.push_back(Output::Send { to: ec.voter, msg: Message::EpochChange(reply) });
+        }
         Ok(())
     }
 
