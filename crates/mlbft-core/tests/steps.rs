@@ -682,3 +682,41 @@ fn proposer_waits_for_locks_after_a_failed_epoch() {
             .any(|o| matches!(o, Output::Broadcast(Message::Proposal(pr)) if pr.block.parent == g.hash()))
     );
 }
+
+/// A validator whose lock is newer than the one the epoch's proposer reports answers the
+/// proposer with its highest CC (and nobody else).
+#[test]
+fn newer_lock_is_sent_to_the_waiting_proposer() {
+    let f = fx(7);
+    let me = f.observer();
+    let p4 = f.set.proposer(4);
+    assert_ne!(me, p4);
+    let others: Vec<u32> = (0..7).filter(|&i| i != me && i != p4).collect();
+    let mut m = f.machine(me, Config::default());
+    let g = Block::genesis();
+    let x = f.block(2, &g, b"x");
+    let cc_x = f.cc(&others[..5], x.reference());
+    for &v in &others[..4] {
+        let signature = S::sign(&f.keys[v as usize].0, &epoch_change_message(4));
+        let ec = EpochChange { epoch: 4, voter: v, high_cc: Some(cc_x.clone()), signature };
+        feed(&mut m, v, Message::EpochChange(ec)).unwrap();
+    }
+    assert_eq!(m.epoch(), 4);
+    assert_eq!(m.lock(), x.reference());
+    drain(&mut m);
+    // The proposer of epoch 4 reports no CC at all.
+    feed(&mut m, p4, f.epoch_change(p4, 4)).unwrap();
+    let outs = drain(&mut m);
+    let replies: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg: Message::EpochChange(ec) } => Some((*to, ec.high_cc.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, vec![(p4, Some(cc_x))]);
+    // A non-proposer reporting an old lock gets no answer.
+    let mut m2 = f.machine(me, Config::default());
+    feed(&mut m2, others[0], f.epoch_change(others[0], 1)).unwrap();
+    assert!(!drain(&mut m2).iter().any(|o| matches!(o, Output::Send { .. })));
+}
