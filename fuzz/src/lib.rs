@@ -10,6 +10,7 @@
 pub mod bls_gossip_targets;
 pub mod ledger_targets;
 pub mod micropool_targets;
+pub mod mlbft_targets;
 pub mod mpt_refcount_targets;
 pub mod pm_tickets_targets;
 pub mod primitives_targets;

@@ -2,8 +2,8 @@
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
 use meshcast_fuzz::{
-    bls_gossip_targets, ledger_targets, micropool_targets, mpt_refcount_targets, pm_tickets_targets,
-    primitives_targets, smoke, tracker_geo_targets, transcode_verify_targets,
+    bls_gossip_targets, ledger_targets, micropool_targets, mlbft_targets, mpt_refcount_targets,
+    pm_tickets_targets, primitives_targets, smoke, tracker_geo_targets, transcode_verify_targets,
 };
 
 #[test]
@@ -64,6 +64,14 @@ fn bls_gossip_decoders_never_panic() {
     let seeds = bls_gossip_targets::seeds();
     assert!(smoke(bls_gossip_targets::aggregate_message, &seeds, 3_000, 3) > 3_000);
     assert!(smoke(bls_gossip_targets::signer_vector, &seeds, 3_000, 4) > 3_000);
+}
+
+#[test]
+fn mlbft_decoders_never_panic() {
+    let seeds = mlbft_targets::seeds();
+    assert!(smoke(mlbft_targets::evidence, &seeds, 3_000, 5) > 3_000);
+    assert!(smoke(mlbft_targets::certificate, &seeds, 3_000, 6) > 3_000);
+    assert!(smoke(mlbft_targets::message, &seeds, 3_000, 7) > 3_000);
 }
 
 #[test]
