@@ -228,6 +228,10 @@ pub struct Machine<C: Context> {
     deadline: Timestamp,
     /// While the proposer waits for the others' highest CCs (see `propose_wait_ms`).
     propose_at: Option<Timestamp>,
+    /// The lock epoch that the proposer of `epoch` reported in its `EpochChange(epoch)`
+    /// (the highest such epoch seen, at or above ours): `(epoch, their lock epoch)`. Kept
+    /// so that a CC we learn only after its request arrived still reaches it.
+    proposer_report: Option<(u64, u64)>,
     timeouts: u32,
     outputs: VecDeque<Output<C::Scheme>>,
 }
@@ -328,6 +332,7 @@ impl<C: Context> Machine<C> {
             pending_settle: None,
             deadline: now,
             propose_at: None,
+            proposer_report: None,
             timeouts: 0,
             outputs: VecDeque::new(),
             genesis: genesis.clone(),
@@ -538,6 +543,7 @@ impl<C: Context> Machine<C> {
         self.vote_sigs = self.vote_sigs.split_off(&(oldest, 0));
         self.proposals = self.proposals.split_off(&oldest);
         self.accused = self.accused.split_off(&(oldest, 0, StatementKind::Proposal));
+        self.answer_proposer();
         self.maybe_propose(now);
         self.try_vote(now);
     }
@@ -645,6 +651,23 @@ impl<C: Context> Machine<C> {
                 signature: p.signature.clone(),
             };
             self.accuse(first, second);
+            // We never vote for the second proposal, but if it is the block a CC names (or
+            // one we asked for because others voted for it), it is the block the chain
+            // continues from: keep it, or the epoch that extends it is lost to us (and, if
+            // we propose that epoch, to everyone).
+            if self.ccs.contains_key(&r.hash) || self.requested.contains_key(&r.hash) {
+                self.check_parent(&p)?;
+                let parent_cc = p.parent_cc.clone();
+                self.store_block(p.block.clone());
+                if let Some(cc) = parent_cc {
+                    self.on_cc(now, cc, Some(from));
+                }
+                self.check_settlement(now, r.hash);
+                if let Some((s, c)) = self.pending_settle {
+                    self.settle(now, s, c);
+                }
+                self.maybe_propose(now);
+            }
             return Ok(());
         }
         self.check_parent(&p)?;
@@ -850,6 +873,7 @@ impl<C: Context> Machine<C> {
         if r.epoch >= self.epoch && r.epoch < u64::MAX {
             self.enter_epoch(now, r.epoch + 1);
         }
+        self.answer_proposer();
     }
 
     fn store_block(&mut self, block: Block) {
@@ -968,22 +992,42 @@ impl<C: Context> Machine<C> {
             cc.verify(&self.set)?;
         }
         let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
+        // The proposer of an epoch we are in or will enter reports its lock while it waits
+        // for the others' (rule 2): remember it, so that it gets our highest CC if ours is
+        // newer — now, or when we enter its epoch or learn a newer CC later (its request
+        // can arrive before our own CC forms).
+        if ec.epoch >= self.epoch
+            && ec.epoch <= self.epoch.saturating_add(self.config.future_epochs)
+            && ec.voter == self.set.proposer(ec.epoch)
+            && self.proposer_report.is_none_or(|(e, _)| ec.epoch >= e)
+        {
+            let known = self.proposer_report.filter(|(e, _)| *e == ec.epoch).map_or(0, |(_, l)| l);
+            self.proposer_report = Some((ec.epoch, their_lock.max(known)));
+        }
         if let Some(cc) = ec.high_cc {
             self.on_cc(now, cc, Some(ec.voter));
         }
         self.count_epoch_request(now, ec.voter, ec.epoch);
-        // The proposer of our epoch reports an older lock than ours while it waits for
-        // the others' (rule 2): answer it with our highest CC.
-        if ec.epoch == self.epoch
-            && their_lock < self.lock.epoch
-            && ec.voter == self.set.proposer(self.epoch)
-            && let Some(cc) = self.ccs.get(&self.lock.hash).cloned()
-            && let Some((me, signature)) = self.ctx.sign(&epoch_change_message(self.epoch))
-        {
-            let reply = EpochChange { epoch: self.epoch, voter: me, high_cc: Some(cc), signature };
-            self.outputs.push_back(Output::Send { to: ec.voter, msg: Message::EpochChange(reply) });
-        }
+        self.answer_proposer();
         Ok(())
+    }
+
+    /// Sends our highest CC to the proposer of our epoch if it reported an older lock
+    /// (once per lock we learn).
+    fn answer_proposer(&mut self) {
+        let Some((epoch, their_lock)) = self.proposer_report else { return };
+        if epoch != self.epoch || their_lock >= self.lock.epoch {
+            return;
+        }
+        let to = self.set.proposer(epoch);
+        if Some(to) == self.me {
+            return;
+        }
+        let Some(cc) = self.ccs.get(&self.lock.hash).cloned() else { return };
+        let Some((me, signature)) = self.ctx.sign(&epoch_change_message(epoch)) else { return };
+        self.proposer_report = Some((epoch, self.lock.epoch));
+        let reply = EpochChange { epoch, voter: me, high_cc: Some(cc), signature };
+        self.outputs.push_back(Output::Send { to, msg: Message::EpochChange(reply) });
     }
 
     fn on_block_request(&mut self, from: ValidatorIndex, hash: H256) {
