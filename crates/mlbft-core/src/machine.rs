@@ -59,6 +59,13 @@ pub struct Config {
     /// for the EpochChanges (carrying the senders' highest CCs) that everyone sends on
     /// entering such an epoch, so it extends the highest lock instead of a stale one.
     pub propose_wait_ms: u64,
+    /// Loss repair inside an epoch: while an epoch has not moved on, every
+    /// `retransmit_ms` a validator repeats its proposal and its vote of the epoch, and —
+    /// while the epoch's proposal has not arrived — sends its vote of the previous epoch
+    /// to the epoch's proposer (who may lack it and so the CC it must extend). Only
+    /// already-signed messages are repeated, so safety is untouched. `0` disables it
+    /// (then only the epoch timeout repeats them).
+    pub retransmit_ms: u64,
 }
 
 impl Default for Config {
@@ -72,6 +79,7 @@ impl Default for Config {
             past_epochs: 8,
             max_requests: 256,
             propose_wait_ms: 150,
+            retransmit_ms: 300,
         }
     }
 }
@@ -228,6 +236,8 @@ pub struct Machine<C: Context> {
     deadline: Timestamp,
     /// While the proposer waits for the others' highest CCs (see `propose_wait_ms`).
     propose_at: Option<Timestamp>,
+    /// The next loss-repair tick of this epoch (see `retransmit_ms`).
+    retransmit_at: Timestamp,
     /// The lock epoch that the proposer of `epoch` reported in its `EpochChange(epoch)`
     /// (the highest such epoch seen, at or above ours): `(epoch, their lock epoch)`. Kept
     /// so that a CC we learn only after its request arrived still reaches it.
@@ -299,6 +309,7 @@ impl<C: Context> Machine<C> {
     }
 
     fn build(config: Config, ctx: C, state: PersistedState<C::Scheme>, now: Timestamp) -> Self {
+        let retransmit_ms = config.retransmit_ms;
         let set = ctx.validator_set().clone();
         let me = ctx.me().filter(|&i| set.contains(i));
         let genesis = Block::genesis();
@@ -332,6 +343,7 @@ impl<C: Context> Machine<C> {
             pending_settle: None,
             deadline: now,
             propose_at: None,
+            retransmit_at: now + retransmit_ms,
             proposer_report: None,
             timeouts: 0,
             outputs: VecDeque::new(),
@@ -453,10 +465,40 @@ impl<C: Context> Machine<C> {
 
     /// When to call `handle(now, Input::Timeout)`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        if let Some(t) = self.propose_at.filter(|t| *t < self.deadline && self.proposal_pending()) {
-            return Some(t);
+        let mut next = self.deadline;
+        if let Some(t) = self.propose_at.filter(|t| *t < next && self.proposal_pending()) {
+            next = t;
         }
-        Some(self.deadline)
+        if self.retransmit_at < next && self.retransmit_pending() {
+            next = self.retransmit_at;
+        }
+        Some(next)
+    }
+
+    /// Whether the loss-repair tick has anything to repeat.
+    fn retransmit_pending(&self) -> bool {
+        self.config.retransmit_ms > 0 && !self.retransmissions().is_empty()
+    }
+
+    /// What the loss-repair tick repeats now (docs of `Config::retransmit_ms`).
+    fn retransmissions(&self) -> Vec<Output<C::Scheme>> {
+        let mut out = Vec::new();
+        if let Some(p) = self.my_proposal.as_ref().filter(|p| p.block.epoch == self.epoch) {
+            out.push(Output::Broadcast(Message::Proposal(p.clone())));
+        }
+        if let Some(v) = &self.my_vote {
+            if v.block.epoch == self.epoch {
+                out.push(Output::Broadcast(Message::Vote(v.clone())));
+            } else if v.block.epoch.saturating_add(1) == self.epoch
+                && !self.proposals.contains_key(&self.epoch)
+            {
+                let to = self.set.proposer(self.epoch);
+                if Some(to) != self.me {
+                    out.push(Output::Send { to, msg: Message::Vote(v.clone()) });
+                }
+            }
+        }
+        out
     }
 
     fn proposal_pending(&self) -> bool {
@@ -478,8 +520,14 @@ impl<C: Context> Machine<C> {
             self.maybe_propose(now);
         }
         if now < self.deadline {
+            if now >= self.retransmit_at && self.config.retransmit_ms > 0 {
+                self.retransmit_at = now + self.config.retransmit_ms;
+                let repeat = self.retransmissions();
+                self.outputs.extend(repeat);
+            }
             return;
         }
+        self.retransmit_at = now + self.config.retransmit_ms;
         self.timeouts = self.timeouts.saturating_add(1);
         self.deadline = now + self.timeout_ms();
         // Loss repair: repeat what we said in this epoch, then ask to move on.
@@ -528,6 +576,7 @@ impl<C: Context> Machine<C> {
         self.epoch_tally.entered(epoch);
         self.timeouts = 0;
         self.deadline = now + self.timeout_ms();
+        self.retransmit_at = now + self.config.retransmit_ms;
         self.outputs.push_back(Output::Event(Event::EnteredEpoch { epoch }));
         if self.lock.epoch.saturating_add(1) < epoch {
             // The last epoch certified nothing we know of: tell the proposer our highest

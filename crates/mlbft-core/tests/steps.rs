@@ -830,3 +830,67 @@ fn uncertified_second_proposal_is_only_evidence() {
     assert!(m.block(&b.hash()).is_none());
     assert!(m.block(&a.hash()).is_some());
 }
+
+/// Loss repair inside an epoch: every `retransmit_ms` a validator repeats its vote of the
+/// epoch (the proposer its proposal), without asking to move on; while the next epoch's
+/// proposal has not arrived, its previous vote goes to that epoch's proposer. With
+/// `retransmit_ms = 0` only the epoch timeout repeats anything.
+#[test]
+fn votes_and_proposals_are_repeated_before_the_epoch_times_out() {
+    let f = fx(7);
+    let me = f.observer();
+    let p1 = f.set.proposer(1);
+    let p2 = f.set.proposer(2);
+    let at = |ms| Timestamp::from_millis(ms);
+    let config = Config::default();
+    assert!(config.retransmit_ms > 0 && config.retransmit_ms < config.epoch_timeout_ms);
+    let mut m = f.machine(me, config.clone());
+    let deadline = m.poll_timeout().unwrap();
+    let g = Block::genesis();
+    let a = f.block(1, &g, b"a");
+    m.handle(at(10), Input::Message { from: p1, msg: f.propose(&a, None) }).unwrap();
+    assert_eq!(votes_cast(&drain(&mut m)), vec![a.reference()]);
+    // Nothing else arrives: the tick comes before the epoch deadline and repeats the vote.
+    let tick = m.poll_timeout().unwrap();
+    assert_eq!(tick, at(config.retransmit_ms));
+    assert!(tick < deadline);
+    m.handle(tick, Input::Timeout).unwrap();
+    let outs = drain(&mut m);
+    assert_eq!(votes_cast(&outs), vec![a.reference()]);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Broadcast(Message::EpochChange(_)))));
+    assert_eq!(m.epoch(), 1);
+    assert_eq!(m.poll_timeout(), Some(tick + config.retransmit_ms));
+    // A CC of epoch 1 enters epoch 2; its proposal does not come: our vote of epoch 1
+    // goes to the proposer of epoch 2 (which may lack it, and so the CC to extend).
+    let others: Vec<u32> = (0..7).filter(|&i| i != me).collect();
+    let t2 = at(400);
+    for &v in &others[..4] {
+        m.handle(t2, Input::Message { from: v, msg: f.vote(v, a.reference()) }).unwrap();
+    }
+    assert_eq!(m.epoch(), 2);
+    drain(&mut m);
+    let tick = m.poll_timeout().unwrap();
+    assert_eq!(tick, t2 + config.retransmit_ms);
+    m.handle(tick, Input::Timeout).unwrap();
+    let sent: Vec<_> = drain(&mut m)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg: Message::Vote(v) } => Some((to, v.block, v.voter)),
+            Output::Broadcast(Message::Vote(v)) => Some((u32::MAX, v.block, v.voter)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![(p2, a.reference(), me)]);
+    // Once the proposal of epoch 2 is in, the old vote is no longer repeated.
+    let b = f.block(2, &a, b"b");
+    m.handle(tick, Input::Message { from: p2, msg: f.propose(&b, Some(f.cc(&others[..5], a.reference()))) })
+        .unwrap();
+    assert_eq!(votes_cast(&drain(&mut m)), vec![b.reference()]);
+
+    // Disabled: after voting, the next wake-up is the epoch deadline.
+    let mut quiet = f.machine(me, Config { retransmit_ms: 0, ..Config::default() });
+    let deadline = quiet.poll_timeout().unwrap();
+    quiet.handle(at(10), Input::Message { from: p1, msg: f.propose(&a, None) }).unwrap();
+    drain(&mut quiet);
+    assert_eq!(quiet.poll_timeout(), Some(deadline));
+}
