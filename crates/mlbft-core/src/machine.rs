@@ -59,6 +59,13 @@ pub struct Config {
     /// for the EpochChanges (carrying the senders' highest CCs) that everyone sends on
     /// entering such an epoch, so it extends the highest lock instead of a stale one.
     pub propose_wait_ms: u64,
+    /// Loss repair inside an epoch: while an epoch has not moved on, every
+    /// `retransmit_ms` a validator repeats its proposal and its vote of the epoch, and —
+    /// while the epoch's proposal has not arrived — sends its vote of the previous epoch
+    /// to the epoch's proposer (who may lack it and so the CC it must extend). Only
+    /// already-signed messages are repeated, so safety is untouched. `0` disables it
+    /// (then only the epoch timeout repeats them).
+    pub retransmit_ms: u64,
 }
 
 impl Default for Config {
@@ -72,6 +79,7 @@ impl Default for Config {
             past_epochs: 8,
             max_requests: 256,
             propose_wait_ms: 150,
+            retransmit_ms: 300,
         }
     }
 }
@@ -228,6 +236,12 @@ pub struct Machine<C: Context> {
     deadline: Timestamp,
     /// While the proposer waits for the others' highest CCs (see `propose_wait_ms`).
     propose_at: Option<Timestamp>,
+    /// The next loss-repair tick of this epoch (see `retransmit_ms`).
+    retransmit_at: Timestamp,
+    /// The lock epoch that the proposer of `epoch` reported in its `EpochChange(epoch)`
+    /// (the highest such epoch seen, at or above ours): `(epoch, their lock epoch)`. Kept
+    /// so that a CC we learn only after its request arrived still reaches it.
+    proposer_report: Option<(u64, u64)>,
     timeouts: u32,
     outputs: VecDeque<Output<C::Scheme>>,
 }
@@ -295,6 +309,7 @@ impl<C: Context> Machine<C> {
     }
 
     fn build(config: Config, ctx: C, state: PersistedState<C::Scheme>, now: Timestamp) -> Self {
+        let retransmit_ms = config.retransmit_ms;
         let set = ctx.validator_set().clone();
         let me = ctx.me().filter(|&i| set.contains(i));
         let genesis = Block::genesis();
@@ -328,6 +343,8 @@ impl<C: Context> Machine<C> {
             pending_settle: None,
             deadline: now,
             propose_at: None,
+            retransmit_at: now + retransmit_ms,
+            proposer_report: None,
             timeouts: 0,
             outputs: VecDeque::new(),
             genesis: genesis.clone(),
@@ -448,10 +465,40 @@ impl<C: Context> Machine<C> {
 
     /// When to call `handle(now, Input::Timeout)`.
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        if let Some(t) = self.propose_at.filter(|t| *t < self.deadline && self.proposal_pending()) {
-            return Some(t);
+        let mut next = self.deadline;
+        if let Some(t) = self.propose_at.filter(|t| *t < next && self.proposal_pending()) {
+            next = t;
         }
-        Some(self.deadline)
+        if self.retransmit_at < next && self.retransmit_pending() {
+            next = self.retransmit_at;
+        }
+        Some(next)
+    }
+
+    /// Whether the loss-repair tick has anything to repeat.
+    fn retransmit_pending(&self) -> bool {
+        self.config.retransmit_ms > 0 && !self.retransmissions().is_empty()
+    }
+
+    /// What the loss-repair tick repeats now (docs of `Config::retransmit_ms`).
+    fn retransmissions(&self) -> Vec<Output<C::Scheme>> {
+        let mut out = Vec::new();
+        if let Some(p) = self.my_proposal.as_ref().filter(|p| p.block.epoch == self.epoch) {
+            out.push(Output::Broadcast(Message::Proposal(p.clone())));
+        }
+        if let Some(v) = &self.my_vote {
+            if v.block.epoch == self.epoch {
+                out.push(Output::Broadcast(Message::Vote(v.clone())));
+            } else if v.block.epoch.saturating_add(1) == self.epoch
+                && !self.proposals.contains_key(&self.epoch)
+            {
+                let to = self.set.proposer(self.epoch);
+                if Some(to) != self.me {
+                    out.push(Output::Send { to, msg: Message::Vote(v.clone()) });
+                }
+            }
+        }
+        out
     }
 
     fn proposal_pending(&self) -> bool {
@@ -473,8 +520,14 @@ impl<C: Context> Machine<C> {
             self.maybe_propose(now);
         }
         if now < self.deadline {
+            if now >= self.retransmit_at && self.config.retransmit_ms > 0 {
+                self.retransmit_at = now + self.config.retransmit_ms;
+                let repeat = self.retransmissions();
+                self.outputs.extend(repeat);
+            }
             return;
         }
+        self.retransmit_at = now + self.config.retransmit_ms;
         self.timeouts = self.timeouts.saturating_add(1);
         self.deadline = now + self.timeout_ms();
         // Loss repair: repeat what we said in this epoch, then ask to move on.
@@ -523,6 +576,7 @@ impl<C: Context> Machine<C> {
         self.epoch_tally.entered(epoch);
         self.timeouts = 0;
         self.deadline = now + self.timeout_ms();
+        self.retransmit_at = now + self.config.retransmit_ms;
         self.outputs.push_back(Output::Event(Event::EnteredEpoch { epoch }));
         if self.lock.epoch.saturating_add(1) < epoch {
             // The last epoch certified nothing we know of: tell the proposer our highest
@@ -538,6 +592,7 @@ impl<C: Context> Machine<C> {
         self.vote_sigs = self.vote_sigs.split_off(&(oldest, 0));
         self.proposals = self.proposals.split_off(&oldest);
         self.accused = self.accused.split_off(&(oldest, 0, StatementKind::Proposal));
+        self.answer_proposer();
         self.maybe_propose(now);
         self.try_vote(now);
     }
@@ -645,6 +700,23 @@ impl<C: Context> Machine<C> {
                 signature: p.signature.clone(),
             };
             self.accuse(first, second);
+            // We never vote for the second proposal, but if it is the block a CC names (or
+            // one we asked for because others voted for it), it is the block the chain
+            // continues from: keep it, or the epoch that extends it is lost to us (and, if
+            // we propose that epoch, to everyone).
+            if self.ccs.contains_key(&r.hash) || self.requested.contains_key(&r.hash) {
+                self.check_parent(&p)?;
+                let parent_cc = p.parent_cc.clone();
+                self.store_block(p.block.clone());
+                if let Some(cc) = parent_cc {
+                    self.on_cc(now, cc, Some(from));
+                }
+                self.check_settlement(now, r.hash);
+                if let Some((s, c)) = self.pending_settle {
+                    self.settle(now, s, c);
+                }
+                self.maybe_propose(now);
+            }
             return Ok(());
         }
         self.check_parent(&p)?;
@@ -850,6 +922,7 @@ impl<C: Context> Machine<C> {
         if r.epoch >= self.epoch && r.epoch < u64::MAX {
             self.enter_epoch(now, r.epoch + 1);
         }
+        self.answer_proposer();
     }
 
     fn store_block(&mut self, block: Block) {
@@ -968,22 +1041,42 @@ impl<C: Context> Machine<C> {
             cc.verify(&self.set)?;
         }
         let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
+        // The proposer of an epoch we are in or will enter reports its lock while it waits
+        // for the others' (rule 2): remember it, so that it gets our highest CC if ours is
+        // newer — now, or when we enter its epoch or learn a newer CC later (its request
+        // can arrive before our own CC forms).
+        if ec.epoch >= self.epoch
+            && ec.epoch <= self.epoch.saturating_add(self.config.future_epochs)
+            && ec.voter == self.set.proposer(ec.epoch)
+            && self.proposer_report.is_none_or(|(e, _)| ec.epoch >= e)
+        {
+            let known = self.proposer_report.filter(|(e, _)| *e == ec.epoch).map_or(0, |(_, l)| l);
+            self.proposer_report = Some((ec.epoch, their_lock.max(known)));
+        }
         if let Some(cc) = ec.high_cc {
             self.on_cc(now, cc, Some(ec.voter));
         }
         self.count_epoch_request(now, ec.voter, ec.epoch);
-        // The proposer of our epoch reports an older lock than ours while it waits for
-        // the others' (rule 2): answer it with our highest CC.
-        if ec.epoch == self.epoch
-            && their_lock < self.lock.epoch
-            && ec.voter == self.set.proposer(self.epoch)
-            && let Some(cc) = self.ccs.get(&self.lock.hash).cloned()
-            && let Some((me, signature)) = self.ctx.sign(&epoch_change_message(self.epoch))
-        {
-            let reply = EpochChange { epoch: self.epoch, voter: me, high_cc: Some(cc), signature };
-            self.outputs.push_back(Output::Send { to: ec.voter, msg: Message::EpochChange(reply) });
-        }
+        self.answer_proposer();
         Ok(())
+    }
+
+    /// Sends our highest CC to the proposer of our epoch if it reported an older lock
+    /// (once per lock we learn).
+    fn answer_proposer(&mut self) {
+        let Some((epoch, their_lock)) = self.proposer_report else { return };
+        if epoch != self.epoch || their_lock >= self.lock.epoch {
+            return;
+        }
+        let to = self.set.proposer(epoch);
+        if Some(to) == self.me {
+            return;
+        }
+        let Some(cc) = self.ccs.get(&self.lock.hash).cloned() else { return };
+        let Some((me, signature)) = self.ctx.sign(&epoch_change_message(epoch)) else { return };
+        self.proposer_report = Some((epoch, self.lock.epoch));
+        let reply = EpochChange { epoch, voter: me, high_cc: Some(cc), signature };
+        self.outputs.push_back(Output::Send { to, msg: Message::EpochChange(reply) });
     }
 
     fn on_block_request(&mut self, from: ValidatorIndex, hash: H256) {

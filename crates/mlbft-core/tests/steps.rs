@@ -720,3 +720,177 @@ fn newer_lock_is_sent_to_the_waiting_proposer() {
     feed(&mut m2, others[0], f.epoch_change(others[0], 1)).unwrap();
     assert!(!drain(&mut m2).iter().any(|o| matches!(o, Output::Send { .. })));
 }
+
+/// The proposer's `EpochChange(t)` can arrive before we are in epoch `t` and before our own
+/// newer CC forms (sweep seed 729, m = 4): the report is kept, and our CC goes to the
+/// proposer as soon as we enter `t` holding a newer lock — once.
+#[test]
+fn newer_lock_learned_after_the_proposers_request_still_reaches_it() {
+    let f = fx(7);
+    let me = f.observer();
+    let p4 = f.set.proposer(4);
+    assert_ne!(me, p4);
+    let others: Vec<u32> = (0..7).filter(|&i| i != me && i != p4).collect();
+    let mut m = f.machine(me, Config::default());
+    assert!(m.epoch() < 4);
+    // The proposer of epoch 4 asks first, reporting no CC; we have nothing newer yet.
+    feed(&mut m, p4, f.epoch_change(p4, 4)).unwrap();
+    assert!(!drain(&mut m).iter().any(|o| matches!(o, Output::Send { .. })));
+    // Then we learn a CC of epoch 2 and enter epoch 4 with the others.
+    let g = Block::genesis();
+    let x = f.block(2, &g, b"x");
+    let cc_x = f.cc(&others[..5], x.reference());
+    let mut outs = Vec::new();
+    for &v in &others[..4] {
+        let signature = S::sign(&f.keys[v as usize].0, &epoch_change_message(4));
+        let ec = EpochChange { epoch: 4, voter: v, high_cc: Some(cc_x.clone()), signature };
+        feed(&mut m, v, Message::EpochChange(ec)).unwrap();
+        outs.extend(drain(&mut m));
+    }
+    assert_eq!(m.epoch(), 4);
+    assert_eq!(m.lock(), x.reference());
+    let replies: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg: Message::EpochChange(ec) } => Some((*to, ec.epoch, ec.high_cc.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, vec![(p4, 4, Some(cc_x))]);
+    // The proposer repeating its request does not make us answer twice for one lock.
+    let signature = S::sign(&f.keys[p4 as usize].0, &epoch_change_message(5));
+    let again = EpochChange { epoch: 5, voter: p4, high_cc: None, signature };
+    feed(&mut m, p4, Message::EpochChange(again)).unwrap();
+    assert!(!drain(&mut m).iter().any(|o| matches!(o, Output::Send { to, .. } if *to == p4)));
+}
+
+/// A double proposer's second proposal is evidence and never voted for, but when it is
+/// the block that a CC names (sweep seed 793, m = 4) it is kept: the next proposer, who
+/// saw the other proposal first, extends it at once instead of losing its epoch.
+#[test]
+fn certified_second_proposal_of_an_equivocator_is_kept() {
+    let n = (4..16).find(|&n| fx(n).set.proposer(1) != fx(n).set.proposer(2)).unwrap();
+    let f = fx(n);
+    let p1 = f.set.proposer(1);
+    let me = f.set.proposer(2);
+    let others: Vec<u32> = (0..n as u32).filter(|&i| i != me && i != p1).collect();
+    let quorum = (2 * n) / 3 + 1;
+    let mut m = f.machine(me, Config::default());
+    assert_eq!(m.epoch(), 1);
+    let g = Block::genesis();
+    let a = f.block(1, &g, b"a");
+    let b = f.block(1, &g, b"b");
+    feed(&mut m, p1, f.propose(&a, None)).unwrap();
+    assert_eq!(votes_cast(&drain(&mut m)), vec![a.reference()]);
+    // The others certified `b`: we learn its CC (here from an EpochChange), enter epoch 2
+    // as its proposer, and lack the block.
+    let signers: Vec<u32> = others.iter().copied().chain([p1]).take(quorum).collect();
+    assert_eq!(signers.len(), quorum);
+    let cc_b = f.cc(&signers, b.reference());
+    let signature = S::sign(&f.keys[others[0] as usize].0, &epoch_change_message(2));
+    let ec = EpochChange { epoch: 2, voter: others[0], high_cc: Some(cc_b.clone()), signature };
+    feed(&mut m, others[0], Message::EpochChange(ec)).unwrap();
+    assert_eq!(m.epoch(), 2);
+    assert_eq!(m.lock(), b.reference());
+    let outs = drain(&mut m);
+    assert!(outs.iter().any(|o| matches!(o, Output::Request { hash, .. } if *hash == b.hash())));
+    assert!(!outs.iter().any(|o| matches!(o, Output::Broadcast(Message::Proposal(_)))));
+    // A peer answers with the signed proposal of `b`: evidence, the block is kept, and we
+    // propose its child carrying its CC.
+    feed(&mut m, others[1], f.propose(&b, None)).unwrap();
+    let outs = drain(&mut m);
+    assert!(outs.iter().any(|o| matches!(o, Output::Misbehaviour(_))));
+    assert!(m.block(&b.hash()).is_some());
+    assert!(votes_cast(&outs).iter().all(|v| v.epoch == 2), "never a second vote in epoch 1");
+    let proposed: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Broadcast(Message::Proposal(p)) => Some((p.block.parent, p.parent_cc.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(proposed, vec![(b.hash(), Some(cc_b))]);
+    assert_persist_first(&outs);
+}
+
+/// An uncertified, unrequested second proposal is only evidence: its block is not kept.
+#[test]
+fn uncertified_second_proposal_is_only_evidence() {
+    let f = fx(7);
+    let me = f.observer();
+    let mut m = f.machine(me, Config::default());
+    let g = Block::genesis();
+    let a = f.block(1, &g, b"a");
+    let b = f.block(1, &g, b"b");
+    let p1 = f.set.proposer(1);
+    feed(&mut m, p1, f.propose(&a, None)).unwrap();
+    drain(&mut m);
+    feed(&mut m, p1, f.propose(&b, None)).unwrap();
+    assert!(drain(&mut m).iter().any(|o| matches!(o, Output::Misbehaviour(_))));
+    assert!(m.block(&b.hash()).is_none());
+    assert!(m.block(&a.hash()).is_some());
+}
+
+/// Loss repair inside an epoch: every `retransmit_ms` a validator repeats its vote of the
+/// epoch (the proposer its proposal), without asking to move on; while the next epoch's
+/// proposal has not arrived, its previous vote goes to that epoch's proposer. With
+/// `retransmit_ms = 0` only the epoch timeout repeats anything.
+#[test]
+fn votes_and_proposals_are_repeated_before_the_epoch_times_out() {
+    let f = fx(7);
+    let me = f.observer();
+    let p1 = f.set.proposer(1);
+    let p2 = f.set.proposer(2);
+    let at = |ms| Timestamp::from_millis(ms);
+    let config = Config::default();
+    assert!(config.retransmit_ms > 0 && config.retransmit_ms < config.epoch_timeout_ms);
+    let mut m = f.machine(me, config.clone());
+    let deadline = m.poll_timeout().unwrap();
+    let g = Block::genesis();
+    let a = f.block(1, &g, b"a");
+    m.handle(at(10), Input::Message { from: p1, msg: f.propose(&a, None) }).unwrap();
+    assert_eq!(votes_cast(&drain(&mut m)), vec![a.reference()]);
+    // Nothing else arrives: the tick comes before the epoch deadline and repeats the vote.
+    let tick = m.poll_timeout().unwrap();
+    assert_eq!(tick, at(config.retransmit_ms));
+    assert!(tick < deadline);
+    m.handle(tick, Input::Timeout).unwrap();
+    let outs = drain(&mut m);
+    assert_eq!(votes_cast(&outs), vec![a.reference()]);
+    assert!(!outs.iter().any(|o| matches!(o, Output::Broadcast(Message::EpochChange(_)))));
+    assert_eq!(m.epoch(), 1);
+    assert_eq!(m.poll_timeout(), Some(tick + config.retransmit_ms));
+    // A CC of epoch 1 enters epoch 2; its proposal does not come: our vote of epoch 1
+    // goes to the proposer of epoch 2 (which may lack it, and so the CC to extend).
+    let others: Vec<u32> = (0..7).filter(|&i| i != me).collect();
+    let t2 = at(400);
+    for &v in &others[..4] {
+        m.handle(t2, Input::Message { from: v, msg: f.vote(v, a.reference()) }).unwrap();
+    }
+    assert_eq!(m.epoch(), 2);
+    drain(&mut m);
+    let tick = m.poll_timeout().unwrap();
+    assert_eq!(tick, t2 + config.retransmit_ms);
+    m.handle(tick, Input::Timeout).unwrap();
+    let sent: Vec<_> = drain(&mut m)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send { to, msg: Message::Vote(v) } => Some((to, v.block, v.voter)),
+            Output::Broadcast(Message::Vote(v)) => Some((u32::MAX, v.block, v.voter)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![(p2, a.reference(), me)]);
+    // Once the proposal of epoch 2 is in, the old vote is no longer repeated.
+    let b = f.block(2, &a, b"b");
+    m.handle(tick, Input::Message { from: p2, msg: f.propose(&b, Some(f.cc(&others[..5], a.reference()))) })
+        .unwrap();
+    assert_eq!(votes_cast(&drain(&mut m)), vec![b.reference()]);
+
+    // Disabled: after voting, the next wake-up is the epoch deadline.
+    let mut quiet = f.machine(me, Config { retransmit_ms: 0, ..Config::default() });
+    let deadline = quiet.poll_timeout().unwrap();
+    quiet.handle(at(10), Input::Message { from: p1, msg: f.propose(&a, None) }).unwrap();
+    drain(&mut quiet);
+    assert_eq!(quiet.poll_timeout(), Some(deadline));
+}
