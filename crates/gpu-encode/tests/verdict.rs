@@ -10,7 +10,10 @@ use gpu_encode::{Error, Limits, secret_from_u64, verify_rendition};
 use transcode_verify::Profile;
 
 fn dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gpu-encode-verdict-{}", std::process::id()));
+    // One folder per test thread: the tests run in parallel and each removes its own.
+    let thread =
+        format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_ascii_alphanumeric(), "");
+    let d = std::env::temp_dir().join(format!("gpu-encode-verdict-{}-{thread}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -69,11 +72,11 @@ const HONEST: [(&str, &[&str]); 3] = [
 
 #[test]
 fn verdict_passes_honest_and_catches_tampered_and_bad_input() {
-    let (src, path) = source("src", "testsrc2=size=640x360:rate=30", "0.5");
-    let p = Profile::P360P30;
+    let (src, path) = source("src", "testsrc2=size=320x180:rate=30", "0.5");
+    let p = Profile::P144P30;
     let limits = Limits::default();
     for (scaler, (name, x264)) in ["bicubic", "lanczos", "bilinear"].iter().zip(HONEST) {
-        let r = rendition(name, &path, &format!("scale=640:360:flags={scaler}"), "30", x264);
+        let r = rendition(name, &path, &format!("scale=256:144:flags={scaler}"), "30", x264);
         for secret in [0, 7] {
             let v = verify_rendition(&src, &r, p, secret_from_u64(secret), &limits).unwrap();
             assert!(v.passed(), "honest {name} {scaler} secret {secret}: {v:?}");
@@ -84,14 +87,14 @@ fn verdict_passes_honest_and_catches_tampered_and_bad_input() {
         }
     }
     // Wrong resolution: a cheap fault, no metrics.
-    let small = rendition("small", &path, "scale=320:180", "30", &["-preset", "veryfast"]);
+    let small = rendition("small", &path, "scale=128:72", "30", &["-preset", "veryfast"]);
     let v = verify_rendition(&src, &small, p, secret_from_u64(0), &limits).unwrap();
     assert!(!v.passed() && v.faults[0].starts_with("Resolution"), "{v:?}");
     assert_eq!((v.psnr_y, v.ssim), (None, None));
     assert!(v.to_json().contains("\"psnr_y\": null, \"ssim\": null"));
     // Black frames throughout.
     let black =
-        rendition("black", &path, "scale=640:360,drawbox=c=black:t=fill", "30", &["-preset", "veryfast"]);
+        rendition("black", &path, "scale=256:144,drawbox=c=black:t=fill", "30", &["-preset", "veryfast"]);
     let v = verify_rendition(&src, &black, p, secret_from_u64(0), &limits).unwrap();
     assert!(v.faults.iter().any(|f| f.starts_with("BlackFrame")), "{v:?}");
     assert!(v.to_json().starts_with("{\"verdict\": \"fault\", \"faults\": [\"BlackFrame"));
@@ -114,5 +117,38 @@ fn verdict_passes_honest_and_catches_tampered_and_bad_input() {
         v.to_json(),
         "{\"verdict\": \"fault\", \"faults\": [\"a \\\"b\\\"\\n\\\\\"], \"psnr_y\": \"inf\", \"ssim\": 1.000000}"
     );
+    let _ = std::fs::remove_dir_all(dir());
+}
+
+/// Quality fraud in real encodes (a 320×180 source, the 256×144 profile, to stay fast):
+/// a rendition encoded at half or a third of the size and scaled up, a box blur of
+/// radius 2, and 25 fps content re-timed to 30 (a duplicate every sixth frame) are faults
+/// under every secret, while honest encodes with other scalers pass.
+#[test]
+fn verdict_catches_upscaling_blur_and_retiming() {
+    let (src, path) = source("fraud-src", "testsrc2=size=320x180:rate=30", "1");
+    let p = Profile::P144P30;
+    let limits = Limits::default();
+    let x264 = ["-preset", "veryfast", "-b:v", "400k"];
+    let cases = [
+        ("honest-lanczos", "scale=256:144:flags=lanczos", None),
+        ("honest-bilinear", "scale=256:144:flags=bilinear", None),
+        ("up-half", "scale=128:72,scale=256:144", Some("FineDetailLoss")),
+        ("up-third", "scale=86:48,scale=256:144:flags=lanczos", Some("FineDetailLoss")),
+        ("blur", "scale=256:144,boxblur=2", Some("FineDetailLoss")),
+        ("retime", "fps=25,fps=30,scale=256:144", Some("FrozenFrame")),
+    ];
+    for (name, vf, want) in cases {
+        let r = rendition(name, &path, vf, "30", &x264);
+        for secret in [0, 5] {
+            let v = verify_rendition(&src, &r, p, secret_from_u64(secret), &limits).unwrap();
+            match want {
+                None => assert!(v.passed(), "{name} secret {secret}: {v:?}"),
+                Some(kind) => {
+                    assert!(v.faults.iter().any(|f| f.starts_with(kind)), "{name} secret {secret}: {v:?}")
+                }
+            }
+        }
+    }
     let _ = std::fs::remove_dir_all(dir());
 }

@@ -321,3 +321,61 @@ pub fn detail(p: &Plane) -> f64 {
     }
     sum as f64 / ((w - 1) * (h - 1)) as f64
 }
+
+/// The taps of the fine-band high-pass filter: `[1, -8, 28, -56, 70, -56, 28, -8, 1]`,
+/// frequency response `((1 - cos ω) / 2)⁴` (1 at the Nyquist frequency, 1/16 at half of
+/// it, 1/256 at a quarter). Its absolute taps sum to 256.
+const FINE_TAPS: [i32; 9] = [1, -8, 28, -56, 70, -56, 28, -8, 1];
+
+/// The fine band of a plane: the horizontal and the vertical response of the high-pass
+/// filter `[1, -8, 28, -56, 70, -56, 28, -8, 1]` (response `((1 - cos ω) / 2)⁴`, in units
+/// of 1/256 of a level) at every other row and column at least 4 samples from the
+/// border, interleaved (horizontal, vertical). A picture scaled up from half its size or
+/// less has almost nothing in this band; a blur removes it. Empty for planes smaller
+/// than 9×9.
+pub fn fine_band(p: &Plane) -> Vec<i32> {
+    let (w, h) = (p.width, p.height);
+    if w < 9 || h < 9 {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(((w - 8) / 2 + 1) * ((h - 8) / 2 + 1) * 2);
+    for y in (4..h - 4).step_by(2) {
+        for x in (4..w - 4).step_by(2) {
+            let (mut hx, mut hy) = (0i32, 0i32);
+            for (k, &t) in FINE_TAPS.iter().enumerate() {
+                hx += t * i32::from(p.data[y * w + x + k - 4]);
+                hy += t * i32::from(p.data[(y + k - 4) * w + x]);
+            }
+            out.push(hx);
+            out.push(hy);
+        }
+    }
+    out
+}
+
+/// Mean absolute fine-band response ([`fine_band`]) in 8-bit levels: the energy in the
+/// top of the spectrum. 0 for an empty band.
+pub fn fine_energy(band: &[i32]) -> f64 {
+    if band.is_empty() {
+        return 0.0;
+    }
+    let sum: u64 = band.iter().map(|v| u64::from(v.unsigned_abs())).sum();
+    sum as f64 / (256 * band.len()) as f64
+}
+
+/// How much of the reference's fine detail `test` keeps *in phase*: the least-squares
+/// gain `⟨test, reference⟩ / ⟨reference, reference⟩` of two [`fine_band`]s of planes of
+/// the same size (1 = all of it, 0 = none or unrelated detail, such as an upscaler's
+/// ringing or coding noise). `None` when the reference has no fine detail or the bands
+/// differ in length.
+pub fn fine_gain(reference: &[i32], test: &[i32]) -> Option<f64> {
+    if reference.len() != test.len() {
+        return None;
+    }
+    let (mut dot, mut rr) = (0i64, 0i64);
+    for (&r, &t) in reference.iter().zip(test) {
+        dot += i64::from(r) * i64::from(t);
+        rr += i64::from(r) * i64::from(r);
+    }
+    (rr > 0).then(|| dot as f64 / rr as f64)
+}
