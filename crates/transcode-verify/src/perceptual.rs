@@ -210,7 +210,7 @@ impl Default for Thresholds {
             overlay_min_blocks: 3,
             fine_frame_stride: 4,
             fine_min_reference_energy: 0.05,
-            fine_min_local_gain: 0.3,
+            fine_min_local_gain: 0.5,
             fine_min_gain_ratio: 0.2,
             fine_min_energy_ratio: 0.35,
             frozen_min_repeats: 4,
