@@ -338,16 +338,30 @@ pub fn fine_band(p: &Plane) -> Vec<i32> {
     if w < 9 || h < 9 {
         return Vec::new();
     }
-    let mut out = Vec::with_capacity(((w - 8) / 2 + 1) * ((h - 8) / 2 + 1) * 2);
+    let cols = (w - 8).div_ceil(2);
+    let mut out = Vec::with_capacity(cols * (h - 8).div_ceil(2) * 2);
+    let mut hx = vec![0i32; cols];
+    let mut hy = vec![0i32; cols];
     for y in (4..h - 4).step_by(2) {
-        for x in (4..w - 4).step_by(2) {
-            let (mut hx, mut hy) = (0i32, 0i32);
-            for (k, &t) in FINE_TAPS.iter().enumerate() {
-                hx += t * i32::from(p.data[y * w + x + k - 4]);
-                hy += t * i32::from(p.data[(y + k - 4) * w + x]);
+        // Horizontal: tap k of output column c is sample 2c + k of the row (c = 0 at x = 4).
+        let row = &p.data[y * w..(y + 1) * w];
+        hx.iter_mut().for_each(|v| *v = 0);
+        for (k, &t) in FINE_TAPS.iter().enumerate() {
+            for (acc, &v) in hx.iter_mut().zip(row[k..].iter().step_by(2)) {
+                *acc += t * i32::from(v);
             }
-            out.push(hx);
-            out.push(hy);
+        }
+        // Vertical: tap k is row y + k - 4 at the same column.
+        hy.iter_mut().for_each(|v| *v = 0);
+        for (k, &t) in FINE_TAPS.iter().enumerate() {
+            let r = &p.data[(y + k - 4) * w + 4..(y + k - 3) * w];
+            for (acc, &v) in hy.iter_mut().zip(r.iter().step_by(2)) {
+                *acc += t * i32::from(v);
+            }
+        }
+        for (&a, &b) in hx.iter().zip(&hy) {
+            out.push(a);
+            out.push(b);
         }
     }
     out

@@ -225,3 +225,28 @@ fn retiming_by_duplication_fails_whatever_the_sample() {
         assert!(!has(&check(&once), |f| matches!(f, Fault::FrozenFrame { .. })), "{:?}", check(&once));
     }
 }
+
+/// `fine_band` against a direct evaluation of its definition on odd and even sizes.
+#[test]
+fn fine_band_matches_a_naive_model() {
+    const TAPS: [i32; 9] = [1, -8, 28, -56, 70, -56, 28, -8, 1];
+    for (w, h, seed) in [(9usize, 9usize, 1u32), (10, 9, 2), (23, 17, 3), (64, 11, 4), (9, 40, 5)] {
+        let mut s = seed;
+        let data: Vec<u8> = (0..w * h)
+            .map(|_| {
+                s = s.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (s >> 16) as u8
+            })
+            .collect();
+        let p = Plane::new(w, h, data).unwrap();
+        let at = |x: usize, y: usize| i32::from(p.data[y * w + x]);
+        let mut want = Vec::new();
+        for y in (4..h - 4).step_by(2) {
+            for x in (4..w - 4).step_by(2) {
+                want.push((0..9).map(|k| TAPS[k] * at(x + k - 4, y)).sum::<i32>());
+                want.push((0..9).map(|k| TAPS[k] * at(x, y + k - 4)).sum::<i32>());
+            }
+        }
+        assert_eq!(metrics::fine_band(&p), want, "{w}x{h}");
+    }
+}
