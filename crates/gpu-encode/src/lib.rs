@@ -26,6 +26,8 @@
 //!    encode from one decode (a verifier's local encode, configured by
 //!    [`TranscoderConfig::verifier_local`]), and [`probe`] reads container facts
 //!    (frames, duration, rate) without decoding.
+//! 4. [`verify_rendition`] runs the whole verifier on one source segment and one
+//!    rendition (the `verdict` example's library function).
 //!
 //! ## Invariants
 //! - Scaling happens before frame-rate conversion, and a frame dropped by the rate
@@ -57,6 +59,7 @@ mod error;
 mod ffi;
 mod fps;
 mod transcoder;
+mod verify;
 
 pub use error::Error;
 pub use fps::FpsConverter;
@@ -64,3 +67,4 @@ pub use transcoder::{
     Acceleration, DecodedSegment, HwPolicy, Limits, ProbeInfo, Rendition, SegmentOutput, SourceInfo,
     Transcoder, TranscoderConfig, decode_segment, probe,
 };
+pub use verify::{RenditionVerdict, secret_from_u64, verify_rendition};

@@ -6,7 +6,8 @@ use parity_scale_codec::{Decode, Encode};
 use crate::error::Error;
 use crate::frame::{Frame, Plane};
 use crate::metrics::{
-    block_means, block_mse, detail, mean_abs_diff, mean_std, mse, psnr_from_mse, ssim, thumbnail,
+    block_means, block_mse, detail, fine_band, fine_energy, fine_gain, mean_abs_diff, mean_std, mse,
+    psnr_from_mse, ssim, thumbnail,
 };
 use crate::verdict::Fault;
 
@@ -139,6 +140,29 @@ pub struct Thresholds {
     /// Overlay: blocks anomalous in all sampled frames but one (and at least two) make the
     /// segment fail when there are this many or more.
     pub overlay_min_blocks: usize,
+    /// Fine detail (upscaling, blur), with a local encode: checked on every this many
+    /// frames from frame 0 — a fixed set, not the secret sample, so the verdict on a
+    /// rendition tampered throughout does not depend on the secret. 0 disables the check.
+    pub fine_frame_stride: usize,
+    /// Checked frames whose reference has less fine-band energy than this (8-bit levels,
+    /// [`crate::metrics::fine_energy`]) are skipped: nothing to lose.
+    pub fine_min_reference_energy: f64,
+    /// When the reference's motion is coherent (structure, not grain: the
+    /// `redraw_min_coherence` measure) and the local encode keeps at least this fraction
+    /// of the reference's fine detail in phase ([`crate::metrics::fine_gain`]), the
+    /// rendition must keep at least `fine_min_gain_ratio` × the local encode's gain…
+    pub fine_min_local_gain: f64,
+    /// …see `fine_min_local_gain`.
+    pub fine_min_gain_ratio: f64,
+    /// Otherwise (the local encode dropped the fine detail, as every CBR encoder does
+    /// with grain) the rendition's fine-band energy must be at least this × the local
+    /// encode's, when the local encode's is at least `fine_min_reference_energy`.
+    pub fine_min_energy_ratio: f64,
+    /// Re-timing by duplication: the segment fails as frozen when at least this many
+    /// frames, runs of one included, repeat their predecessor where the reference and
+    /// the local encode move (the per-frame rule of the frozen detector). 25 fps content
+    /// re-timed to 30 repeats one frame in six (5 in a 1 s segment).
+    pub frozen_min_repeats: usize,
 }
 
 impl Default for Thresholds {
@@ -184,6 +208,12 @@ impl Default for Thresholds {
             block_chroma_levels: 6.0,
             block_local_factor: 2.0,
             overlay_min_blocks: 3,
+            fine_frame_stride: 4,
+            fine_min_reference_energy: 0.05,
+            fine_min_local_gain: 0.5,
+            fine_min_gain_ratio: 0.2,
+            fine_min_energy_ratio: 0.35,
+            frozen_min_repeats: 4,
         }
     }
 }
@@ -220,6 +250,9 @@ pub struct PerceptualReport {
     /// Per block of the block-mean grid: in how many sampled frames it was anomalous
     /// (with a local encode only; diagnostics for the overlay rule).
     pub anomaly_counts: Vec<u32>,
+    /// Per frame checked for fine detail (with a local encode only): the frame and the
+    /// rendition's fine detail relative to what the rule asks for (below 1 lacks it).
+    pub fine_scores: Vec<(u32, f64)>,
 }
 
 /// The features the relative (local-encode) decision rule uses on one sampled frame.
@@ -502,6 +535,7 @@ pub fn perceptual_check(
     let mut redraw_run = 0usize;
     let mut stretch: Option<usize> = None; // start of the current static stretch
     let mut excused = false; // the local encode stood still where the stretch began
+    let mut repeats: Option<(usize, usize)> = None; // (count, first) of frozen frames
     for i in 1..n {
         let d = mean_abs_diff(&rendition[i].y, &rendition[i - 1].y, 2)?;
         let frozen = d <= t.frozen_max_diff && {
@@ -538,6 +572,14 @@ pub fn perceptual_check(
             _ => false,
         };
         run = if frozen { run + 1 } else { 0 };
+        if frozen {
+            let (count, first) = repeats.get_or_insert((0, i));
+            *count += 1;
+            if *count >= t.frozen_min_repeats.max(1) {
+                report.faults.push(Fault::FrozenFrame { rendition: r, frame: *first as u32 });
+                break;
+            }
+        }
         redraw_run = if redrawn || frozen { redraw_run + 1 } else { 0 };
         if run >= t.frozen_min_run.max(1) || (redrawn && redraw_run >= t.frozen_min_run.max(1)) {
             let frame = (i + 1 - run.max(redraw_run)) as u32;
@@ -581,6 +623,13 @@ pub fn perceptual_check(
         && let Some((frame, offset)) = first
     {
         report.faults.push(Fault::Misaligned { rendition: r, frame, offset, frames: misaligned as u32 });
+    }
+    // Fine detail on a fixed set of frames (not the secret sample).
+    if let Some(l) = local
+        && t.fine_frame_stride > 0
+    {
+        let coherent = motion_coherence(&reference[..n], &thumbs_ref)? >= t.redraw_min_coherence;
+        fine_detail_check(r, reference, l, rendition, n, coherent, t, &mut report)?;
     }
     // Quality on the sampled frames.
     let mut anomalies: Vec<u32> = Vec::new();
@@ -701,4 +750,78 @@ pub fn perceptual_check(
     }
     report.anomaly_counts = anomalies;
     Ok(report)
+}
+
+/// Upscaling and blur: the rendition must keep the fine detail (top of the spectrum) that
+/// the local encode keeps. On every `fine_frame_stride`-th frame (matched to the
+/// reference frame within ±2 that fits best, as the quality checks do) the score is the
+/// rendition's in-phase fine-detail gain over `fine_min_gain_ratio` × the local
+/// encode's where the content is structure (`coherent` reference motion) and the local
+/// encode keeps the reference's fine detail, else
+/// its fine-band energy over `fine_min_energy_ratio` × the local encode's (grain, which
+/// every CBR encoder partly drops). The segment fails when the median score is below 1:
+/// an upscaled or blurred rendition lacks the band on every frame, while one honest frame
+/// can be poor.
+#[allow(clippy::too_many_arguments)]
+fn fine_detail_check(
+    r: u32,
+    reference: &[Frame],
+    local: &[Frame],
+    rendition: &[Frame],
+    n: usize,
+    coherent: bool,
+    t: &Thresholds,
+    report: &mut PerceptualReport,
+) -> Result<(), Error> {
+    for i in (0..n).step_by(t.fine_frame_stride.max(1)) {
+        if rendition[i].y.width != reference[i].y.width || rendition[i].y.height != reference[i].y.height {
+            continue;
+        }
+        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
+        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
+            if j < n {
+                let m = mse(&reference[j].y, &rendition[i].y)?;
+                if m < best.0 {
+                    best = (m, j);
+                }
+            }
+        }
+        let band_ref = fine_band(&reference[best.1].y);
+        if fine_energy(&band_ref) < t.fine_min_reference_energy {
+            continue;
+        }
+        let band_out = fine_band(&rendition[i].y);
+        let band_local = fine_band(&local[i].y);
+        let local_gain = if !coherent {
+            0.0
+        } else if best.1 == i {
+            fine_gain(&band_ref, &band_local).unwrap_or(0.0)
+        } else {
+            fine_gain(&fine_band(&reference[i].y), &band_local).unwrap_or(0.0)
+        };
+        let score = if local_gain >= t.fine_min_local_gain {
+            let gain = fine_gain(&band_ref, &band_out).unwrap_or(0.0);
+            gain / (t.fine_min_gain_ratio * local_gain)
+        } else {
+            let local_energy = fine_energy(&band_local);
+            if local_energy < t.fine_min_reference_energy {
+                continue;
+            }
+            fine_energy(&band_out) / (t.fine_min_energy_ratio * local_energy)
+        };
+        report.fine_scores.push((i as u32, score));
+    }
+    if report.fine_scores.is_empty() {
+        return Ok(());
+    }
+    let mut scores: Vec<f64> = report.fine_scores.iter().map(|s| s.1).collect();
+    scores.sort_by(f64::total_cmp);
+    let median = scores[scores.len() / 2];
+    if median < 1.0
+        && let Some(&(frame, _)) = report.fine_scores.iter().find(|s| s.1 < 1.0)
+    {
+        let score_e4 = (median.max(0.0) * 10_000.0).round() as u32;
+        report.faults.push(Fault::FineDetailLoss { rendition: r, frame, score_e4 });
+    }
+    Ok(())
 }

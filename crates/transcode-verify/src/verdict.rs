@@ -124,6 +124,18 @@ pub enum Fault {
         /// The frame's metrics.
         metrics: FrameMetrics,
     },
+    /// The rendition lacks the fine detail (the top of the spectrum) that the local
+    /// encode keeps on the checked frames: encoded at a lower resolution and scaled up,
+    /// or blurred.
+    FineDetailLoss {
+        /// Rendition index.
+        rendition: u32,
+        /// First checked frame that lacks it.
+        frame: u32,
+        /// Median over the checked frames of the rendition's fine detail relative to
+        /// what the rule asks for, × 10000 (below 10000 fails).
+        score_e4: u32,
+    },
 }
 
 impl Fault {
@@ -138,6 +150,7 @@ impl Fault {
                 | Fault::LowQuality { .. }
                 | Fault::ColourShift { .. }
                 | Fault::LocalDistortion { .. }
+                | Fault::FineDetailLoss { .. }
         )
     }
 }
