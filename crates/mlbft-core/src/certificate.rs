@@ -202,9 +202,7 @@ impl<S: Scheme> Certificate<S> {
     /// Decodes untrusted bytes (at most `limit`) for a set of `members` members. The
     /// signature is parsed (subgroup-checked for BLS), not verified.
     pub fn decode(bytes: &[u8], members: usize, limit: usize) -> Result<Self, Error> {
-        check_len(bytes, limit)?;
-        let r = Rlp::new(bytes);
-        check_exact(&r, bytes.len())?;
+        let r = bounded_rlp(bytes, limit)?;
         Self::rlp_decode(&r, members)
     }
 }
@@ -252,22 +250,21 @@ impl<S: Scheme> CommitCertificate<S> {
 
     /// Decodes untrusted bytes (at most `limit`) for a set of `members` validators.
     pub fn decode(bytes: &[u8], members: usize, limit: usize) -> Result<Self, Error> {
-        check_len(bytes, limit)?;
-        let r = Rlp::new(bytes);
-        check_exact(&r, bytes.len())?;
+        let r = bounded_rlp(bytes, limit)?;
         Self::rlp_decode(&r, members)
     }
 }
 
-pub(crate) fn check_len(bytes: &[u8], limit: usize) -> Result<(), Error> {
-    if bytes.len() > limit { Err(Error::TooLong { len: bytes.len(), limit }) } else { Ok(()) }
-}
-
-/// The item must span all of the input (no trailing bytes).
-pub(crate) fn check_exact(r: &Rlp<'_>, len: usize) -> Result<(), Error> {
+/// The one RLP item of untrusted `bytes`: at most `limit` bytes, spanning all of the input
+/// (no trailing bytes). Every decoder of this crate starts here.
+pub(crate) fn bounded_rlp(bytes: &[u8], limit: usize) -> Result<Rlp<'_>, Error> {
+    if bytes.len() > limit {
+        return Err(Error::TooLong { len: bytes.len(), limit });
+    }
+    let r = Rlp::new(bytes);
     let info = r.payload_info()?;
-    if info.header_len + info.value_len != len {
+    if info.header_len + info.value_len != bytes.len() {
         return Err(Error::Malformed { what: "rlp", reason: "trailing bytes".into() });
     }
-    Ok(())
+    Ok(r)
 }

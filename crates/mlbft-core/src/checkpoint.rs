@@ -3,10 +3,10 @@
 //! (whitepaper "Multi-Level BFT": guardians finalize settled checkpoints).
 
 use bls_gossip::Scheme;
-use primitives::rlp::{Rlp, RlpStream};
+use primitives::rlp::RlpStream;
 
 use crate::Error;
-use crate::certificate::{CommitCertificate, check_exact, check_len};
+use crate::certificate::{CommitCertificate, bounded_rlp};
 use crate::types::{BlockHeader, Checkpoint, expect_list};
 use crate::validators::ValidatorSet;
 
@@ -67,9 +67,7 @@ impl<S: Scheme> SettlementProof<S> {
 
     /// Decodes untrusted bytes (at most `limit`) for a set of `members` validators.
     pub fn decode(bytes: &[u8], members: usize, limit: usize) -> Result<Self, Error> {
-        check_len(bytes, limit)?;
-        let r = Rlp::new(bytes);
-        check_exact(&r, bytes.len())?;
+        let r = bounded_rlp(bytes, limit)?;
         expect_list(&r, 3, "settlement proof")?;
         let hs = r.at(0)?;
         let count = hs.item_count()?;

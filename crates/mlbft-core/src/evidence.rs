@@ -6,7 +6,7 @@ use bls_gossip::Scheme;
 use primitives::rlp::{Rlp, RlpStream};
 
 use crate::Error;
-use crate::certificate::{check_exact, check_len};
+use crate::certificate::bounded_rlp;
 use crate::message::{decode_sig, verify_single};
 use crate::types::{BlockRef, expect_list, proposal_message, vote_message};
 use crate::validators::{ValidatorIndex, ValidatorSet};
@@ -150,9 +150,7 @@ impl<S: Scheme> Evidence<S> {
     /// Decodes untrusted bytes (at most `min(limit, MAX_EVIDENCE_LEN)`), checking the
     /// shape; call [`Evidence::verify`] for the signatures.
     pub fn decode(bytes: &[u8], limit: usize) -> Result<Self, Error> {
-        check_len(bytes, limit.min(MAX_EVIDENCE_LEN))?;
-        let r = Rlp::new(bytes);
-        check_exact(&r, bytes.len())?;
+        let r = bounded_rlp(bytes, limit.min(MAX_EVIDENCE_LEN))?;
         expect_list(&r, 2, "evidence")?;
         Evidence::new(SignedStatement::rlp_decode(&r.at(0)?)?, SignedStatement::rlp_decode(&r.at(1)?)?)
     }

@@ -5,7 +5,7 @@ use primitives::H256;
 use primitives::rlp::{Rlp, RlpStream};
 
 use crate::Error;
-use crate::certificate::{CommitCertificate, check_exact, check_len};
+use crate::certificate::{CommitCertificate, bounded_rlp};
 use crate::types::{
     Block, BlockRef, Checkpoint, epoch_change_message, expect_list, proposal_message, vote_message,
 };
@@ -221,9 +221,7 @@ impl<S: Scheme> Message<S> {
 
     /// Decodes untrusted bytes under `limits`. Signatures are parsed, not verified.
     pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Self, Error> {
-        check_len(bytes, limits.max_message)?;
-        let r = Rlp::new(bytes);
-        check_exact(&r, bytes.len())?;
+        let r = bounded_rlp(bytes, limits.max_message)?;
         if !r.is_list() || r.item_count()? == 0 {
             return Err(Error::Malformed { what: "message", reason: "not a tagged list".into() });
         }
