@@ -4,7 +4,6 @@
 //! Safety is checked after every simulated event.
 //!
 //! Used by the tests and by `examples/safety_sweep.rs`.
-#![allow(clippy::disallowed_types)]
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
