@@ -28,6 +28,13 @@ pub enum Error {
         /// The height asked for.
         height: u64,
     },
+    /// The context assigns a height a validator set other than the one this machine runs
+    /// with; this crate version halts there instead of validating with the wrong set.
+    #[error("height {height} is validated by a changed validator set, which this machine does not run")]
+    SetChangeUnsupported {
+        /// The height.
+        height: u64,
+    },
     /// Total stake does not fit the overflow-safe threshold arithmetic.
     #[error("stake overflow summing the validator set")]
     StakeOverflow,
