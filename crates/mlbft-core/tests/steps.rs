@@ -943,3 +943,32 @@ fn set_change_heights_fail_closed_and_earlier_heights_keep_the_old_set() {
     assert!(m.block(&b4.hash()).is_none());
     assert!(m.block(&b3.hash()).is_some());
 }
+
+#[test]
+fn network_runs_on_the_old_set_up_to_the_switch_and_proposes_nothing_beyond() {
+    // Given: every validator's ledger decides a change in the block at height 3, so heights
+    // 1..=4 run on the old set and height 5 on the new one (lag 2).
+    let f = fx(4);
+    let mut members: Vec<_> = f.keys.iter().map(|k| k.1).collect();
+    members[0] = S::keypair(&[99; 32]).unwrap().1;
+    let new_set = Arc::new(ValidatorSet::<S>::equal_stake(members).unwrap());
+    let mut nodes: Vec<M> = (0..4u32)
+        .map(|i| {
+            let ctx = f.ctx(i).with_set_change(3, new_set.clone()).unwrap();
+            Machine::new(Config::default(), ctx, Timestamp::ZERO, [0; 32])
+        })
+        .collect();
+    let mut proposed = Vec::new();
+    // When: the network runs well past the time the fault-free run needs for 15 heights.
+    drive(&mut nodes, 80, |_, _, o| {
+        if let Output::Event(Event::Proposed { block }) = o {
+            proposed.push(block.height);
+        }
+    });
+    // Then: heights 1..=4 were proposed, none at or past the switch, and the old-set
+    // chain settled up to the block whose child the old set still certified.
+    assert_eq!(proposed.iter().max(), Some(&4), "{proposed:?}");
+    for n in &nodes {
+        assert_eq!(n.settled_tip().height, 3, "{:?}", n.settled_tip());
+    }
+}
