@@ -7,6 +7,7 @@ use bls_gossip::{GossipMessage, GuardianSet, Scheme};
 
 use crate::Error;
 use crate::checkpoint::guardian_message;
+use crate::schedule::SetSchedule;
 use crate::types::{Checkpoint, Context};
 use crate::validators::{KeyBytes, ValidatorIndex, ValidatorSet};
 
@@ -28,6 +29,7 @@ pub struct Guardians<S: Scheme> {
 #[derive(Clone)]
 pub struct StaticContext<S: Scheme> {
     set: Arc<ValidatorSet<S>>,
+    schedule: SetSchedule<S>,
     key: Option<(ValidatorIndex, S::SecretKey)>,
     guardians: Option<Guardians<S>>,
     payload: fn(ValidatorIndex, u64) -> Vec<u8>,
@@ -49,13 +51,32 @@ impl<S: Scheme> StaticContext<S> {
     /// A context for validator `key.0` (or an observer when `key` is `None`). Payloads
     /// default to `height ‖ proposer` (big-endian).
     pub fn new(set: Arc<ValidatorSet<S>>, key: Option<(ValidatorIndex, S::SecretKey)>) -> Self {
-        StaticContext { set, key, guardians: None, payload: default_payload }
+        StaticContext {
+            schedule: SetSchedule::new(set.clone()),
+            set,
+            key,
+            guardians: None,
+            payload: default_payload,
+        }
     }
 
     /// With guardian finality checked against `guardians`.
     pub fn with_guardians(mut self, guardians: Guardians<S>) -> Self {
         self.guardians = Some(guardians);
         self
+    }
+
+    /// With the ledger's change to `set`, decided in the block at height `decided_at`
+    /// (effective from `decided_at + SET_CHANGE_LAG`). Changes must come in increasing
+    /// height order.
+    pub fn with_set_change(mut self, decided_at: u64, set: Arc<ValidatorSet<S>>) -> Result<Self, Error> {
+        self.schedule.decide(decided_at, set)?;
+        Ok(self)
+    }
+
+    /// The set schedule (genesis set and changes).
+    pub fn schedule(&self) -> &SetSchedule<S> {
+        &self.schedule
     }
 
     /// With payloads from `f(proposer, height)`.
@@ -70,6 +91,10 @@ impl<S: Scheme + KeyBytes> Context for StaticContext<S> {
 
     fn validator_set(&self) -> &Arc<ValidatorSet<S>> {
         &self.set
+    }
+
+    fn validator_set_for(&self, height: u64) -> Option<Arc<ValidatorSet<S>>> {
+        Some(self.schedule.set_for(height).clone())
     }
 
     fn sign(&self, msg: &[u8]) -> Option<(ValidatorIndex, S::Signature)> {

@@ -13,6 +13,28 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A validator-set change reported at a height not after the last one reported, or so
+    /// high that its effective height overflows.
+    #[error("set change decided at height {decided_at} refused (last change decided at {last:?})")]
+    SetChangeHeight {
+        /// The height the change was reported for.
+        decided_at: u64,
+        /// The last change's deciding height (`None` when the refusal is an overflow).
+        last: Option<u64>,
+    },
+    /// No validator set is known for a height (the ledger has not decided it here yet).
+    #[error("no validator set known for height {height}")]
+    UnknownSetForHeight {
+        /// The height asked for.
+        height: u64,
+    },
+    /// The context assigns a height a validator set other than the one this machine runs
+    /// with; this crate version halts there instead of validating with the wrong set.
+    #[error("height {height} is validated by a changed validator set, which this machine does not run")]
+    SetChangeUnsupported {
+        /// The height.
+        height: u64,
+    },
     /// Total stake does not fit the overflow-safe threshold arithmetic.
     #[error("stake overflow summing the validator set")]
     StakeOverflow,

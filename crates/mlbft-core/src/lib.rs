@@ -108,6 +108,7 @@ mod evidence;
 mod keeper;
 mod machine;
 mod message;
+mod schedule;
 #[cfg(feature = "netsim")]
 pub mod sim;
 mod types;
@@ -121,6 +122,7 @@ pub use evidence::{Evidence, MAX_EVIDENCE_LEN, SignedStatement, StatementKind};
 pub use keeper::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome};
 pub use machine::{Config, Event, Input, Machine, Output, PersistedState};
 pub use message::{EpochChange, Limits, Message, Proposal, Vote};
+pub use schedule::{SET_CHANGE_LAG, SetSchedule};
 pub use types::{
     Block, BlockHeader, BlockRef, Checkpoint, Context, EPOCH_CHANGE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN,
     epoch_change_message, proposal_message, vote_message,

@@ -291,7 +291,11 @@ impl<C: Context> Machine<C> {
     ) -> Result<Self, Error> {
         let _ = seed;
         match &state.lock_cc {
-            Some(cc) if cc.block == state.lock => cc.verify(ctx.validator_set())?,
+            Some(cc) if cc.block == state.lock => {
+                let height = cc.block.height;
+                let set = ctx.validator_set_for(height).ok_or(Error::UnknownSetForHeight { height })?;
+                cc.verify(&set)?
+            }
             None if state.lock == Block::genesis().reference() => {}
             _ => {
                 return Err(Error::InvalidPersistedState {
@@ -641,6 +645,9 @@ impl<C: Context> Machine<C> {
         let Some(me) = self.me else { return };
         let parent = self.lock;
         let height = parent.height.saturating_add(1);
+        if self.check_set(height).is_err() {
+            return;
+        }
         let mut payload = self.ctx.payload(height);
         if payload.len() > self.config.max_payload {
             payload.clear();
@@ -672,6 +679,7 @@ impl<C: Context> Machine<C> {
         let b = &p.block;
         let e = b.epoch;
         self.check_window(e)?;
+        self.check_set(b.height)?;
         if b.payload.len() > self.config.max_payload {
             return Err(Error::PayloadTooLarge { len: b.payload.len(), limit: self.config.max_payload });
         }
@@ -736,6 +744,18 @@ impl<C: Context> Machine<C> {
         Ok(())
     }
 
+    /// Fails closed at a validator-set change: this machine validates every block with the
+    /// set it was built with, so a block whose height the context assigns another set (or
+    /// none yet) is refused rather than checked against the wrong set (docs/mlbft.md,
+    /// "Validator-set changes").
+    fn check_set(&self, height: u64) -> Result<(), Error> {
+        match self.ctx.validator_set_for(height) {
+            None => Err(Error::UnknownSetForHeight { height }),
+            Some(set) if set.hash() != self.set.hash() => Err(Error::SetChangeUnsupported { height }),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn check_parent(&self, p: &Proposal<C::Scheme>) -> Result<(), Error> {
         let b = &p.block;
         let hash = b.hash();
@@ -759,6 +779,7 @@ impl<C: Context> Machine<C> {
             return Err(Error::InvalidBlock { hash, reason: "parent CC does not match the block" });
         }
         if !self.ccs.contains_key(&cc.block.hash) {
+            self.check_set(cc.block.height)?;
             cc.verify(&self.set)?;
         }
         Ok(())
@@ -823,6 +844,7 @@ impl<C: Context> Machine<C> {
     fn on_vote(&mut self, now: Timestamp, v: Vote<C::Scheme>) -> Result<(), Error> {
         let e = v.block.epoch;
         self.check_window(e)?;
+        self.check_set(v.block.height)?;
         if !self.set.contains(v.voter) {
             return Err(Error::UnknownValidator { index: v.voter, len: self.set.len() });
         }
@@ -1038,6 +1060,7 @@ impl<C: Context> Machine<C> {
         }
         ec.verify_signature(&self.set)?;
         if let Some(cc) = new_cc {
+            self.check_set(cc.block.height)?;
             cc.verify(&self.set)?;
         }
         let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
@@ -1133,6 +1156,7 @@ impl<C: Context> Machine<C> {
         if !self.requested.contains_key(&hash) {
             return Err(Error::InvalidBlock { hash, reason: "not requested" });
         }
+        self.check_set(block.height)?;
         if !self.ccs.contains_key(&hash) {
             cc.verify(&self.set)?;
         }

@@ -209,11 +209,18 @@ pub trait Context {
     /// The signature scheme of votes, proposals and certificates.
     type Scheme: Scheme + KeyBytes;
 
-    /// The validator set in force.
-    ///
-    /// This crate version runs one set for the machine's lifetime; set changes at
-    /// ledger-chosen heights are future work (see `docs/mlbft.md`).
+    /// The validator set in force at genesis (and at every height when the set never
+    /// changes).
     fn validator_set(&self) -> &Arc<ValidatorSet<Self::Scheme>>;
+
+    /// The set that validates blocks at `height` (their proposal, votes and CC), as the
+    /// ledger decided it under the lag rule of [`crate::SetSchedule`]: a change decided in
+    /// the block at height `d` applies from `d + SET_CHANGE_LAG`. `None` when the ledger
+    /// cannot tell yet. The default is [`Context::validator_set`] at every height.
+    fn validator_set_for(&self, height: u64) -> Option<Arc<ValidatorSet<Self::Scheme>>> {
+        let _ = height;
+        Some(self.validator_set().clone())
+    }
 
     /// Our index and the signature of `msg` by our key, or `None` for an observer.
     fn sign(&self, msg: &[u8]) -> Option<(ValidatorIndex, <Self::Scheme as Scheme>::Signature)>;

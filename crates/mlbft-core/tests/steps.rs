@@ -894,3 +894,81 @@ fn votes_and_proposals_are_repeated_before_the_epoch_times_out() {
     drain(&mut quiet);
     assert_eq!(quiet.poll_timeout(), Some(deadline));
 }
+
+#[test]
+fn set_change_heights_fail_closed_and_earlier_heights_keep_the_old_set() {
+    // Given: 4 validators; the ledger swaps validator 3 for a new key in the block at
+    // height 2, so (lag 2) heights 1..=3 are validated by the old set, 4.. by the new one.
+    let f = fx(4);
+    let newcomer = S::keypair(&[99; 32]).unwrap().1;
+    let mut members: Vec<_> = f.keys.iter().map(|k| k.1).collect();
+    members[3] = newcomer;
+    let new_set = Arc::new(ValidatorSet::<S>::equal_stake(members).unwrap());
+    let obs = f.observer();
+    let ctx = f.ctx(obs).with_set_change(2, new_set).unwrap();
+    let mut m = Machine::new(Config::default(), ctx, Timestamp::ZERO, [0; 32]);
+    let b1 = f.block(1, &Block::genesis(), b"1");
+    let b2 = f.block(2, &b1, b"2");
+    let b3 = f.block(3, &b2, b"3");
+    let b4 = f.block(4, &b3, b"4");
+    // When / then: (message, expected result)
+    let table: Vec<(&str, Message<S>, Result<(), Error>)> = vec![
+        ("proposal at height 1", f.propose(&b1, None), Ok(())),
+        (
+            "old-set CC of height 1 in a height-2 proposal",
+            f.propose(&b2, Some(f.cc(&[0, 1, 2], b1.reference()))),
+            Ok(()),
+        ),
+        (
+            "old-set CC of height 2 in a height-3 proposal",
+            f.propose(&b3, Some(f.cc(&[1, 2, 3], b2.reference()))),
+            Ok(()),
+        ),
+        ("vote by the leaving validator at height 3", f.vote(3, b3.reference()), Ok(())),
+        (
+            "proposal at the switch height",
+            f.propose(&b4, Some(f.cc(&[0, 1, 2], b3.reference()))),
+            Err(Error::SetChangeUnsupported { height: 4 }),
+        ),
+        (
+            "vote at the switch height",
+            f.vote(3, b4.reference()),
+            Err(Error::SetChangeUnsupported { height: 4 }),
+        ),
+    ];
+    for (what, msg, want) in table {
+        assert_eq!(feed(&mut m, 0, msg), want, "{what}");
+    }
+    // The refused height left nothing behind.
+    assert!(m.block(&b4.hash()).is_none());
+    assert!(m.block(&b3.hash()).is_some());
+}
+
+#[test]
+fn network_runs_on_the_old_set_up_to_the_switch_and_proposes_nothing_beyond() {
+    // Given: every validator's ledger decides a change in the block at height 3, so heights
+    // 1..=4 run on the old set and height 5 on the new one (lag 2).
+    let f = fx(4);
+    let mut members: Vec<_> = f.keys.iter().map(|k| k.1).collect();
+    members[0] = S::keypair(&[99; 32]).unwrap().1;
+    let new_set = Arc::new(ValidatorSet::<S>::equal_stake(members).unwrap());
+    let mut nodes: Vec<M> = (0..4u32)
+        .map(|i| {
+            let ctx = f.ctx(i).with_set_change(3, new_set.clone()).unwrap();
+            Machine::new(Config::default(), ctx, Timestamp::ZERO, [0; 32])
+        })
+        .collect();
+    let mut proposed = Vec::new();
+    // When: the network runs well past the time the fault-free run needs for 15 heights.
+    drive(&mut nodes, 80, |_, _, o| {
+        if let Output::Event(Event::Proposed { block }) = o {
+            proposed.push(block.height);
+        }
+    });
+    // Then: heights 1..=4 were proposed, none at or past the switch, and the old-set
+    // chain settled up to the block whose child the old set still certified.
+    assert_eq!(proposed.iter().max(), Some(&4), "{proposed:?}");
+    for n in &nodes {
+        assert_eq!(n.settled_tip().height, 3, "{:?}", n.settled_tip());
+    }
+}
