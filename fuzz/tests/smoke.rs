@@ -44,7 +44,7 @@ fn ledger_decoders_never_panic() {
 /// A longer sweep of the same body (about a minute in a debug build):
 /// `cargo test -p meshcast-fuzz --test smoke -- --ignored ledger`.
 #[test]
-#[ignore]
+#[ignore = "about a minute in a debug build: 300,000 inputs"]
 fn ledger_decoder_long_sweep_never_panics() {
     let seeds = ledger_targets::seeds();
     assert!(smoke(ledger_targets::transaction, &seeds, 300_000, 22) > 300_000);

@@ -3,6 +3,8 @@
 //! honest rendition of the same content passes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::box_blur;
 use transcode_verify::{Fault, Frame, Plane, Thresholds, metrics, perceptual_check};
 
 /// Structure with detail up to the Nyquist frequency that moves coherently: a fixed
@@ -71,30 +73,6 @@ fn upscaled(frames: &[Frame], f: usize) -> Vec<Frame> {
                     let v = (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay)
                         + (p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax) * ay;
                     g.y.data[y * w + x] = v.round() as u8;
-                }
-            }
-            g
-        })
-        .collect()
-}
-
-/// Box blur of radius `r` on luma.
-fn box_blur(frames: &[Frame], r: usize) -> Vec<Frame> {
-    frames
-        .iter()
-        .map(|f| {
-            let mut g = f.clone();
-            let (w, h) = (f.y.width, f.y.height);
-            for y in 0..h {
-                for x in 0..w {
-                    let (mut s, mut n) = (0u32, 0u32);
-                    for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                        for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                            s += u32::from(f.y.data[yy * w + xx]);
-                            n += 1;
-                        }
-                    }
-                    g.y.data[y * w + x] = (s / n) as u8;
                 }
             }
             g

@@ -2,6 +2,8 @@
 //! and perceptual checks, verdicts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::box_blur;
 use proptest::prelude::*;
 use transcode_verify::{
     ClaimSignature, Error, Evidence, Fault, Fps, Frame, Plane, Profile, RenditionClaim, RenditionFacts,
@@ -460,7 +462,7 @@ fn blur_of_coherently_moving_content_is_held_to_the_stricter_detail_ratio() {
     // (The fine-detail check, which catches this blur too, is off here: this test is about
     // the detail ratio.)
     let lenient = Thresholds { min_detail_ratio_coherent: t.min_detail_ratio, fine_frame_stride: 0, ..t };
-    let blurred = blur(&reference, 2);
+    let blurred = box_blur(&reference, 2);
     let report = perceptual_check(0, &reference, Some(&local), &blurred, &all, &t).unwrap();
     let ratios: Vec<f64> = report.features.iter().map(|f| f.detail.0 / f.detail.1).collect();
     assert!(ratios.iter().all(|&r| r > t.min_detail_ratio && r < t.min_detail_ratio_coherent), "{ratios:?}");
@@ -518,30 +520,6 @@ fn smooth2(frames: &[Frame]) -> Vec<Frame> {
     frames.iter().map(|f| Frame::new(f.pts_us, cell(&f.y), cell(&f.u), cell(&f.v)).unwrap()).collect()
 }
 
-/// Box blur of radius `r` on luma.
-fn blur(frames: &[Frame], r: usize) -> Vec<Frame> {
-    frames
-        .iter()
-        .map(|f| {
-            let mut g = f.clone();
-            let (w, h) = (f.y.width, f.y.height);
-            for y in 0..h {
-                for x in 0..w {
-                    let (mut s, mut n) = (0u32, 0u32);
-                    for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
-                        for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
-                            s += u32::from(f.y.data[yy * w + xx]);
-                            n += 1;
-                        }
-                    }
-                    g.y.data[y * w + x] = (s / n) as u8;
-                }
-            }
-            g
-        })
-        .collect()
-}
-
 #[test]
 fn relative_rule_on_grain_spares_honest_and_catches_tampering() {
     let reference = grainy(160, 96, 30);
@@ -597,7 +575,7 @@ fn relative_rule_on_grain_spares_honest_and_catches_tampering() {
     assert!(!check(&once).faults.iter().any(|f| matches!(f, Fault::LocalDistortion { .. })));
 
     // Heavy blur removes the structure the local encode kept.
-    assert!(check(&blur(&reference, 4)).faults.iter().any(|f| matches!(f, Fault::LowQuality { .. })));
+    assert!(check(&box_blur(&reference, 4)).faults.iter().any(|f| matches!(f, Fault::LowQuality { .. })));
 }
 
 #[test]
