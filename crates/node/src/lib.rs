@@ -1,0 +1,34 @@
+//! # meshcast-node: the thin node
+//!
+//! The node composes the protocol crates into a running system. It stays thin: protocol
+//! rules live in the crates; the node owns I/O, time, keys, persistence and operations.
+//! This is the only crate besides `gpu-encode` with files, sockets, clocks and threads.
+//!
+//! * [`storage`]: the [`storage::Storage`] trait (trie nodes with refcounts, blocks and
+//!   certificates, the consensus machine's persisted state, metadata) with an in-memory
+//!   and a redb implementation, and its crash-safe ordering rules.
+//! * [`keys`]: the node's key file (0600), refused when others can read it.
+//!
+//! ```
+//! use meshcast_node::storage::{BlockRecord, MemoryStorage, Storage};
+//! use mpt_refcount::WriteBatch;
+//! use primitives::H256;
+//!
+//! let mut store = MemoryStorage::new();
+//! let block = BlockRecord {
+//!     height: 1,
+//!     hash: H256::repeat_byte(0xb1),
+//!     state_root: H256::repeat_byte(0x5a),
+//!     bytes: b"block".to_vec(),
+//!     certificate: None,
+//! };
+//! store.commit_block(block.clone(), WriteBatch::default())?;
+//! assert_eq!(store.block(1)?, Some(block));
+//! assert_eq!(store.height_of(&H256::repeat_byte(0xb1))?, Some(1));
+//! # Ok::<(), meshcast_node::storage::StorageError>(())
+//! ```
+#![forbid(unsafe_code)]
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+pub mod keys;
+pub mod storage;
