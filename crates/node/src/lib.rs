@@ -8,6 +8,8 @@
 //!   certificates, the consensus machine's persisted state, metadata) with an in-memory
 //!   and a redb implementation, and its crash-safe ordering rules.
 //! * [`keys`]: the node's key file (0600), refused when others can read it.
+//! * [`transport`]: the [`transport::Service`] shape of the node's logic and the two
+//!   transports that carry it: in-memory over `netsim`, and libp2p.
 //!
 //! ```
 //! use meshcast_node::storage::{BlockRecord, MemoryStorage, Storage};
@@ -32,3 +34,4 @@
 
 pub mod keys;
 pub mod storage;
+pub mod transport;
