@@ -25,3 +25,6 @@
 #![forbid(unsafe_code)]
 
 pub mod job;
+pub mod registry;
+pub mod slashing;
+pub mod staking;
