@@ -1,5 +1,6 @@
 //! The registry, bonding, reward, fee and slashing rules, one test per rule
 //! (given / when / then).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use orchestration::job::{Capability, Hardware, JobKind, VerificationPolicy};
 use orchestration::registry::{
