@@ -287,6 +287,9 @@ struct Pool {
     retired: BTreeMap<u64, (u64, Factors)>,
     rates: BTreeMap<u64, Rates>,
     rewarded_round: Option<u64>,
+    /// Live tranches: earning, pending (of `pending_round`), unbonding locks. A total
+    /// whose count is zero holds only rounding dust and is swept.
+    tranches: [u64; 3],
 }
 
 impl Pool {
@@ -303,6 +306,7 @@ impl Pool {
             retired: BTreeMap::new(),
             rates: BTreeMap::new(),
             rewarded_round: None,
+            tranches: [0; 3],
         }
     }
 
@@ -312,7 +316,24 @@ impl Pool {
             self.earning = self.earning.checked_add(self.pending).ok_or(StakingError::Overflow)?;
             self.pending = U256::zero();
         }
+        if self.pending_round < round {
+            self.tranches[0] = self.tranches[0].saturating_add(self.tranches[1]);
+            self.tranches[1] = 0;
+        }
         Ok(())
+    }
+
+    /// Moves totals no tranche holds (rounding dust) out of the pool; returns them.
+    fn sweep(&mut self) -> U256 {
+        let mut dust = U256::zero();
+        for (count, total) in
+            self.tranches.iter().zip([&mut self.earning, &mut self.pending, &mut self.unbonding])
+        {
+            if *count == 0 {
+                dust = dust.saturating_add(std::mem::take(total));
+            }
+        }
+        dust
     }
 
     /// Records the end-of-round factors before the first change in a new round.
@@ -458,6 +479,9 @@ pub struct Totals {
     pub withdrawn: U256,
     /// Slashed (bonus and burn).
     pub slashed: U256,
+    /// Rounding dust swept out of pools once no tranche held it (it stays unminted
+    /// value nobody can claim).
+    pub dust: U256,
     /// Fees credited.
     pub fees_in: U256,
     /// Fees credited to pools for delegators (part of `fees_in`).
@@ -629,6 +653,51 @@ impl Staking {
         Ok(Position { delegate: d.delegate, earning, pending, fees: add(d.fees, fees)? })
     }
 
+    /// How the pools (rolled to the current round) count `d`'s tranches: per pool,
+    /// [earning, pending, locks].
+    fn counts(&self, d: &Delegator) -> BTreeMap<Address, [u64; 3]> {
+        let mut out: BTreeMap<Address, [u64; 3]> = BTreeMap::new();
+        let generation = |o: &Address| self.pools.get(o).map(|p| p.generation);
+        if let Some(o) = d.delegate {
+            let g = generation(&o);
+            let c = out.entry(o).or_default();
+            if d.earning.is_some_and(|t| Some(t.generation) == g) {
+                c[0] += 1;
+            }
+            if let Some(t) = d.pending.filter(|t| Some(t.generation) == g) {
+                c[usize::from(t.round >= self.current_round)] += 1;
+            }
+        }
+        for l in d.locks.values() {
+            if Some(l.generation) == generation(&l.orchestrator) {
+                out.entry(l.orchestrator).or_default()[2] += 1;
+            }
+        }
+        out
+    }
+
+    /// Stores a delegator's new record and updates the tranche counts of the pools it
+    /// left or joined, sweeping totals left without tranches into the dust.
+    fn commit(&mut self, addr: Address, new: Delegator) {
+        let old = self.delegators.get(&addr).map(|d| self.counts(d)).unwrap_or_default();
+        let now = self.counts(&new);
+        let round = self.current_round;
+        let mut swept = U256::zero();
+        let touched: std::collections::BTreeSet<Address> = old.keys().chain(now.keys()).copied().collect();
+        for o in &touched {
+            let Some(p) = self.pools.get_mut(o) else { continue };
+            // A roll cannot fail here: it only adds pending stake the pool already holds.
+            let _ = p.roll(round);
+            let (a, b) = (old.get(o).copied().unwrap_or_default(), now.get(o).copied().unwrap_or_default());
+            for i in 0..3 {
+                p.tranches[i] = p.tranches[i].saturating_sub(a[i]).saturating_add(b[i]);
+            }
+            swept = swept.saturating_add(p.sweep());
+        }
+        self.totals.dust = self.totals.dust.saturating_add(swept);
+        self.delegators.insert(addr, new);
+    }
+
     /// Settles a delegator against its pool: the tranches restart at the current factors.
     fn settle(&self, addr: &Address) -> Result<Delegator, StakingError> {
         let mut d = self.delegators.get(addr).cloned().unwrap_or_default();
@@ -717,7 +786,7 @@ impl Staking {
             return Err(e);
         }
         self.totals.bonded = bonded;
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         Ok(())
     }
 
@@ -763,7 +832,7 @@ impl Staking {
         let id = d.next_lock;
         d.next_lock = id.saturating_add(1);
         d.locks.insert(id, Lock { orchestrator: o, amount, k0, generation, withdraw_round });
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         Ok(id)
     }
 
@@ -820,7 +889,7 @@ impl Staking {
             return Err(e);
         }
         d.locks.remove(&id);
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         Ok(())
     }
 
@@ -858,7 +927,7 @@ impl Staking {
         let p = self.pool_mut(lock.orchestrator)?;
         p.unbonding = p.unbonding.saturating_sub(value);
         d.locks.remove(&lock_id);
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         self.totals.withdrawn = withdrawn;
         Ok(value)
     }
@@ -867,7 +936,7 @@ impl Staking {
     /// whatever the rounds elapsed) and returns it.
     pub fn claim(&mut self, delegator: Address) -> Result<Position, StakingError> {
         let d = self.settle(&delegator)?;
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         self.position(&delegator)
     }
 
@@ -880,7 +949,7 @@ impl Staking {
         }
         let out = add(self.totals.fees_out, amount)?;
         d.fees = U256::zero();
-        self.delegators.insert(delegator, d);
+        self.commit(delegator, d);
         self.totals.fees_out = out;
         Ok(amount)
     }
@@ -910,7 +979,7 @@ impl Staking {
         let result = (|| {
             let p = self.pool_mut(orchestrator)?;
             let mut delegators = amount - cut;
-            if p.earning.is_zero() {
+            if p.earning.is_zero() || p.tranches[0] == 0 {
                 delegators = U256::zero();
             }
             if !delegators.is_zero() {
@@ -930,7 +999,7 @@ impl Staking {
             Ok(out) => {
                 let minted = add(self.totals.minted, add(out.orchestrator, out.delegators)?)?;
                 self.totals.minted = minted;
-                self.delegators.insert(orchestrator, own);
+                self.commit(orchestrator, own);
                 Ok(out)
             }
             Err(e) => {
@@ -969,7 +1038,7 @@ impl Staking {
         let to_pool_before = self.totals.fees_to_delegators;
         let p = self.pool_mut(orchestrator)?;
         let mut delegators = mul_div(amount, U256::from(rates.fee_share), U256::from(PPM))?;
-        if p.earning.is_zero() {
+        if p.earning.is_zero() || p.tranches[0] == 0 {
             delegators = U256::zero();
         }
         let cut = amount - delegators;
@@ -982,7 +1051,7 @@ impl Staking {
             p.cum.f = f;
         }
         own.fees = own_fees;
-        self.delegators.insert(orchestrator, own);
+        self.commit(orchestrator, own);
         self.totals.fees_in = fees_in;
         self.totals.fees_to_delegators = to_pool;
         Ok(FeeOutcome { orchestrator: cut, delegators, fee_share: rates.fee_share })
@@ -1016,6 +1085,7 @@ impl Staking {
             p.earning = U256::zero();
             p.pending = U256::zero();
             p.unbonding = U256::zero();
+            p.tranches = [0; 3];
             out
         } else {
             let f = U256::from(fraction_ppm);
