@@ -91,6 +91,24 @@ impl Default for StakingConfig {
     }
 }
 
+impl StakingConfig {
+    /// Checks that `broker` fits: its own rules hold (unlock period at least the ticket
+    /// validity period, so tickets are redeemable before a deposit unlocks) and its
+    /// ticket validity period is the one fees are accepted for here.
+    pub fn check_broker(&self, broker: &pm_tickets::BrokerConfig) -> Result<(), StakingError> {
+        broker.validate().map_err(|e| StakingError::Broker { reason: e.to_string() })?;
+        if broker.ticket_validity_period != self.ticket_validity_period {
+            return Err(StakingError::Broker {
+                reason: format!(
+                    "ticket validity {} rounds, staking expects {}",
+                    broker.ticket_validity_period, self.ticket_validity_period
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// An orchestrator's rates as committed for a round.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rates {
@@ -217,6 +235,12 @@ pub enum StakingError {
         orchestrator: Address,
         /// The round.
         round: u64,
+    },
+    /// The ticket broker's configuration does not fit staking's.
+    #[error("broker: {reason}")]
+    Broker {
+        /// What does not fit.
+        reason: String,
     },
     /// A slash fraction outside `1..=PPM`.
     #[error("slash fraction {ppm} ppm outside 1..={PPM}")]
@@ -1055,6 +1079,16 @@ impl Staking {
         self.totals.fees_in = fees_in;
         self.totals.fees_to_delegators = to_pool;
         Ok(FeeOutcome { orchestrator: cut, delegators, fee_share: rates.fee_share })
+    }
+
+    /// Credits what the broker paid for a redeemed winning ticket to its recipient, at
+    /// the `feeShare` committed for the ticket's creation round.
+    pub fn credit_redemption(
+        &mut self,
+        ticket: &pm_tickets::Ticket,
+        paid: U256,
+    ) -> Result<FeeOutcome, StakingError> {
+        self.credit_fees(ticket.recipient, paid, ticket.expiration_params.creation_round)
     }
 
     /// Slashes `fraction_ppm` of everything bonded to `orchestrator`: earning and pending

@@ -757,3 +757,64 @@ fn slasher_config_is_validated() {
         SlashError::BadConfig
     );
 }
+
+// ---------------------------------------------------------------- tickets to fees
+
+#[test]
+fn broker_config_must_fit_staking() {
+    use pm_tickets::{BrokerConfig, Settlement};
+    let cfg = StakingConfig { ticket_validity_period: 2, ..StakingConfig::default() };
+    let ok =
+        BrokerConfig { unlock_period: 3, ticket_validity_period: 2, settlement: Settlement::AllOrNothing };
+    assert_eq!(cfg.check_broker(&ok), Ok(()));
+    assert!(matches!(
+        cfg.check_broker(&BrokerConfig { unlock_period: 1, ..ok }),
+        Err(StakingError::Broker { .. })
+    ));
+    assert!(matches!(
+        cfg.check_broker(&BrokerConfig { ticket_validity_period: 3, ..ok }),
+        Err(StakingError::Broker { .. })
+    ));
+}
+
+#[test]
+fn a_redeemed_ticket_pays_the_orchestrator_account_and_its_delegators_at_the_issue_rounds_share() {
+    use pm_tickets::{
+        Broker, BrokerConfig, MAX_WIN_PROB, SignedTicket, Ticket, TicketExpirationParams, rand_hash,
+    };
+    let (mut reg, mut st, o) = world();
+    st.bond(addr(2), o, u(3_000)).unwrap();
+    st.initialize_round(200, &reg).unwrap();
+    let mut broker = Broker::new(BrokerConfig::default()).unwrap();
+    st.config().check_broker(broker.config()).unwrap();
+    let round_hash = |r: u64| keccak256(r.to_be_bytes());
+    broker.initialize_round(2, round_hash(2), [o]).unwrap();
+    let key = SecretKey::from_bytes([5; 32]).unwrap();
+    broker.store_mut().mint(key.address(), u(50_000)).unwrap();
+    broker.fund_deposit(key.address(), u(50_000)).unwrap();
+    let rand = H256::repeat_byte(4);
+    let ticket = Ticket {
+        recipient: o,
+        sender: key.address(),
+        face_value: u(40_000),
+        win_prob: MAX_WIN_PROB,
+        sender_nonce: 0,
+        recipient_rand_hash: rand_hash(&rand),
+        expiration_params: TicketExpirationParams {
+            creation_round: 2,
+            creation_round_block_hash: round_hash(2),
+        },
+    };
+    let sig = ticket.sign(&key).unwrap();
+    // The orchestrator lowers its fee share after issuing; the ticket is redeemed in round 3.
+    reg.update(record(o, 100_000, 0), 250).unwrap();
+    st.initialize_round(300, &reg).unwrap();
+    broker.initialize_round(3, round_hash(3), [o]).unwrap();
+    let paid = broker.redeem_winning_ticket(&SignedTicket { ticket, sig, recipient_rand: rand }).unwrap();
+    assert_eq!(paid, u(40_000));
+    use pm_tickets::BrokerStore;
+    assert_eq!(broker.store().balance(&o), u(40_000), "paid to the orchestrator's account");
+    let out = st.credit_redemption(&ticket, paid).unwrap();
+    assert_eq!((out.fee_share, out.delegators), (500_000, u(20_000)), "round 2's share");
+    assert_eq!(st.position(&addr(2)).unwrap().fees, u(15_000));
+}
