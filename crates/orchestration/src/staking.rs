@@ -334,17 +334,14 @@ impl Pool {
         }
     }
 
-    /// Pending stake of earlier rounds starts earning.
-    fn roll(&mut self, round: u64) -> Result<(), StakingError> {
-        if self.pending_round < round && !self.pending.is_zero() {
-            self.earning = self.earning.checked_add(self.pending).ok_or(StakingError::Overflow)?;
-            self.pending = U256::zero();
-        }
+    /// Pending stake of earlier rounds starts earning. (Earning plus pending never
+    /// exceeds bonded + minted, whose sums are checked, so the addition cannot saturate.)
+    fn roll(&mut self, round: u64) {
         if self.pending_round < round {
+            self.earning = self.earning.saturating_add(std::mem::take(&mut self.pending));
             self.tranches[0] = self.tranches[0].saturating_add(self.tranches[1]);
             self.tranches[1] = 0;
         }
-        Ok(())
     }
 
     /// Moves totals no tranche holds (rounding dust) out of the pool; returns them.
@@ -611,25 +608,22 @@ impl Staking {
         if self.initialized && round <= self.current_round {
             return Err(StakingError::RoundNotIncreasing { current: self.current_round, got: round });
         }
-        let mut pools = self.pools.clone();
-        for p in pools.values_mut() {
-            p.roll(round)?;
+        // A pool's stake is earning + pending before and after the roll alike.
+        let active: BTreeMap<Address, U256> = registry.active_set(&*self).into_iter().collect();
+        let mut total = U256::zero();
+        for s in active.values() {
+            total = add(total, *s)?;
+        }
+        for p in self.pools.values_mut() {
+            p.roll(round);
         }
         for r in registry.records() {
-            let p = pools.entry(r.orchestrator).or_insert_with(|| Pool::new(round));
+            let p = self.pools.entry(r.orchestrator).or_insert_with(|| Pool::new(round));
             let rates = Rates { reward_cut: r.reward_cut, fee_share: r.fee_share };
             if p.rates_at(round) != Some(rates) {
                 p.rates.insert(round, rates);
             }
         }
-        let view: BTreeMap<Address, U256> =
-            pools.iter().map(|(a, p)| (*a, p.earning.saturating_add(p.pending))).collect();
-        let active: BTreeMap<Address, U256> = registry.active_set(&view).into_iter().collect();
-        let mut total = U256::zero();
-        for s in active.values() {
-            total = add(total, *s)?;
-        }
-        self.pools = pools;
         self.active = active;
         self.active_total = total;
         self.current_round = round;
@@ -710,8 +704,7 @@ impl Staking {
         let touched: std::collections::BTreeSet<Address> = old.keys().chain(now.keys()).copied().collect();
         for o in &touched {
             let Some(p) = self.pools.get_mut(o) else { continue };
-            // A roll cannot fail here: it only adds pending stake the pool already holds.
-            let _ = p.roll(round);
+            p.roll(round);
             let (a, b) = (old.get(o).copied().unwrap_or_default(), now.get(o).copied().unwrap_or_default());
             for i in 0..3 {
                 p.tranches[i] = p.tranches[i].saturating_sub(a[i]).saturating_add(b[i]);
@@ -749,8 +742,29 @@ impl Staking {
     fn pool_mut(&mut self, o: Address) -> Result<&mut Pool, StakingError> {
         let round = self.current_round;
         let p = self.pools.entry(o).or_insert_with(|| Pool::new(round));
-        p.roll(round)?;
+        p.roll(round);
         Ok(p)
+    }
+
+    /// Runs `f`; if it fails, restores the named pools as they were (a refused call
+    /// changes nothing), cloning only those.
+    fn guarded<T>(
+        &mut self,
+        pools: &[Address],
+        f: impl FnOnce(&mut Self) -> Result<T, StakingError>,
+    ) -> Result<T, StakingError> {
+        let saved: Vec<(Address, Option<Pool>)> =
+            pools.iter().map(|a| (*a, self.pools.get(a).cloned())).collect();
+        let result = f(self);
+        if result.is_err() {
+            for (a, p) in saved {
+                match p {
+                    Some(p) => self.pools.insert(a, p),
+                    None => self.pools.remove(&a),
+                };
+            }
+        }
+        result
     }
 
     /// Adds `amount` to a settled delegator's pending tranche at `o`.
@@ -800,15 +814,11 @@ impl Staking {
             return Err(StakingError::ZeroAmount);
         }
         let bonded = add(self.totals.bonded, amount)?;
-        let saved = self.pools.clone();
-        let result = (|| {
-            let moved = if moving { self.take_all(&mut d)? } else { U256::zero() };
-            self.add_pending(&mut d, orchestrator, add(moved, amount)?)
-        })();
-        if let Err(e) = result {
-            self.pools = saved;
-            return Err(e);
-        }
+        let involved: Vec<Address> = d.delegate.into_iter().chain([orchestrator]).collect();
+        self.guarded(&involved, |st| {
+            let moved = if moving { st.take_all(&mut d)? } else { U256::zero() };
+            st.add_pending(&mut d, orchestrator, add(moved, amount)?)
+        })?;
         self.totals.bonded = bonded;
         self.commit(delegator, d);
         Ok(())
@@ -902,16 +912,11 @@ impl Staking {
         if value.is_zero() {
             return Err(StakingError::NothingToRebond);
         }
-        let saved = self.pools.clone();
-        let result = (|| {
-            let src = self.pool_mut(lock.orchestrator)?;
+        self.guarded(&[lock.orchestrator, target], |st| {
+            let src = st.pool_mut(lock.orchestrator)?;
             src.unbonding = src.unbonding.saturating_sub(value);
-            self.add_pending(&mut d, target, value)
-        })();
-        if let Err(e) = result {
-            self.pools = saved;
-            return Err(e);
-        }
+            st.add_pending(&mut d, target, value)
+        })?;
         d.locks.remove(&id);
         self.commit(delegator, d);
         Ok(())
@@ -999,9 +1004,8 @@ impl Staking {
         }
         let amount = mul_div(self.config.reward_per_round, stake, self.active_total)?;
         let cut = mul_div(amount, U256::from(rates.reward_cut), U256::from(PPM))?;
-        let saved = self.pools.clone();
-        let result = (|| {
-            let p = self.pool_mut(orchestrator)?;
+        let out = self.guarded(&[orchestrator], |st| {
+            let p = st.pool_mut(orchestrator)?;
             let mut delegators = amount - cut;
             if p.earning.is_zero() || p.tranches[0] == 0 {
                 delegators = U256::zero();
@@ -1015,22 +1019,15 @@ impl Staking {
             }
             p.rewarded_round = Some(round);
             if !cut.is_zero() {
-                self.add_pending(&mut own, orchestrator, cut)?;
+                st.add_pending(&mut own, orchestrator, cut)?;
             }
-            Ok(RewardOutcome { orchestrator: cut, delegators })
-        })();
-        match result {
-            Ok(out) => {
-                let minted = add(self.totals.minted, add(out.orchestrator, out.delegators)?)?;
-                self.totals.minted = minted;
-                self.commit(orchestrator, own);
-                Ok(out)
-            }
-            Err(e) => {
-                self.pools = saved;
-                Err(e)
-            }
-        }
+            let minted = add(st.totals.minted, add(cut, delegators)?)?;
+            Ok((RewardOutcome { orchestrator: cut, delegators }, minted))
+        });
+        let (out, minted) = out?;
+        self.totals.minted = minted;
+        self.commit(orchestrator, own);
+        Ok(out)
     }
 
     /// Credits `amount` of ticket fees to `orchestrator` for a ticket created in
@@ -1105,7 +1102,7 @@ impl Staking {
             return Err(StakingError::BadFraction { ppm: fraction_ppm });
         }
         let mut p = self.pools.get(&orchestrator).cloned().unwrap_or_else(|| Pool::new(round));
-        p.roll(round)?;
+        p.roll(round);
         let keep = U256::from(PPM - fraction_ppm);
         let ppm = U256::from(PPM);
         let s = mul_div(p.cum.s, keep, ppm)?;
