@@ -818,3 +818,33 @@ fn a_redeemed_ticket_pays_the_orchestrator_account_and_its_delegators_at_the_iss
     assert_eq!((out.fee_share, out.delegators), (500_000, u(20_000)), "round 2's share");
     assert_eq!(st.position(&addr(2)).unwrap().fees, u(15_000));
 }
+
+#[test]
+fn bonding_needs_addresses_and_locks_are_bounded() {
+    let (_, mut st, o) = world();
+    assert_eq!(st.bond(Address::zero(), o, u(1)), Err(StakingError::ZeroAddress));
+    assert_eq!(st.bond(addr(2), Address::zero(), u(1)), Err(StakingError::ZeroAddress));
+    assert_eq!(st.unbond(addr(2), u(1)), Err(StakingError::NotBonded(addr(2))));
+    st.bond(addr(2), o, u(1_000)).unwrap();
+    for _ in 0..orchestration::staking::MAX_LOCKS {
+        st.unbond(addr(2), u(1)).unwrap();
+    }
+    assert_eq!(st.unbond(addr(2), u(1)), Err(StakingError::TooManyLocks { max: 64 }));
+    assert_eq!(st.locks(&addr(2)).unwrap().len(), 64);
+}
+
+#[test]
+fn a_lock_burned_by_a_full_slash_cannot_be_rebonded_and_withdraws_nothing() {
+    let (reg, mut st, o) = slash_world();
+    let mut slasher =
+        Slasher::new(SlashingConfig { fraction_ppm: PPM, ..SlashingConfig::default() }).unwrap();
+    let input = b"i".to_vec();
+    let proof = FaultProof::Compute { claim: compute_claim(&input, H256::zero()), input };
+    slasher.report(&mut st, o, addr(42), &proof, &Judge).unwrap();
+    let (id, lock) = st.locks(&addr(2)).unwrap()[0];
+    assert_eq!(lock.amount, U256::zero());
+    assert_eq!(st.rebond(addr(2), id), Err(StakingError::NothingToRebond));
+    st.initialize_round(400, &reg).unwrap();
+    assert_eq!(st.withdraw_stake(addr(2), id), Ok(U256::zero()));
+    assert!(st.locks(&addr(2)).unwrap().is_empty());
+}
