@@ -5,13 +5,21 @@
 //! `MixinTicketProcessor`).
 //!
 //! A failed call (the contract's `require` reverting) returns an [`Error`] and leaves
-//! the broker unchanged.
+//! the broker and its store unchanged.
+//!
+//! The broker moves real balances through a [`BrokerStore`]: funding escrows the
+//! sender's tokens, a redemption pays the recipient's account, a withdrawal pays the
+//! sender back. **\[beyond\]** The configuration must keep the unlock period at least
+//! as long as the ticket validity period ([`BrokerConfig::validate`]), so every ticket
+//! a recipient accepted before the sender unlocked stays redeemable until the deposit
+//! can leave.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use primitives::{Address, H256, U256};
 
 use crate::Error;
+use crate::store::{BrokerStore, MemoryStore};
 use crate::ticket::SignedTicket;
 
 /// How a winning ticket whose face value exceeds the sender's funds is settled.
@@ -38,6 +46,26 @@ pub struct BrokerConfig {
     pub settlement: Settlement,
 }
 
+impl BrokerConfig {
+    /// Checks the fee-theft defence: a ticket created in round `c ≤ u` (the sender
+    /// unlocks in round `u`; recipients refuse unlocking senders) is redeemable up to
+    /// round `c + ticket_validity_period − 1`, and the deposit can leave from round
+    /// `u + unlock_period`; so `unlock_period ≥ ticket_validity_period` keeps every such
+    /// ticket redeemable while the deposit is still there.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.ticket_validity_period == 0 {
+            return Err(Error::ZeroValidityPeriod);
+        }
+        if self.unlock_period < self.ticket_validity_period {
+            return Err(Error::UnlockShorterThanValidity {
+                unlock_period: self.unlock_period,
+                ticket_validity_period: self.ticket_validity_period,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig { unlock_period: 2, ticket_validity_period: 2, settlement: Settlement::AllOrNothing }
@@ -60,10 +88,11 @@ struct Reserve {
     claimed_by: BTreeMap<(u64, Address), U256>,
 }
 
-/// The broker model.
+/// The broker model, moving funds through the store `S`.
 #[derive(Clone, Debug)]
-pub struct Broker {
+pub struct Broker<S = MemoryStore> {
     config: BrokerConfig,
+    store: S,
     current_round: u64,
     round_hashes: BTreeMap<u64, H256>,
     active: BTreeSet<Address>,
@@ -75,11 +104,23 @@ pub struct Broker {
     funded: U256,
 }
 
-impl Broker {
-    /// A broker at round 0 with an empty active set.
-    pub fn new(config: BrokerConfig) -> Self {
-        Broker {
+impl Broker<MemoryStore> {
+    /// A broker at round 0 with an empty active set over an empty [`MemoryStore`]
+    /// (mint balances with [`Broker::store_mut`]); refuses a configuration that fails
+    /// [`BrokerConfig::validate`].
+    pub fn new(config: BrokerConfig) -> Result<Self, Error> {
+        Self::with_store(config, MemoryStore::new())
+    }
+}
+
+impl<S: BrokerStore> Broker<S> {
+    /// A broker at round 0 over `store` (whose escrow should be empty); refuses a
+    /// configuration that fails [`BrokerConfig::validate`].
+    pub fn with_store(config: BrokerConfig, store: S) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Broker {
             config,
+            store,
             current_round: 0,
             round_hashes: BTreeMap::new(),
             active: BTreeSet::new(),
@@ -89,7 +130,28 @@ impl Broker {
             fees: BTreeMap::new(),
             withdrawn: BTreeMap::new(),
             funded: U256::zero(),
-        }
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store, mutably: for crediting outside accounts (minting, a chain's
+    /// transfers). Moving escrow behind the broker's back breaks
+    /// `store.escrowed() == deposits + reserves`.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Deposits plus reserves: what the store must hold in escrow.
+    pub fn total_escrowed(&self) -> Option<U256> {
+        self.senders
+            .values()
+            .map(|s| s.deposit)
+            .chain(self.reserves.values().map(|r| r.funds))
+            .try_fold(U256::zero(), |a, b| a.checked_add(b))
     }
 
     /// The configuration.
@@ -195,11 +257,6 @@ impl Broker {
         self.sender(sender).deposit.saturating_add(self.claimable_reserve(sender, recipient))
     }
 
-    fn add_funded(&mut self, amount: U256) -> Result<(), Error> {
-        self.funded = self.funded.checked_add(amount).ok_or(Error::Overflow)?;
-        Ok(())
-    }
-
     /// `fundDeposit`: adds to the deposit; cancels an unlock in progress.
     pub fn fund_deposit(&mut self, sender: Address, amount: U256) -> Result<(), Error> {
         self.fund_deposit_and_reserve(sender, amount, amount, U256::zero())
@@ -224,7 +281,9 @@ impl Broker {
         let mut acct = self.sender(&sender);
         acct.deposit = acct.deposit.checked_add(deposit).ok_or(Error::Overflow)?;
         let funds = self.reserve(&sender).checked_add(reserve).ok_or(Error::Overflow)?;
-        self.add_funded(value)?;
+        let funded = self.funded.checked_add(value).ok_or(Error::Overflow)?;
+        self.store.escrow_in(&sender, value)?;
+        self.funded = funded;
         acct.withdraw_round = 0;
         self.senders.insert(sender, acct);
         self.reserves.entry(sender).or_default().funds = funds;
@@ -276,6 +335,7 @@ impl Broker {
         }
         let amount = acct.deposit.checked_add(reserve).ok_or(Error::Overflow)?;
         let total = self.withdrawn(&sender).checked_add(amount).ok_or(Error::Overflow)?;
+        self.store.escrow_out(&sender, amount)?;
         self.senders.insert(sender, SenderAccount { deposit: U256::zero(), ..acct });
         // `delete reserves[sender]` clears the funds only; Solidity mappings inside
         // survive. They are never read again while the sender stays unlocked.
@@ -344,7 +404,8 @@ impl Broker {
             (t.face_value, U256::zero(), acct.deposit - t.face_value)
         };
         let new_fees = fees.checked_add(paid).ok_or(Error::Overflow)?;
-        // All checks passed: apply.
+        // All checks passed: pay the recipient's account, then apply.
+        self.store.escrow_out(&t.recipient, paid)?;
         self.used.insert(hash);
         self.senders.insert(t.sender, SenderAccount { deposit: deposit_left, ..acct });
         if !from_reserve.is_zero() {

@@ -341,4 +341,38 @@ pub enum Error {
         /// The round given.
         got: u64,
     },
+    /// **\[beyond\]** A broker whose unlock period is shorter than the ticket validity
+    /// period would let a sender withdraw while its tickets are still redeemable (the
+    /// recipient's winners then find the deposit gone). Refused at construction.
+    #[error(
+        "unlock period {unlock_period} is shorter than the ticket validity period {ticket_validity_period}"
+    )]
+    UnlockShorterThanValidity {
+        /// The configured unlock period, rounds.
+        unlock_period: u64,
+        /// The configured ticket validity period, rounds.
+        ticket_validity_period: u64,
+    },
+    /// A ticket validity period of zero rounds (no ticket could ever be redeemed).
+    #[error("ticket validity period is zero")]
+    ZeroValidityPeriod,
+    /// The broker's store refused to take funds from an account that lacks them.
+    #[error("account {account:?} holds {balance}, needs {needed}")]
+    InsufficientBalance {
+        /// The account debited.
+        account: Address,
+        /// Its balance.
+        balance: U256,
+        /// The amount asked for.
+        needed: U256,
+    },
+    /// The broker's store holds less in escrow than a payout needs (the store and the
+    /// broker disagree; never happens with a store only the broker moves).
+    #[error("escrow holds {escrowed}, payout needs {needed}")]
+    EscrowShort {
+        /// Escrowed funds.
+        escrowed: U256,
+        /// The payout.
+        needed: U256,
+    },
 }

@@ -25,6 +25,9 @@
 //!   tickets per payment.
 //! * [`Broker`] models the contract: funding, unlock/withdraw, used tickets, validity
 //!   window, reserve split over the active set, all-or-nothing settlement by default.
+//!   It moves balances through a [`BrokerStore`] (the embedder's ledger, or the
+//!   in-memory [`MemoryStore`]) and refuses an unlock period shorter than the ticket
+//!   validity period, so tickets stay redeemable until the deposit can leave.
 //!
 //! # Call order
 //!
@@ -136,6 +139,7 @@ mod ev;
 mod recipient;
 mod recipient_state;
 mod sender;
+mod store;
 mod ticket;
 pub mod validate;
 
@@ -156,6 +160,7 @@ pub use sender::{
     DEFAULT_MAX_PARAMS_LIFETIME_BLOCKS, MAX_SAVED_SESSIONS, MAX_SENDER_STATE_BYTES, SENDER_STATE_VERSION,
     Sender, SenderConfig, SenderEvent, SenderInput, SenderOutput, SenderState, SessionState,
 };
+pub use store::{BrokerStore, MemoryStore};
 pub use ticket::{
     AUX_DATA_LEN, MAX_WIN_PROB, PACKED_LEN, Price, SignedTicket, Ticket, TicketExpirationParams,
     TicketParams, is_winning, rand_hash, signed_digest, win_hash,

@@ -138,23 +138,51 @@ fn bad_len() -> usize {
     2 * 2 * ROUNDS as usize * 3
 }
 
-/// A broker (unlock period 1, tickets valid for 2 rounds) in round 1, with the pool's
-/// recipients active.
+/// Each sender's outside balance at the start.
+const BALANCE: u64 = 1_000_000;
+
+/// A broker (unlock period 2, tickets valid for 2 rounds: the shortest unlock period
+/// the broker accepts) in round 1, with the pool's recipients active and each sender
+/// holding [`BALANCE`] in the store.
 fn broker_in_round_1(pool: &Pool, settlement: Settlement) -> Broker {
-    let mut b = Broker::new(BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement });
+    let mut b =
+        Broker::new(BrokerConfig { unlock_period: 2, ticket_validity_period: 2, settlement }).unwrap();
+    for s in &pool.senders {
+        b.store_mut().mint(*s, BALANCE.into()).unwrap();
+    }
     b.initialize_round(1, round_hash(1), pool.recipients.iter().copied()).unwrap();
     b
+}
+
+/// The store agrees with the broker: escrow is deposits + reserves, each recipient's
+/// account its fees, each sender's account its balance less funding plus withdrawals.
+fn check_store(b: &Broker, pool: &Pool, funded: &[U256; 2]) -> Result<(), TestCaseError> {
+    let store = b.store();
+    prop_assert_eq!(Some(store.escrowed()), b.total_escrowed(), "escrow");
+    for r in &pool.recipients {
+        prop_assert_eq!(store.balance(r), b.fees(r), "recipient's account");
+    }
+    for (s, f) in pool.senders.iter().zip(funded) {
+        prop_assert_eq!(store.balance(s) + *f, U256::from(BALANCE) + b.withdrawn(s), "sender's account");
+    }
+    prop_assert_eq!(store.total_held(), Some(store.total_minted()), "store conservation");
+    Ok(())
 }
 
 fn run(ops: Vec<Op>, settlement: Settlement) -> Result<(), TestCaseError> {
     let pool = pool();
     let mut b = broker_in_round_1(pool, settlement);
     let mut redeemed: BTreeSet<H256> = BTreeSet::new();
+    let mut funded = [U256::zero(); 2];
     for op in ops {
         let before = format!("{b:?}");
         let result: Result<(), Error> = match op {
-            Op::Deposit(s, a) => b.fund_deposit(pool.senders[s], a.into()),
-            Op::Reserve(s, a) => b.fund_reserve(pool.senders[s], a.into()),
+            Op::Deposit(s, a) => {
+                b.fund_deposit(pool.senders[s], a.into()).map(|()| funded[s] += U256::from(a))
+            }
+            Op::Reserve(s, a) => {
+                b.fund_reserve(pool.senders[s], a.into()).map(|()| funded[s] += U256::from(a))
+            }
             Op::Unlock(s) => b.unlock(pool.senders[s]),
             Op::Cancel(s) => b.cancel_unlock(pool.senders[s]),
             Op::Withdraw(s) => {
@@ -236,6 +264,7 @@ fn run(ops: Vec<Op>, settlement: Settlement) -> Result<(), TestCaseError> {
             prop_assert_eq!(&before, &format!("{b:?}"), "a refused call changed the broker");
         }
         prop_assert_eq!(b.total_accounted(), Some(b.total_funded()), "conservation");
+        check_store(&b, pool, &funded)?;
     }
     Ok(())
 }
@@ -260,17 +289,31 @@ fn unlocked_sender_is_refused_and_withdraw_pays_everything() {
     let mut b = broker_in_round_1(pool, Settlement::AllOrNothing);
     let s = pool.senders[0];
     b.fund_deposit_and_reserve(s, 10_000.into(), 4_000.into(), 6_000.into()).unwrap();
-    let st = pool.tickets[0];
+    // A round-2 ticket of face 300 (sender 0, recipient 0, nonce 0).
+    let st = pool
+        .tickets
+        .iter()
+        .find(|t| {
+            t.ticket.sender == s
+                && t.ticket.recipient == pool.recipients[0]
+                && t.ticket.expiration_params.creation_round == 2
+                && t.ticket.sender_nonce == 0
+        })
+        .unwrap();
     b.unlock(s).unwrap();
-    assert_eq!(b.withdraw(s), Err(Error::SenderLocked { withdraw_round: 2, current_round: 1 }));
+    assert_eq!(b.withdraw(s), Err(Error::SenderLocked { withdraw_round: 3, current_round: 1 }));
     b.initialize_round(2, round_hash(2), pool.recipients.iter().copied()).unwrap();
-    assert_eq!(b.redeem_winning_ticket(&st), Err(Error::SenderUnlocked(s)));
+    assert_eq!(b.withdraw(s), Err(Error::SenderLocked { withdraw_round: 3, current_round: 2 }));
+    b.initialize_round(3, round_hash(3), pool.recipients.iter().copied()).unwrap();
+    assert_eq!(b.redeem_winning_ticket(st), Err(Error::SenderUnlocked(s)));
     assert_eq!(b.withdraw(s).unwrap(), U256::from(10_000));
-    assert_eq!(b.redeem_winning_ticket(&st), Err(Error::SenderUnlocked(s)));
+    assert_eq!(b.store().balance(&s), U256::from(BALANCE));
+    assert_eq!(b.redeem_winning_ticket(st), Err(Error::SenderUnlocked(s)));
     // Funding again relocks.
     b.fund_deposit(s, 500.into()).unwrap();
-    assert_eq!(b.redeem_winning_ticket(&st).unwrap(), U256::from(150));
-    assert_eq!(b.redeem_winning_ticket(&st), Err(Error::TicketUsed(st.ticket.hash())));
+    assert_eq!(b.redeem_winning_ticket(st).unwrap(), U256::from(300));
+    assert_eq!(b.store().balance(&pool.recipients[0]), U256::from(300), "paid to the recipient's account");
+    assert_eq!(b.redeem_winning_ticket(st), Err(Error::TicketUsed(st.ticket.hash())));
 }
 
 #[test]
@@ -308,4 +351,69 @@ fn reserve_split_over_the_active_set() {
     };
     assert_eq!(partial.redeem_winning_ticket(big).unwrap(), U256::from(100));
     assert!(partial.is_used(&big.ticket.hash()));
+}
+
+#[test]
+fn unlock_period_shorter_than_ticket_validity_is_refused() {
+    let cfg =
+        BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement: Settlement::AllOrNothing };
+    assert_eq!(
+        Broker::new(cfg).unwrap_err(),
+        Error::UnlockShorterThanValidity { unlock_period: 1, ticket_validity_period: 2 }
+    );
+    assert_eq!(
+        Broker::new(BrokerConfig { ticket_validity_period: 0, unlock_period: 0, ..cfg }).unwrap_err(),
+        Error::ZeroValidityPeriod
+    );
+    assert!(Broker::new(BrokerConfig { unlock_period: 2, ..cfg }).is_ok());
+}
+
+#[test]
+fn every_ticket_accepted_before_unlock_is_redeemable_until_the_deposit_can_leave() {
+    // The sender unlocks in round 2, right after issuing a round-2 ticket (the last one a
+    // recipient accepts from it). With the unlock period equal to the validity period,
+    // the ticket is redeemable in every round before the withdrawal opens.
+    let pool = pool();
+    let s = pool.senders[0];
+    let st = pool
+        .tickets
+        .iter()
+        .find(|t| {
+            t.ticket.sender == s
+                && t.ticket.expiration_params.creation_round == 2
+                && t.ticket.sender_nonce == 0
+        })
+        .unwrap();
+    for redeem_in in [2u64, 3] {
+        let mut b = broker_in_round_1(pool, Settlement::AllOrNothing);
+        b.fund_deposit(s, 1_000.into()).unwrap();
+        b.initialize_round(2, round_hash(2), pool.recipients.iter().copied()).unwrap();
+        b.unlock(s).unwrap();
+        assert_eq!(b.sender(&s).withdraw_round, 4);
+        if redeem_in == 3 {
+            b.initialize_round(3, round_hash(3), pool.recipients.iter().copied()).unwrap();
+            assert!(matches!(b.withdraw(s), Err(Error::SenderLocked { .. })), "the deposit cannot leave yet");
+        }
+        assert_eq!(
+            b.redeem_winning_ticket(st).unwrap(),
+            st.ticket.face_value,
+            "redeemable in round {redeem_in}"
+        );
+    }
+}
+
+#[test]
+fn funding_needs_the_balance_and_a_refusal_moves_nothing() {
+    let pool = pool();
+    let mut b = broker_in_round_1(pool, Settlement::AllOrNothing);
+    let s = pool.senders[0];
+    let before = format!("{b:?}");
+    assert_eq!(
+        b.fund_deposit(s, (BALANCE + 1).into()),
+        Err(Error::InsufficientBalance { account: s, balance: BALANCE.into(), needed: (BALANCE + 1).into() })
+    );
+    assert_eq!(before, format!("{b:?}"));
+    b.fund_deposit_and_reserve(s, BALANCE.into(), 400_000.into(), 600_000.into()).unwrap();
+    assert_eq!(b.store().balance(&s), U256::zero());
+    assert_eq!(b.store().escrowed(), U256::from(BALANCE));
 }

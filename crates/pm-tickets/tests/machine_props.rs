@@ -133,8 +133,10 @@ impl Host {
         let sender_config = SenderConfig { max_ev: 1_000_000.into(), ..SenderConfig::default() };
         let sender = Sender::new(sender_config.clone(), key.clone(), Timestamp::ZERO, [5; 32]);
         let settlement = if partial { Settlement::Partial } else { Settlement::AllOrNothing };
+        // The unlock period is the validity period: the shortest the broker accepts.
         let mut broker =
-            Broker::new(BrokerConfig { unlock_period: 1, ticket_validity_period: 2, settlement });
+            Broker::new(BrokerConfig { unlock_period: 2, ticket_validity_period: 2, settlement }).unwrap();
+        broker.store_mut().mint(key.address(), U256::from(u64::MAX)).unwrap();
         broker.initialize_round(1, round_hash(1), [orch]).unwrap();
         broker
             .fund_deposit_and_reserve(
@@ -500,6 +502,8 @@ impl Host {
         prop_assert_eq!(self.recipient.max_float(&s), self.broker.max_float(&s, &r), "float view");
         prop_assert_eq!(self.broker.fees(&r), self.redeemed_paid, "fees vs Redeemed");
         prop_assert_eq!(self.broker.total_accounted(), Some(self.broker.total_funded()), "conservation");
+        prop_assert_eq!(Some(self.broker.store().escrowed()), self.broker.total_escrowed(), "escrow");
+        prop_assert_eq!(self.broker.store().balance(&r), self.redeemed_paid, "recipient's account");
         Ok(())
     }
 }

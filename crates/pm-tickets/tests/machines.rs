@@ -39,7 +39,8 @@ impl World {
             NOW,
             [2; 32],
         );
-        let mut broker = Broker::new(BrokerConfig::default());
+        let mut broker = Broker::new(BrokerConfig::default()).unwrap();
+        broker.store_mut().mint(key.address(), 2_000_000.into()).unwrap();
         broker.initialize_round(1, round_hash(1), [orch]).unwrap();
         broker
             .fund_deposit_and_reserve(key.address(), 2_000_000.into(), 1_000_000.into(), 1_000_000.into())
