@@ -8,6 +8,8 @@
 //!   certificates, the consensus machine's persisted state, metadata) with an in-memory
 //!   and a redb implementation, and its crash-safe ordering rules.
 //! * [`keys`]: the node's key file (0600), refused when others can read it.
+//! * [`mempool`]: waiting transactions with size limits, per-account sequence order
+//!   and fee priority.
 //! * [`rpc`]: JSON-RPC 2.0 over HTTP with `/metrics` ([`metrics`]) on the same server.
 //! * [`transport`]: the [`transport::Service`] shape of the node's logic and the two
 //!   transports that carry it: in-memory over `netsim`, and libp2p.
@@ -34,6 +36,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod keys;
+pub mod mempool;
 pub mod metrics;
 pub mod rpc;
 pub mod storage;
