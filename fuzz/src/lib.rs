@@ -8,6 +8,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bls_gossip_targets;
+pub mod ledger_eth_targets;
 pub mod ledger_targets;
 pub mod micropool_targets;
 pub mod mlbft_targets;

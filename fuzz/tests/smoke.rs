@@ -2,8 +2,9 @@
 //! the harness and the seed; rerun it with the same seed to reproduce.
 
 use meshcast_fuzz::{
-    bls_gossip_targets, ledger_targets, micropool_targets, mlbft_targets, mpt_refcount_targets,
-    pm_tickets_targets, primitives_targets, smoke, tracker_geo_targets, transcode_verify_targets,
+    bls_gossip_targets, ledger_eth_targets, ledger_targets, micropool_targets, mlbft_targets,
+    mpt_refcount_targets, pm_tickets_targets, primitives_targets, smoke, tracker_geo_targets,
+    transcode_verify_targets,
 };
 
 #[test]
@@ -33,6 +34,14 @@ fn pm_tickets_state_seeds_decode() {
     assert_eq!((recipient.rands.len(), recipient.winners.len()), (0, 3));
     assert!(recipient.winners.iter().all(|w| w.in_flight.is_some()));
     assert_eq!(recipient.revealed.len(), 1);
+}
+
+#[test]
+fn ledger_eth_decoder_never_panics() {
+    let seeds = ledger_eth_targets::seeds();
+    assert_eq!(seeds.len(), 9, "every fixture vector is a seed");
+    assert!(seeds.iter().all(|s| ledger::eth::EthTransaction::decode(s).is_ok()));
+    assert!(smoke(ledger_eth_targets::eth_transaction, &seeds, 3_000, 23) > 3_000);
 }
 
 #[test]

@@ -72,6 +72,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod eth;
 pub mod json;
 mod sign;
 mod tx;
