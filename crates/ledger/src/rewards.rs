@@ -44,6 +44,39 @@
 //! supply (whitepaper: a target annual inflation), the reward is per block, and the
 //! guardian draw is the whitepaper's lottery with the aggregate checked by every node.
 //!
+//! # Example
+//!
+//! ```
+//! use ledger::rewards::{RewardConfig, RewardInput, block_rewards, verify_coinbase};
+//! use ledger::{CoinbaseTx, Coins, TxInput};
+//! use primitives::{Address, H256, U256};
+//!
+//! let cfg = RewardConfig::default();
+//! let validators = [(Address::repeat_byte(1), U256::from(1_000u64)), (Address::repeat_byte(2), U256::from(3_000u64))];
+//! let supply = U256::from(5_000_000_000u64) * U256::exp10(18);
+//! let input = RewardInput {
+//!     height: 7,
+//!     supply,
+//!     previous_block_hash: H256::repeat_byte(9),
+//!     validators: &validators,
+//!     guardians: None, // before the first finalized checkpoint
+//! };
+//! let rewards = block_rewards(&cfg, &input)?;
+//! assert!(rewards.minted() <= rewards.issuance);
+//! // By stake, rounded down: 1/4 and 3/4 of the validator pool.
+//! assert_eq!(rewards.credits[0].1, rewards.validator_pool / 4);
+//! assert_eq!(rewards.credits[1].1, rewards.validator_pool * 3 / 4);
+//!
+//! // The proposer's Coinbase must carry exactly these outputs.
+//! let tx = CoinbaseTx {
+//!     proposer: TxInput::new(Address::repeat_byte(1), Coins::zero(), 0),
+//!     outputs: rewards.outputs(),
+//!     block_height: 7,
+//! };
+//! verify_coinbase(&rewards, &tx)?;
+//! # Ok::<(), ledger::RewardError>(())
+//! ```
+//!
 //! **Grinding.** The lottery input is the aggregate's encoding, which whoever assembles
 //! the finalizing aggregate can vary (other signer subsets or multiplicities over 2/3).
 //! The executor must therefore pass the aggregate the chain *recorded* when it finalized
