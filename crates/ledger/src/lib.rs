@@ -80,7 +80,8 @@ mod tx;
 
 pub use error::Error;
 pub use rewards::{
-    BlockRewards, CheckpointGuardians, RewardConfig, RewardError, RewardInput, block_rewards, verify_coinbase,
+    BlockRewards, CheckpointGuardians, RewardConfig, RewardError, RewardInput, VerifiedAggregate,
+    block_rewards, block_rewards_with, verify_coinbase,
 };
 pub use sign::{
     SignatureCheck, SignerRole, Wrapper, parse_theta_signature, theta_signature_bytes, wrap_sign_bytes,

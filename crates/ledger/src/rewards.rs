@@ -205,6 +205,9 @@ pub enum RewardError {
         /// The guardian.
         index: usize,
     },
+    /// A verified aggregate passed with guardians it was not verified for.
+    #[error("the verified aggregate is not that of the given checkpoint guardians")]
+    VerificationMismatch,
     /// The Coinbase names another block height.
     #[error("coinbase for height {found}, expected {expected}")]
     WrongHeight {
@@ -368,21 +371,40 @@ impl BlockRewards {
     }
 }
 
-/// A checkpoint aggregate that verified: its signers and the digest the lottery hashes.
+/// A checkpoint aggregate that verified, with what the lottery needs of its signers.
+///
+/// Verifying costs a weighted key sum and two pairings; the executor can verify once per
+/// checkpoint and reuse this for every block until the next
+/// ([`block_rewards_with`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedAggregate {
+    /// The checkpoint it finalizes.
+    pub checkpoint: Checkpoint,
+    /// The guardian set hash it was verified under.
+    pub set_hash: [u8; 32],
     /// Indices of the distinct signers, ascending.
     pub signers: Vec<usize>,
-    /// `keccak256` of the aggregate's canonical encoding.
+    /// The signers' compressed public keys, aligned with `signers`.
+    pub signer_keys: Vec<[u8; 48]>,
+    /// The signers' stakes, aligned with `signers`.
+    pub signer_stakes: Vec<u128>,
+    /// Total guardian stake of the set.
+    pub total_stake: u128,
+    /// `keccak256` of the aggregate's bytes (its one canonical encoding).
     pub digest: H256,
 }
 
-/// Decodes the checkpoint aggregate and checks it: instance = checkpoint height, distinct
-/// signers over 2/3 of guardian stake, and the aggregate signature valid for
-/// `guardian_message(checkpoint, set_hash)` under `set`'s keys.
+/// Decodes the checkpoint aggregate and checks it: canonical bytes, instance = checkpoint
+/// height, distinct signers over 2/3 of guardian stake, and the aggregate signature valid
+/// for `guardian_message(checkpoint, set_hash)` under `set`'s keys.
 pub fn verify_checkpoint_aggregate(g: &CheckpointGuardians<'_>) -> Result<VerifiedAggregate, RewardError> {
     let msg = GossipMessage::<Bls>::decode(g.aggregate, g.set.len(), MAX_FINALITY_PROOF)
         .map_err(RewardError::ProofDecode)?;
+    if msg.encode() != g.aggregate {
+        return Err(RewardError::ProofDecode(bls_gossip::Error::Malformed {
+            reason: "non-canonical encoding",
+        }));
+    }
     if msg.instance() != g.checkpoint.height {
         return Err(RewardError::WrongCheckpoint { expected: g.checkpoint.height, found: msg.instance() });
     }
@@ -398,9 +420,24 @@ pub fn verify_checkpoint_aggregate(g: &CheckpointGuardians<'_>) -> Result<Verifi
     if !valid {
         return Err(RewardError::AggregateInvalid { height: g.checkpoint.height });
     }
+    let keys = g.set.keys();
+    let mut signers = Vec::with_capacity(agg.signers.distinct());
+    let mut signer_keys = Vec::with_capacity(agg.signers.distinct());
+    let mut signer_stakes = Vec::with_capacity(agg.signers.distinct());
+    for (i, _) in agg.signers.iter() {
+        let pk = keys.get(i).ok_or(RewardError::UnknownGuardian { index: i, len: keys.len() })?;
+        signers.push(i);
+        signer_keys.push(pk.to_bytes());
+        signer_stakes.push(g.set.stake(i));
+    }
     Ok(VerifiedAggregate {
-        signers: agg.signers.iter().map(|(i, _)| i).collect(),
-        digest: keccak256(msg.encode()),
+        checkpoint: g.checkpoint,
+        set_hash: g.set_hash,
+        signers,
+        signer_keys,
+        signer_stakes,
+        total_stake: g.set.total_stake(),
+        digest: keccak256(g.aggregate),
     })
 }
 
@@ -433,21 +470,19 @@ pub fn qualifies(hash: &H256, stake: u128, total: u128, expected_winners: u64) -
 /// The winners among the signers of a verified aggregate, ascending.
 pub fn lottery_winners(
     cfg: &RewardConfig,
-    set: &GuardianSet<Bls>,
     aggregate: &VerifiedAggregate,
     previous_block_hash: &H256,
 ) -> Vec<usize> {
-    let keys = set.keys();
     aggregate
         .signers
         .iter()
-        .copied()
-        .filter(|&i| {
-            keys.get(i).is_some_and(|pk| {
-                let h = lottery_hash(&pk.to_bytes(), &aggregate.digest, previous_block_hash);
-                qualifies(&h, set.stake(i), set.total_stake(), cfg.lottery_expected_winners)
-            })
+        .zip(&aggregate.signer_keys)
+        .zip(&aggregate.signer_stakes)
+        .filter(|((_, pk), stake)| {
+            let h = lottery_hash(pk, &aggregate.digest, previous_block_hash);
+            qualifies(&h, **stake, aggregate.total_stake, cfg.lottery_expected_winners)
         })
+        .map(|((i, _), _)| *i)
         .collect()
 }
 
@@ -460,12 +495,14 @@ pub fn verify_winner(
     index: usize,
 ) -> Result<(), RewardError> {
     let agg = verify_checkpoint_aggregate(g)?;
-    let pk = g.set.keys().get(index).ok_or(RewardError::UnknownGuardian { index, len: g.set.len() })?;
-    if agg.signers.binary_search(&index).is_err() {
-        return Err(RewardError::NotASigner { index });
+    if index >= g.set.len() {
+        return Err(RewardError::UnknownGuardian { index, len: g.set.len() });
     }
-    let h = lottery_hash(&pk.to_bytes(), &agg.digest, previous_block_hash);
-    if !qualifies(&h, g.set.stake(index), g.set.total_stake(), cfg.lottery_expected_winners) {
+    let Ok(at) = agg.signers.binary_search(&index) else {
+        return Err(RewardError::NotASigner { index });
+    };
+    let h = lottery_hash(&agg.signer_keys[at], &agg.digest, previous_block_hash);
+    if !qualifies(&h, agg.signer_stakes[at], agg.total_stake, cfg.lottery_expected_winners) {
         return Err(RewardError::NotAWinner { index });
     }
     Ok(())
@@ -484,6 +521,36 @@ fn credit(credits: &mut BTreeMap<Address, U256>, to: Address, amount: U256) -> R
 /// config, no validator stake, recipients that do not line up with the guardian set, or a
 /// checkpoint aggregate that does not decode, does not verify or does not reach 2/3.
 pub fn block_rewards(cfg: &RewardConfig, input: &RewardInput<'_>) -> Result<BlockRewards, RewardError> {
+    let verified = input.guardians.as_ref().map(verify_checkpoint_aggregate).transpose()?;
+    compute(cfg, input, verified.as_ref())
+}
+
+/// [`block_rewards`] with the checkpoint aggregate verified earlier (once per checkpoint,
+/// by [`verify_checkpoint_aggregate`]). `verified` must be the verification of
+/// `input.guardians`: same checkpoint, set hash and aggregate bytes, else
+/// [`RewardError::VerificationMismatch`] (also when `input.guardians` is `None`).
+pub fn block_rewards_with(
+    cfg: &RewardConfig,
+    input: &RewardInput<'_>,
+    verified: &VerifiedAggregate,
+) -> Result<BlockRewards, RewardError> {
+    let matches = input.guardians.as_ref().is_some_and(|g| {
+        verified.checkpoint == g.checkpoint
+            && verified.set_hash == g.set_hash
+            && verified.total_stake == g.set.total_stake()
+            && verified.digest == keccak256(g.aggregate)
+    });
+    if !matches {
+        return Err(RewardError::VerificationMismatch);
+    }
+    compute(cfg, input, Some(verified))
+}
+
+fn compute(
+    cfg: &RewardConfig,
+    input: &RewardInput<'_>,
+    verified: Option<&VerifiedAggregate>,
+) -> Result<BlockRewards, RewardError> {
     let issuance = cfg.block_issuance(input.supply)?;
     let overflow = |what| RewardError::Overflow { what };
     let validator_pool = mul_div(issuance, U256::from(cfg.validator_share_bps), U256::from(BASIS_POINTS))
@@ -506,15 +573,14 @@ pub fn block_rewards(cfg: &RewardConfig, input: &RewardInput<'_>) -> Result<Bloc
     }
 
     let mut winners = Vec::new();
-    if let Some(g) = &input.guardians {
+    if let (Some(g), Some(agg)) = (&input.guardians, verified) {
         if g.recipients.len() != g.set.len() {
             return Err(RewardError::RecipientsMismatch {
                 recipients: g.recipients.len(),
                 guardians: g.set.len(),
             });
         }
-        let agg = verify_checkpoint_aggregate(g)?;
-        winners = lottery_winners(cfg, g.set, &agg, &input.previous_block_hash);
+        winners = lottery_winners(cfg, agg, &input.previous_block_hash);
         if let Ok(n) = u64::try_from(winners.len())
             && n > 0
         {

@@ -9,8 +9,9 @@ use std::sync::{Arc, OnceLock};
 use bls_gossip::bls::{self, SecretKey as BlsKey};
 use bls_gossip::{Aggregate, Bls, GossipMessage, GuardianSet, SignerVector};
 use ledger::rewards::{
-    CheckpointGuardians, LOTTERY_DOMAIN, RewardConfig, RewardError, RewardInput, block_rewards, lottery_hash,
-    lottery_winners, qualifies, verify_checkpoint_aggregate, verify_coinbase, verify_winner,
+    CheckpointGuardians, LOTTERY_DOMAIN, RewardConfig, RewardError, RewardInput, block_rewards,
+    block_rewards_with, lottery_hash, lottery_winners, qualifies, verify_checkpoint_aggregate,
+    verify_coinbase, verify_winner,
 };
 use ledger::{CoinbaseTx, Coins, TxInput, TxOutput};
 use mlbft_core::{Checkpoint, guardian_message};
@@ -242,7 +243,7 @@ fn a_low_threshold_picks_some_signers_and_each_pick_is_provable() {
     let mut seen_loss = false;
     for b in 0u8..40 {
         let prev = H256::repeat_byte(b);
-        let winners = lottery_winners(&cfg, &g.set, &verified, &prev);
+        let winners = lottery_winners(&cfg, &verified, &prev);
         for i in 0..8 {
             let proof = verify_winner(&cfg, &g.view(&agg), &prev, i);
             if winners.contains(&i) {
@@ -332,6 +333,42 @@ fn forged_and_foreign_aggregates_are_refused() {
     );
     // And the genuine aggregate passes.
     assert!(run(&agg, base).is_ok());
+}
+
+#[test]
+fn a_verification_reused_across_blocks_gives_the_same_rewards_and_only_for_its_checkpoint() {
+    let g = fixture();
+    let agg = g.aggregate(&(0..8).collect::<Vec<_>>());
+    let cfg = RewardConfig { lottery_expected_winners: 3, ..RewardConfig::default() };
+    let v = validators();
+    let verified = verify_checkpoint_aggregate(&g.view(&agg)).unwrap();
+    assert_eq!(verified.signer_keys[3], g.keys[3].public_key().to_bytes());
+    assert_eq!(verified.signer_stakes, vec![10, 20, 30, 40, 50, 60, 70, 80]);
+    for b in 0u8..10 {
+        let mut inp = input(&v, Some(g.view(&agg)));
+        inp.previous_block_hash = H256::repeat_byte(b);
+        assert_eq!(block_rewards_with(&cfg, &inp, &verified), block_rewards(&cfg, &inp));
+    }
+    // Another aggregate (fewer signers), another checkpoint, no guardians: refused.
+    let fewer = g.aggregate(&(1..8).collect::<Vec<_>>());
+    assert_eq!(
+        block_rewards_with(&cfg, &input(&v, Some(g.view(&fewer))), &verified),
+        Err(RewardError::VerificationMismatch)
+    );
+    let moved = CheckpointGuardians {
+        checkpoint: Checkpoint { height: 300, hash: g.checkpoint.hash },
+        ..g.view(&agg)
+    };
+    assert_eq!(
+        block_rewards_with(&cfg, &input(&v, Some(moved)), &verified),
+        Err(RewardError::VerificationMismatch)
+    );
+    let reset = CheckpointGuardians { set_hash: [1; 32], ..g.view(&agg) };
+    assert_eq!(
+        block_rewards_with(&cfg, &input(&v, Some(reset)), &verified),
+        Err(RewardError::VerificationMismatch)
+    );
+    assert_eq!(block_rewards_with(&cfg, &input(&v, None), &verified), Err(RewardError::VerificationMismatch));
 }
 
 // ---------------------------------------------------------------- coinbase
@@ -497,7 +534,7 @@ proptest! {
         let view = g.view(&agg);
         let prev = H256::from(prev);
         let verified = verify_checkpoint_aggregate(&view).unwrap();
-        let winners = lottery_winners(&cfg, &g.set, &verified, &prev);
+        let winners = lottery_winners(&cfg, &verified, &prev);
         for i in 0..8 {
             let proof = verify_winner(&cfg, &view, &prev, i);
             if winners.contains(&i) {
