@@ -25,7 +25,8 @@
 //!   `mlbft_core::guardian_message(checkpoint, set_hash)` and be signed by more than 2/3 of
 //!   guardian stake (DESIGN.md section 4.2). Guardian `i` qualifies when it is a signer of
 //!   that aggregate and
-//!   `H_i = keccak256(LOTTERY_DOMAIN ‖ pk_i (48) ‖ keccak256(aggregate) ‖ previous block hash)`,
+//!   `H_i = keccak256(keccak256(LOTTERY_DOMAIN ‖ pk_i (48) ‖ keccak256(aggregate)) ‖
+//!   previous block hash)` (the inner hash is the guardian's seed for the checkpoint),
 //!   read as a 256-bit big-endian integer, satisfies
 //!   `H_i · total_stake < 2^256 · expected_winners · stake_i` — a threshold scaled by the
 //!   guardian's stake share, so `expected_winners` guardians win per block on average when
@@ -89,7 +90,7 @@ use std::collections::BTreeMap;
 use bls_gossip::{Bls, GossipMessage, GuardianSet};
 use mlbft_core::{Checkpoint, MAX_FINALITY_PROOF, guardian_message};
 use primitive_types::U512;
-use primitives::{Address, H256, U256, keccak256};
+use primitives::{Address, H256, U256, keccak256, keccak256_concat};
 
 use crate::Coins;
 use crate::tx::{CoinbaseTx, TxOutput};
@@ -386,6 +387,8 @@ pub struct VerifiedAggregate {
     pub signers: Vec<usize>,
     /// The signers' compressed public keys, aligned with `signers`.
     pub signer_keys: Vec<[u8; 48]>,
+    /// The signers' lottery seeds ([`lottery_seed`]), aligned with `signers`.
+    pub signer_seeds: Vec<H256>,
     /// The signers' stakes, aligned with `signers`.
     pub signer_stakes: Vec<u128>,
     /// Total guardian stake of the set.
@@ -421,13 +424,17 @@ pub fn verify_checkpoint_aggregate(g: &CheckpointGuardians<'_>) -> Result<Verifi
         return Err(RewardError::AggregateInvalid { height: g.checkpoint.height });
     }
     let keys = g.set.keys();
+    let digest = keccak256(g.aggregate);
     let mut signers = Vec::with_capacity(agg.signers.distinct());
+    let mut signer_seeds = Vec::with_capacity(agg.signers.distinct());
     let mut signer_keys = Vec::with_capacity(agg.signers.distinct());
     let mut signer_stakes = Vec::with_capacity(agg.signers.distinct());
     for (i, _) in agg.signers.iter() {
         let pk = keys.get(i).ok_or(RewardError::UnknownGuardian { index: i, len: keys.len() })?;
+        let pk = pk.to_bytes();
         signers.push(i);
-        signer_keys.push(pk.to_bytes());
+        signer_seeds.push(lottery_seed(&pk, &digest));
+        signer_keys.push(pk);
         signer_stakes.push(g.set.stake(i));
     }
     Ok(VerifiedAggregate {
@@ -435,21 +442,29 @@ pub fn verify_checkpoint_aggregate(g: &CheckpointGuardians<'_>) -> Result<Verifi
         set_hash: g.set_hash,
         signers,
         signer_keys,
+        signer_seeds,
         signer_stakes,
         total_stake: g.set.total_stake(),
-        digest: keccak256(g.aggregate),
+        digest,
     })
 }
 
-/// The lottery hash of a guardian: `keccak256(LOTTERY_DOMAIN ‖ pk (48 bytes) ‖
-/// aggregate digest ‖ previous block hash)` (every part fixed-length).
+/// A guardian's lottery seed for one checkpoint aggregate: `keccak256(LOTTERY_DOMAIN ‖
+/// pk (48 bytes) ‖ aggregate digest)` (every part fixed-length). Computed once per
+/// checkpoint ([`VerifiedAggregate::signer_seeds`]).
+pub fn lottery_seed(pk: &[u8; 48], aggregate_digest: &H256) -> H256 {
+    keccak256_concat([LOTTERY_DOMAIN, pk.as_slice(), aggregate_digest.as_bytes()])
+}
+
+/// The lottery hash of a guardian for one block: `keccak256(lottery_seed(pk,
+/// aggregate digest) ‖ previous block hash)`, a hash of (pk, checkpoint aggregate,
+/// previous block hash) as the whitepaper's lottery asks, in one keccak block per block.
 pub fn lottery_hash(pk: &[u8; 48], aggregate_digest: &H256, previous_block_hash: &H256) -> H256 {
-    let mut buf = Vec::with_capacity(LOTTERY_DOMAIN.len() + 48 + 64);
-    buf.extend_from_slice(LOTTERY_DOMAIN);
-    buf.extend_from_slice(pk);
-    buf.extend_from_slice(aggregate_digest.as_bytes());
-    buf.extend_from_slice(previous_block_hash.as_bytes());
-    keccak256(&buf)
+    hash_with_seed(&lottery_seed(pk, aggregate_digest), previous_block_hash)
+}
+
+fn hash_with_seed(seed: &H256, previous_block_hash: &H256) -> H256 {
+    keccak256_concat([seed.as_bytes(), previous_block_hash.as_bytes()])
 }
 
 /// Whether a lottery hash wins for a guardian with `stake` of `total`:
@@ -476,10 +491,10 @@ pub fn lottery_winners(
     aggregate
         .signers
         .iter()
-        .zip(&aggregate.signer_keys)
+        .zip(&aggregate.signer_seeds)
         .zip(&aggregate.signer_stakes)
-        .filter(|((_, pk), stake)| {
-            let h = lottery_hash(pk, &aggregate.digest, previous_block_hash);
+        .filter(|((_, seed), stake)| {
+            let h = hash_with_seed(seed, previous_block_hash);
             qualifies(&h, **stake, aggregate.total_stake, cfg.lottery_expected_winners)
         })
         .map(|((i, _), _)| *i)

@@ -10,7 +10,7 @@ use bls_gossip::bls::{self, SecretKey as BlsKey};
 use bls_gossip::{Aggregate, Bls, GossipMessage, GuardianSet, SignerVector};
 use ledger::rewards::{
     CheckpointGuardians, LOTTERY_DOMAIN, RewardConfig, RewardError, RewardInput, block_rewards,
-    block_rewards_with, lottery_hash, lottery_winners, qualifies, verify_checkpoint_aggregate,
+    block_rewards_with, lottery_hash, lottery_seed, lottery_winners, qualifies, verify_checkpoint_aggregate,
     verify_coinbase, verify_winner,
 };
 use ledger::{CoinbaseTx, Coins, TxInput, TxOutput};
@@ -206,8 +206,10 @@ fn lottery_hash_is_keccak_of_its_documented_preimage() {
     let mut pre = LOTTERY_DOMAIN.to_vec();
     pre.extend_from_slice(&pk);
     pre.extend_from_slice(d.as_bytes());
-    pre.extend_from_slice(p.as_bytes());
-    assert_eq!(lottery_hash(&pk, &d, &p), primitives::keccak256(&pre));
+    let seed = primitives::keccak256(&pre);
+    assert_eq!(lottery_seed(&pk, &d), seed);
+    let outer = [seed.as_bytes(), p.as_bytes()].concat();
+    assert_eq!(lottery_hash(&pk, &d, &p), primitives::keccak256(&outer));
     assert_ne!(lottery_hash(&pk, &d, &p), lottery_hash(&pk, &p, &d));
 }
 
@@ -343,6 +345,10 @@ fn a_verification_reused_across_blocks_gives_the_same_rewards_and_only_for_its_c
     let v = validators();
     let verified = verify_checkpoint_aggregate(&g.view(&agg)).unwrap();
     assert_eq!(verified.signer_keys[3], g.keys[3].public_key().to_bytes());
+    assert_eq!(
+        verified.signer_seeds[3],
+        lottery_seed(&verified.signer_keys[3], &primitives::keccak256(&agg))
+    );
     assert_eq!(verified.signer_stakes, vec![10, 20, 30, 40, 50, 60, 70, 80]);
     for b in 0u8..10 {
         let mut inp = input(&v, Some(g.view(&agg)));
