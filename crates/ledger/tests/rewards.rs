@@ -584,3 +584,52 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The credit list equals a plain `u128` model of the rules (floor at every step,
+    /// amounts of one address summed, zeros dropped, winners paid equally).
+    #[test]
+    fn credits_match_a_u128_model(
+        cfg in cfg_strategy(),
+        stakes in proptest::collection::vec((0u8..4, 0u64..1_000_000), 1..6),
+        supply in 0u128..10_000_000_000 * TFUEL,
+        signers in quorum_subset(),
+        prev in any::<[u8; 32]>(),
+    ) {
+        prop_assume!(stakes.iter().any(|(_, s)| *s > 0));
+        let g = fixture();
+        let validators: Vec<(Address, U256)> =
+            stakes.iter().map(|(a, s)| (Address::repeat_byte(0xa0 + a), U256::from(*s))).collect();
+        let agg = g.aggregate(&signers);
+        let inp = RewardInput {
+            height: 9,
+            supply: U256::from(supply),
+            previous_block_hash: H256::from(prev),
+            validators: &validators,
+            guardians: Some(g.view(&agg)),
+        };
+        let r = block_rewards(&cfg, &inp).unwrap();
+
+        let issuance = supply * u128::from(cfg.annual_inflation_bps) / (10_000 * u128::from(cfg.blocks_per_year));
+        let vpool = issuance * u128::from(cfg.validator_share_bps) / 10_000;
+        let gpool = issuance * u128::from(cfg.guardian_share_bps) / 10_000;
+        let total: u128 = stakes.iter().map(|(_, s)| u128::from(*s)).sum();
+        let mut model: std::collections::BTreeMap<Address, u128> = Default::default();
+        for (a, s) in &stakes {
+            *model.entry(Address::repeat_byte(0xa0 + a)).or_default() += vpool * u128::from(*s) / total;
+        }
+        if !r.winners.is_empty() {
+            let each = gpool / r.winners.len() as u128;
+            for &i in &r.winners {
+                *model.entry(g.recipients[i]).or_default() += each;
+            }
+        }
+        let model: Vec<(Address, U256)> =
+            model.into_iter().filter(|(_, v)| *v > 0).map(|(a, v)| (a, U256::from(v))).collect();
+        prop_assert_eq!(r.issuance, U256::from(issuance));
+        prop_assert_eq!(&r.credits, &model);
+        prop_assert!(r.winners.iter().all(|i| signers.contains(i)));
+    }
+}
