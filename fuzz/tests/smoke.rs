@@ -60,6 +60,16 @@ fn ledger_decoder_long_sweep_never_panics() {
 }
 
 #[test]
+fn ledger_slash_proof_never_panics() {
+    let seeds = ledger_targets::slash_proof_seeds();
+    assert_eq!(seeds.len(), 4);
+    // Three seeds prove an offence against the harness's ledger view; the last does not.
+    let orders: Vec<bool> = seeds.iter().map(|s| ledger_targets::slash_proof_order(s).is_some()).collect();
+    assert_eq!(orders, [true, true, true, false]);
+    assert!(smoke(ledger_targets::slash_proof, &seeds, 3_000, 23) > 3_000);
+}
+
+#[test]
 fn micropool_decoders_never_panic() {
     let seeds = micropool_targets::seeds();
     assert!(smoke(micropool_targets::cheque, &seeds, 3_000, 11) > 3_000);

@@ -74,12 +74,21 @@
 mod error;
 pub mod eth;
 pub mod json;
+pub mod rewards;
 mod sign;
+pub mod slashing;
 mod tx;
 
 pub use error::Error;
+pub use rewards::{
+    BlockRewards, CheckpointGuardians, RewardConfig, RewardError, RewardInput, VerifiedAggregate,
+    block_rewards, block_rewards_with, verify_coinbase,
+};
 pub use sign::{
     SignatureCheck, SignerRole, Wrapper, parse_theta_signature, theta_signature_bytes, wrap_sign_bytes,
+};
+pub use slashing::{
+    Committee, Offence, SlashConfig, SlashContext, SlashError, SlashEvidence, SlashOrder, verify_slash_tx,
 };
 pub use tx::{
     BLS_POP_LEN, BLS_PUBKEY_LEN, CoinbaseTx, Coins, DepositStakeV2Tx, MAX_TX_SIZE, ReleaseFundTx,
