@@ -202,7 +202,10 @@ impl EthTransaction {
             27 | 28 => (EthTxKind::Legacy, None, (v - 27) as u8),
             v if v >= 37 => (EthTxKind::Eip155, Some((v - 35) / 2), ((v - 35) % 2) as u8),
             _ => {
-                return Err(EthTxError::BadField { field: "v", reason: "neither 27/28 nor an EIP-155 value" });
+                return Err(EthTxError::BadField {
+                    field: "v",
+                    reason: "neither 27/28 nor an EIP-155 value",
+                });
             }
         };
         let mut s = RlpStream::new_list(if chain_id.is_some() { 9 } else { 6 });
