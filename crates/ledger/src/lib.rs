@@ -71,15 +71,32 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod config;
 mod error;
+mod exec;
+mod genesis;
 pub mod json;
+mod ledger;
+mod sets;
 mod sign;
+pub mod state;
 mod tx;
 
-pub use error::Error;
+pub use config::{
+    LedgerConfig, THETA_MAX_ACCOUNTS_PER_TX, THETA_MAX_VALIDATORS, THETA_MIN_TX_FEE,
+    THETA_RETURN_LOCKING_PERIOD,
+};
+pub use error::{Error, ExecError};
+pub use exec::{ReturnedStake, TxReceipt, check_enabled, verify_signatures};
+pub use genesis::{Genesis, GenesisAccount, GenesisStake, MAX_GENESIS_BYTES};
+pub use ledger::{BlockOutcome, Ledger, PruningPolicy, verify_batch};
+pub use sets::{
+    Guardian, Validator, checksum_hex, guardian_set, guardians, rank_candidates, validator_set, validators,
+};
 pub use sign::{
     SignatureCheck, SignerRole, Wrapper, parse_theta_signature, theta_signature_bytes, wrap_sign_bytes,
 };
+pub use state::{Account, Stake, StakeHolder, Supply};
 pub use tx::{
     BLS_POP_LEN, BLS_PUBKEY_LEN, CoinbaseTx, Coins, DepositStakeV2Tx, MAX_TX_SIZE, ReleaseFundTx,
     ReserveFundTx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,
