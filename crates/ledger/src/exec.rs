@@ -39,9 +39,15 @@ pub fn verify_signatures(chain_id: &str, tx: &Transaction) -> Result<(), ExecErr
     Ok(())
 }
 
-/// The types this executor runs; the others are refused before anything is read.
+/// The types this executor runs, refused before anything is read or recovered; a stake
+/// transaction's purpose is checked here too (validator or guardian).
 pub fn check_enabled(tx: &Transaction) -> Result<(), ExecError> {
     tx.check_supported()?;
+    match tx {
+        Transaction::DepositStake(t) | Transaction::WithdrawStake(t) => check_purpose(t.purpose)?,
+        Transaction::DepositStakeV2(t) => check_purpose(t.purpose)?,
+        _ => {}
+    }
     match tx.tx_type() {
         t @ (TxType::Coinbase
         | TxType::Slash
