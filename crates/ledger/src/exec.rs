@@ -49,13 +49,9 @@ pub fn check_enabled(tx: &Transaction) -> Result<(), ExecError> {
         _ => {}
     }
     match tx.tx_type() {
-        t @ (TxType::Coinbase
-        | TxType::Slash
-        | TxType::SplitRule
-        | TxType::StakeRewardDistribution
-        | TxType::ReserveFund
-        | TxType::ReleaseFund
-        | TxType::ServicePayment) => Err(ExecError::NotEnabled { tx_type: t }),
+        t @ (TxType::Coinbase | TxType::Slash | TxType::SplitRule | TxType::StakeRewardDistribution) => {
+            Err(ExecError::NotEnabled { tx_type: t })
+        }
         _ => Ok(()),
     }
 }
@@ -84,6 +80,9 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
             deposit(view, cfg, &base, Some(t))
         }
         Transaction::WithdrawStake(t) => withdraw(view, cfg, height, t),
+        Transaction::ReserveFund(_) | Transaction::ReleaseFund(_) | Transaction::ServicePayment(_) => {
+            crate::pool::apply(view, cfg, height, tx)
+        }
         other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
     }
 }

@@ -77,6 +77,7 @@ mod exec;
 mod genesis;
 pub mod json;
 mod ledger;
+mod pool;
 mod sets;
 mod sign;
 pub mod state;
