@@ -57,6 +57,7 @@ pub struct BlockOutcome {
     pub pruned: Vec<H256>,
 }
 
+#[derive(Clone)]
 struct OpenBlock {
     height: u64,
     writes: Writes,
@@ -72,6 +73,10 @@ struct OpenBlock {
 /// [`Ledger::apply_tx`]… → [`Ledger::commit_block`] (or [`Ledger::abort_block`]);
 /// [`Ledger::finalize`] when a checkpoint is finalized. [`Ledger::check_tx`] answers a
 /// mempool at any time and changes nothing.
+///
+/// A clone (with a cloned store) is an independent ledger: useful to try a block, or in
+/// benchmarks.
+#[derive(Clone)]
 pub struct Ledger<S: NodeStore> {
     store: S,
     config: LedgerConfig,

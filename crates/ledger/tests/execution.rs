@@ -461,3 +461,30 @@ fn pruned_store_matches_a_fresh_replay() {
     let c = run(100); // never finalized: keeps everything
     assert!(c.store().len() > a.store().len());
 }
+
+#[test]
+fn batch_signature_check_is_per_transaction_and_in_order() {
+    // With `parallel` this runs on rayon; the answers are the same, in order.
+    let mut txs: Vec<Transaction> = (1..=6).map(|n| send(n, 1, 7, tfuel(1), 100)).collect();
+    if let Transaction::Send(s) = &mut txs[3] {
+        s.inputs[0].signature = None;
+    }
+    txs.push(Transaction::Coinbase(CoinbaseTx {
+        proposer: TxInput::new(addr(1), Coins::zero(), 1),
+        outputs: vec![],
+        block_height: 1,
+    }));
+    let checks = verify_batch(CHAIN, &txs);
+    assert_eq!(checks.len(), 7);
+    for (i, c) in checks.iter().enumerate() {
+        match i {
+            3 => assert!(matches!(c, Err(ExecError::Tx(Error::MissingSignature { .. })))),
+            6 => assert_eq!(c, &Err(ExecError::NotEnabled { tx_type: TxType::Coinbase })),
+            _ => assert_eq!(c, &Ok(())),
+        }
+    }
+    // In a block the first failing transaction is named.
+    let mut l = ledger();
+    let e = assert_block_refused(&mut l, &txs, 3);
+    assert!(matches!(e, ExecError::Tx(Error::MissingSignature { .. })));
+}
