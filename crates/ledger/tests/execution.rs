@@ -488,3 +488,37 @@ fn batch_signature_check_is_per_transaction_and_in_order() {
     let e = assert_block_refused(&mut l, &txs, 3);
     assert!(matches!(e, ExecError::Tx(Error::MissingSignature { .. })));
 }
+
+#[test]
+fn stored_records_decode_canonically_or_are_corrupt() {
+    let a = Account { sequence: 3, coins: coins(5, 7) };
+    let key = ledger::state::account_key(&addr(1));
+    assert!(key.starts_with(b"ls/a/"));
+    assert_eq!(Account::decode(&key, &a.encode()).unwrap(), a);
+    assert!(Account::default().encode().is_empty(), "an empty account is no value");
+    for bad in [vec![0xc0], vec![0xc2, 0x03, 0x80], vec![0xc4, 0x00, 0xc2, 0x05, 0x07], vec![0xff]] {
+        assert!(matches!(Account::decode(&key, &bad), Err(ExecError::CorruptState { .. })), "{bad:?}");
+    }
+    let h = StakeHolder {
+        holder: addr(2),
+        bls_pubkey: bls_pk(2),
+        stakes: vec![Stake { source: addr(3), amount: U256::from(9u64), withdrawn: true, return_height: 12 }],
+    };
+    assert_eq!(StakeHolder::decode(b"k", &h.encode()).unwrap(), h);
+    let mut bytes = h.encode();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    assert!(StakeHolder::decode(b"k", &bytes).is_err());
+    let s = Supply { genesis: coins(1, 2), issued: coins(3, 4), burned: coins(0, 1), slashed: coins(0, 1) };
+    assert_eq!(Supply::decode(&s.encode()).unwrap(), s);
+    assert_eq!(s.expected_total(), Some(coins(4, 4)));
+    assert!(matches!(Supply::decode(&[0xc0]), Err(ExecError::CorruptState { .. })));
+}
+
+#[test]
+fn a_state_without_validators_has_no_validator_set() {
+    let g = Genesis::from_json(&genesis_json(1, 1, 1, &[], &[2])).unwrap();
+    let l = Ledger::from_genesis(MemoryStore::new(), config(), &g, PruningPolicy::default()).unwrap();
+    assert!(l.validators().unwrap().is_empty());
+    assert!(matches!(l.validator_set(), Err(ExecError::Set(_))));
+}
