@@ -253,9 +253,22 @@ impl<S: NodeStore> Ledger<S> {
     /// What a mempool asks: would `tx` execute now (signatures, sequence, fee, balance,
     /// and every other rule) on top of the committed state and the open block? Changes
     /// nothing.
+    ///
+    /// With no block open, it checks against the start of the next block (the committed
+    /// state plus the stakes returned at `height + 1`).
     pub fn check_tx(&self, tx: &Transaction) -> Result<TxReceipt, ExecError> {
-        let mut view = self.view();
-        exec::apply(&mut view, &self.config, self.next_height(), tx, Sigs::Check)
+        match &self.block {
+            Some(_) => {
+                let mut view = self.view();
+                exec::apply(&mut view, &self.config, self.next_height(), tx, Sigs::Check)
+            }
+            None => {
+                let height = self.next_height();
+                let (writes, _) = self.block_start(height)?;
+                let mut view = View::new(&self.store, &self.trie, &writes);
+                exec::apply(&mut view, &self.config, height, tx, Sigs::Check)
+            }
+        }
     }
 
     /// Opens block `height` (above the committed height) and returns the stakes due by
@@ -267,6 +280,13 @@ impl<S: NodeStore> Ledger<S> {
         if height <= self.height {
             return Err(ExecError::HeightNotIncreasing { last: self.height, got: height });
         }
+        let (writes, returned) = self.block_start(height)?;
+        let block = self.block.insert(OpenBlock { height, writes, receipts: Vec::new(), returned });
+        Ok(&block.returned)
+    }
+
+    /// The writes that open block `height`: due stake returns and the height.
+    fn block_start(&self, height: u64) -> Result<(Writes, Vec<ReturnedStake>), ExecError> {
         let mut due = Vec::new();
         let mut err = None;
         visit_prefix(&self.store, self.root, STAKE_RETURN_PREFIX, |k, _| {
@@ -296,9 +316,7 @@ impl<S: NodeStore> Ledger<S> {
             returned.push(exec::return_stake(&mut view, &key)?);
         }
         view.put(HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
-        let writes = view.into_writes();
-        let block = self.block.insert(OpenBlock { height, writes, receipts: Vec::new(), returned });
-        Ok(&block.returned)
+        Ok((view.into_writes(), returned))
     }
 
     /// Applies `tx` to the open block: atomic, an error changes nothing.

@@ -161,6 +161,8 @@ fn withdraw_locks_then_returns_the_stake() {
         let out = run(&mut l, &[]);
         assert!(out.returned_stakes.is_empty(), "locked until height 7");
     }
+    // A mempool check at height 6 already counts the stake returned at the start of 7.
+    l.check_tx(&send(3, 3, 9, coins(1_000_000, 0), 100)).unwrap();
     let out = run(&mut l, &[]); // height 7
     assert_eq!(
         out.returned_stakes,
