@@ -131,6 +131,7 @@ fn execution_setup(n: usize) -> (Ledger<MemoryStore>, Vec<Transaction>) {
                 address: primitives::codec::to_hex(account_address(i, &senders).as_bytes()),
                 theta: "1000000000000000000000".into(),
                 tfuel: "1000000000000000000000".into(),
+                sequence: 0,
             })
             .collect(),
         validators: vec![],

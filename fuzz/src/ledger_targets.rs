@@ -140,6 +140,7 @@ pub fn execution(data: &[u8]) {
                 address: hex(k.address().as_bytes()),
                 theta: "100000".into(),
                 tfuel: "100000".into(),
+                sequence: 0,
             })
             .collect(),
         validators: vec![],

@@ -27,6 +27,7 @@ fn main() {
                 address: primitives::codec::to_hex(addr(i).as_bytes()),
                 theta: "1000000000000000000000".into(),
                 tfuel: "1000000000000000000000".into(),
+                sequence: 0,
             })
             .collect(),
         validators: vec![],

@@ -3,14 +3,14 @@
 //! ```json
 //! {
 //!   "chain_id": "privatenet",
-//!   "accounts": [{"address": "0x…", "theta": "1000", "tfuel": "5000"}],
+//!   "accounts": [{"address": "0x…", "theta": "1000", "tfuel": "5000", "sequence": 0}],
 //!   "validators": [{"holder": "0x…", "source": "0x…", "stake": "200000000000000000000000",
 //!                   "bls_pubkey": "0x…48 bytes", "bls_pop": "0x…96 bytes"}],
 //!   "guardians": [{"holder": "0x…", "source": "0x…", "stake": "…", "bls_pubkey": "0x…", "bls_pop": "0x…"}]
 //! }
 //! ```
 //!
-//! Amounts are decimal strings of wei. Genesis stakes are created as stake (they are not
+//! Amounts are decimal strings of wei; an account's `sequence` is optional (default 0). Genesis stakes are created as stake (they are not
 //! taken from the source's balance); the source gets them back when it withdraws. Each
 //! stake holder's BLS key must carry a valid proof of possession and be unique in its
 //! pool; each stake must meet the pool's minimum; account addresses must be distinct.
@@ -43,6 +43,11 @@ pub struct GenesisAccount {
     pub theta: String,
     /// TFUEL wei, decimal.
     pub tfuel: String,
+    /// The account's last used sequence (default 0: its first transaction carries 1).
+    /// A chain restarted from another's state carries its sequences over, so old signed
+    /// transactions stay replays.
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 /// A stake at genesis (validator or guardian).
@@ -126,7 +131,7 @@ impl Genesis {
                 parse_amount(&format!("accounts[{i}].tfuel"), &a.tfuel)?,
             );
             total = total.checked_add(&coins).ok_or(ExecError::Overflow { what: "genesis supply" })?;
-            let acc = Account { sequence: 0, coins };
+            let acc = Account { sequence: a.sequence, coins };
             let v = acc.encode();
             if !v.is_empty() {
                 w.insert(account_key(&address), Some(v));

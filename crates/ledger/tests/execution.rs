@@ -71,6 +71,11 @@ fn genesis_errors() {
     let bad_addr =
         format!(r#"{{"chain_id":"{CHAIN}","accounts":[{{"address":"0x12","theta":"1","tfuel":"1"}}]}}"#);
     assert!(matches!(open(&bad_addr), Err(ExecError::Genesis(_))));
+    let with_seq = format!(
+        r#"{{"chain_id":"{CHAIN}","accounts":[{{"address":"{a}","theta":"1","tfuel":"1","sequence":5}}]}}"#
+    );
+    let l = open(&with_seq).unwrap();
+    assert_eq!(l.account(&addr(1)).unwrap(), Account { sequence: 5, coins: coins(1, 1) });
     let unknown = format!(r#"{{"chain_id":"{CHAIN}","extra":1}}"#);
     assert!(matches!(open(&unknown), Err(ExecError::Genesis(_))));
     // A validator with a PoP of another key.
