@@ -56,7 +56,7 @@ fn main() {
             })
             .collect();
         let t = Instant::now();
-        let checks = verify_batch(CHAIN, &txs);
+        let checks = verify_batch(&config, &txs);
         let verify = t.elapsed();
         assert!(checks.iter().all(|c| c.is_ok()));
         let t = Instant::now();

@@ -39,13 +39,27 @@ pub fn verify_signatures(chain_id: &str, tx: &Transaction) -> Result<(), ExecErr
     Ok(())
 }
 
-/// The types this executor runs, refused before anything is read or recovered; a stake
-/// transaction's purpose is checked here too (validator or guardian).
-pub fn check_enabled(tx: &Transaction) -> Result<(), ExecError> {
+/// The cheap checks, made before any signature is recovered: the type is one this
+/// executor runs (others are refused with their type), a stake transaction's purpose is
+/// validator or guardian, a Send has inputs and outputs and touches at most
+/// `max_accounts_per_tx` accounts (so an oversized Send costs no recoveries).
+pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError> {
     tx.check_supported()?;
     match tx {
         Transaction::DepositStake(t) | Transaction::WithdrawStake(t) => check_purpose(t.purpose)?,
         Transaction::DepositStakeV2(t) => check_purpose(t.purpose)?,
+        Transaction::Send(t) => {
+            if t.inputs.is_empty() {
+                return Err(ExecError::NoInputs);
+            }
+            if t.outputs.is_empty() {
+                return Err(ExecError::NoOutputs);
+            }
+            let count = t.inputs.len().saturating_add(t.outputs.len());
+            if count > cfg.max_accounts_per_tx {
+                return Err(ExecError::TooManyAccounts { count, max: cfg.max_accounts_per_tx });
+            }
+        }
         _ => {}
     }
     match tx.tx_type() {
@@ -63,7 +77,7 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
     tx: &Transaction,
     sigs: Sigs,
 ) -> Result<TxReceipt, ExecError> {
-    check_enabled(tx)?;
+    check_shape(cfg, tx)?;
     if sigs == Sigs::Check {
         verify_signatures(&cfg.chain_id, tx)?;
     }

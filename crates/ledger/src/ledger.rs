@@ -409,7 +409,7 @@ impl<S: NodeStore> Ledger<S> {
         if self.block.is_some() {
             return Err(ExecError::BlockInProgress);
         }
-        let checks = verify_batch(&self.config.chain_id, txs);
+        let checks = verify_batch(&self.config, txs);
         self.begin_block(height)?;
         for (index, (tx, check)) in txs.iter().zip(checks).enumerate() {
             let result = match check {
@@ -483,10 +483,13 @@ impl<S: NodeStore> Ledger<S> {
     }
 }
 
-/// Checks the signatures of a block's transactions, one result per transaction; on
-/// rayon's pool with the `parallel` feature.
-pub fn verify_batch(chain_id: &str, txs: &[Transaction]) -> Vec<Result<(), ExecError>> {
-    let one = |tx: &Transaction| exec::check_enabled(tx).and_then(|()| exec::verify_signatures(chain_id, tx));
+/// The cheap shape checks ([`check_shape`](crate::check_shape)) and the signatures of a
+/// block's transactions, one result per transaction; on rayon's pool with the `parallel`
+/// feature.
+pub fn verify_batch(config: &LedgerConfig, txs: &[Transaction]) -> Vec<Result<(), ExecError>> {
+    let one = |tx: &Transaction| {
+        exec::check_shape(config, tx).and_then(|()| exec::verify_signatures(&config.chain_id, tx))
+    };
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;

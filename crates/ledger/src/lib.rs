@@ -157,7 +157,7 @@ pub use config::{
     THETA_RETURN_LOCKING_PERIOD,
 };
 pub use error::{Error, ExecError};
-pub use exec::{ReturnedStake, TxReceipt, check_enabled, verify_signatures};
+pub use exec::{ReturnedStake, TxReceipt, check_shape, verify_signatures};
 pub use genesis::{Genesis, GenesisAccount, GenesisStake, MAX_GENESIS_BYTES};
 pub use ledger::{BlockOutcome, Ledger, PruningPolicy, verify_batch};
 pub use sets::{

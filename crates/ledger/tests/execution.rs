@@ -230,6 +230,12 @@ fn send_errors() {
         &[3],
     );
     assert_eq!(small.check_tx(&t).unwrap_err(), ExecError::TooManyAccounts { count: 3, max: 2 });
+    // Checked before any signature: an unsigned oversized Send is refused for its size.
+    let mut unsigned = t.clone();
+    if let Transaction::Send(s) = &mut unsigned {
+        s.inputs[0].signature = None;
+    }
+    assert_eq!(small.check_tx(&unsigned).unwrap_err(), ExecError::TooManyAccounts { count: 3, max: 2 });
     // Signatures: missing, wrong signer, wrong chain.
     let unsigned = Transaction::Send(SendTx {
         fee: tfuel(100),
@@ -479,7 +485,7 @@ fn batch_signature_check_is_per_transaction_and_in_order() {
         outputs: vec![],
         block_height: 1,
     }));
-    let checks = verify_batch(CHAIN, &txs);
+    let checks = verify_batch(&config(), &txs);
     assert_eq!(checks.len(), 7);
     for (i, c) in checks.iter().enumerate() {
         match i {
