@@ -149,6 +149,10 @@ impl<S: NodeStore> Ledger<S> {
     /// Opens the committed state `root` in `store` (which must retain it), as the only
     /// owner of the store's retained roots: [`Retention::recover`] prunes every other
     /// root. The state's chain id must be `config.chain_id`.
+    ///
+    /// The pruning bookkeeping (window, finalized checkpoints, unfinalized states) is not
+    /// persisted: the reopened ledger keeps `root` and what it commits from then on; the
+    /// host calls [`Ledger::finalize`] again as checkpoints finalize.
     pub fn open(
         mut store: S,
         config: LedgerConfig,
