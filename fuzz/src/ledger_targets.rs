@@ -206,3 +206,195 @@ pub fn slash_proof_seeds() -> Vec<Vec<u8>> {
         ledger::SlashEvidence::Overspend(vec![cheque(0xd1, 60)]).encode(),
     ]
 }
+
+/// An account key with its BLS public key and proof of possession.
+type ExecKey = (SecretKey, [u8; 48], [u8; 96]);
+
+/// Keys of the execution harness's accounts (1..=4) and their BLS keys and PoPs,
+/// computed once.
+fn exec_keys() -> &'static [ExecKey] {
+    static KEYS: std::sync::OnceLock<Vec<ExecKey>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        (1..=4u8)
+            .map(|n| {
+                let bls = bls_gossip::bls::SecretKey::key_gen(&[n; 32]).expect("BLS key");
+                (
+                    SecretKey::from_bytes([n; 32]).expect("valid key"),
+                    bls.public_key().to_bytes(),
+                    bls.prove_possession().to_bytes(),
+                )
+            })
+            .collect()
+    })
+}
+
+fn exec_config() -> ledger::LedgerConfig {
+    let mut c = ledger::LedgerConfig::theta("privatenet");
+    c.min_fee = U256::from(10u64);
+    c.min_validator_stake = U256::from(100u64);
+    c.min_guardian_stake = U256::from(10u64);
+    c.return_locking_period = 2;
+    c.max_validators = 2;
+    c.pool.min_fee = U256::from(10u64);
+    c.pool.min_duration = 2;
+    c.pool.freeze_period = 1;
+    c
+}
+
+/// Σ balances + stakes + reserves of the committed state, per coin.
+fn holdings(l: &ledger::Ledger<mpt_refcount::MemoryStore>) -> Coins {
+    let mut total = Coins::zero();
+    let trie = mpt_refcount::Trie::from_root(l.root());
+    for (k, v) in trie.entries(l.store()).expect("state readable") {
+        if k.starts_with(ledger::state::ACCOUNT_PREFIX) {
+            total = total.checked_add(&ledger::Account::decode(&k, &v).expect("account").coins).expect("sum");
+        } else if k.starts_with(ledger::state::VALIDATOR_PREFIX)
+            || k.starts_with(ledger::state::GUARDIAN_PREFIX)
+        {
+            total.theta_wei += ledger::StakeHolder::decode(&k, &v).expect("holder").locked().expect("sum");
+        } else if k.starts_with(ledger::state::RESERVE_PREFIX) {
+            total.tfuel_wei += micropool::ReservedFund::decode(&v).expect("reserve").locked();
+        }
+    }
+    total
+}
+
+/// Block execution driven by untrusted bytes: each 8-byte chunk
+/// `[kind, a, b, amount_hi, amount_lo, seq_offset, fee, purpose]` becomes one
+/// transaction signed by its signers (Send, DepositStake/V2, WithdrawStake, ReserveFund,
+/// ServicePayment, ReleaseFund, or an empty block), executed as its own block. After
+/// every block: a refused block changed nothing, supply is conserved, the sets build.
+pub fn execution(data: &[u8]) {
+    execute_chunks(data);
+}
+
+/// [`execution`], returning how many transactions were accepted (for the smoke test to
+/// check that the seeds reach the rules past the signature checks).
+pub fn execute_chunks(data: &[u8]) -> usize {
+    let mut accepted = 0;
+    use ledger::{Genesis, GenesisAccount, Ledger, PruningPolicy, ReleaseFundTx, ReserveFundTx};
+    let keys = exec_keys();
+    let hex = |b: &[u8]| primitives::codec::to_hex(b);
+    let genesis = Genesis {
+        chain_id: "privatenet".into(),
+        accounts: keys
+            .iter()
+            .map(|(k, _, _)| GenesisAccount {
+                address: hex(k.address().as_bytes()),
+                theta: "100000".into(),
+                tfuel: "100000".into(),
+                sequence: 0,
+            })
+            .collect(),
+        validators: vec![],
+        guardians: vec![],
+    };
+    let mut l = Ledger::from_genesis(
+        mpt_refcount::MemoryStore::new(),
+        exec_config(),
+        &genesis,
+        PruningPolicy { keep_last: 2 },
+    )
+    .expect("genesis");
+    for chunk in data.chunks_exact(8).take(32) {
+        let [kind, a, b, hi, lo, seq_off, fee, purpose] = <[u8; 8]>::try_from(chunk).expect("8 bytes");
+        let (ka, kb) = (&keys[usize::from(a % 4)], &keys[usize::from(b % 4)]);
+        let amount = U256::from(u64::from(hi) << 8 | u64::from(lo));
+        let seq_of = |k: &SecretKey| {
+            l.account(&k.address())
+                .expect("account")
+                .sequence
+                .wrapping_add(1)
+                .wrapping_add(u64::from(seq_off % 4 == 3))
+        };
+        let fee = Coins::new(U256::zero(), U256::from(u64::from(fee)));
+        let purpose = purpose % 3;
+        let mut tx = match kind % 8 {
+            0 => Transaction::Send(SendTx {
+                fee,
+                inputs: vec![TxInput::new(ka.0.address(), Coins::new(amount, fee.tfuel_wei), seq_of(&ka.0))],
+                outputs: vec![TxOutput::new(kb.0.address(), Coins::new(amount, U256::zero()))],
+            }),
+            1 => {
+                let mut t = DepositStakeV2Tx {
+                    fee,
+                    source: TxInput::new(ka.0.address(), Coins::new(amount, U256::zero()), seq_of(&ka.0)),
+                    holder: TxOutput::new(kb.0.address(), Coins::zero()),
+                    purpose,
+                    bls_pubkey: Some(kb.1),
+                    bls_pop: Some(if seq_off % 5 == 4 { ka.2 } else { kb.2 }),
+                    holder_sig: None,
+                };
+                t.sign_holder(&kb.0).expect("holder signs");
+                Transaction::DepositStakeV2(t)
+            }
+            2 | 3 => {
+                let t = StakeTx {
+                    fee,
+                    source: TxInput::new(
+                        ka.0.address(),
+                        Coins::new(if kind % 8 == 2 { amount } else { U256::zero() }, U256::zero()),
+                        seq_of(&ka.0),
+                    ),
+                    holder: TxOutput::new(kb.0.address(), Coins::zero()),
+                    purpose,
+                };
+                if kind % 8 == 2 { Transaction::DepositStake(t) } else { Transaction::WithdrawStake(t) }
+            }
+            4 => Transaction::ReserveFund(ReserveFundTx {
+                fee,
+                source: TxInput::new(ka.0.address(), Coins::new(U256::zero(), amount), seq_of(&ka.0)),
+                collateral: Coins::new(U256::zero(), amount * 2),
+                resource_ids: vec!["r".into()],
+                duration: u64::from(seq_off % 8),
+            }),
+            5 => Transaction::ServicePayment(ServicePaymentTx {
+                fee,
+                source: TxInput::new(ka.0.address(), Coins::new(U256::zero(), amount), 0),
+                target: TxInput::new(kb.0.address(), Coins::zero(), seq_of(&kb.0)),
+                payment_sequence: u64::from(hi),
+                reserve_sequence: u64::from(seq_off % 8),
+                resource_id: "r".into(),
+            }),
+            6 => Transaction::ReleaseFund(ReleaseFundTx {
+                fee,
+                source: TxInput::new(ka.0.address(), Coins::zero(), seq_of(&ka.0)),
+                reserve_sequence: u64::from(seq_off % 8),
+            }),
+            _ => {
+                let h = l.height() + 1;
+                l.execute_block(h, &[]).expect("an empty block executes");
+                continue;
+            }
+        };
+        let signers: Vec<&dyn primitives::Signer> = vec![&ka.0, &kb.0];
+        let _ = tx.sign_with_keys("privatenet", &signers);
+        let root = l.root();
+        let before = l.supply().expect("supply");
+        let h = l.height() + 1;
+        if l.execute_block(h, &[tx]).is_err() {
+            assert_eq!(l.root(), root, "a refused block changes nothing");
+            assert_eq!(l.supply().expect("supply"), before);
+        } else {
+            accepted += 1;
+        }
+        assert_eq!(Some(holdings(&l)), l.supply().expect("supply").expected_total(), "supply conserved");
+        let _ = l.validator_set();
+        let _ = l.guardian_set();
+    }
+    accepted
+}
+
+/// Seeds for [`execution`]: a send, a guardian and a validator registration, a
+/// withdrawal, a reserve with a payment and a release, an empty block.
+pub fn execution_seeds() -> Vec<Vec<u8>> {
+    vec![
+        vec![0, 0, 1, 0, 50, 0, 20, 0],
+        vec![1, 0, 1, 0, 200, 0, 10, 1, 1, 1, 2, 1, 0, 0, 10, 0, 3, 0, 1, 0, 0, 0, 10, 1],
+        // Reserve 256 for 2 blocks, settle 256, an empty block, release.
+        vec![
+            4, 2, 0, 1, 0, 2, 10, 0, 5, 2, 3, 1, 0, 1, 10, 0, 7, 0, 0, 0, 0, 0, 0, 0, 6, 2, 0, 0, 0, 1, 10, 0,
+        ],
+        vec![7, 7, 7, 7, 7, 7, 7, 7],
+    ]
+}

@@ -50,6 +50,15 @@ fn ledger_decoders_never_panic() {
     assert!(smoke(ledger_targets::transaction, &seeds, 3_000, 21) > 3_000);
 }
 
+#[test]
+fn ledger_execution_keeps_its_invariants() {
+    let seeds = ledger_targets::execution_seeds();
+    // The seeds get past the signatures: every seed transaction is accepted.
+    let accepted: Vec<usize> = seeds.iter().map(|s| ledger_targets::execute_chunks(s)).collect();
+    assert_eq!(accepted, vec![1, 3, 3, 0]);
+    assert!(smoke(ledger_targets::execution, &seeds, 150, 23) > 150);
+}
+
 /// A longer sweep of the same body (about a minute in a debug build):
 /// `cargo test -p meshcast-fuzz --test smoke -- --ignored ledger`.
 #[test]

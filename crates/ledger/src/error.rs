@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use primitives::Address;
+use primitives::{Address, U256};
 
 use crate::tx::TxType;
 
@@ -146,4 +146,229 @@ impl Error {
     pub(crate) fn rlp(field: &str, e: primitives::rlp::DecoderError) -> Self {
         Error::Rlp { field: field.to_owned(), reason: e.to_string() }
     }
+}
+
+/// Why a transaction or a block was not executed. A transaction that returns one of
+/// these changed nothing; a block that returns one changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecError {
+    /// A signature, or the transaction's shape as the codec sees it, is wrong.
+    #[error("{0}")]
+    Tx(#[from] Error),
+    /// The transaction type is decoded but its executor is built elsewhere and not wired
+    /// in yet (Coinbase and Slash: rewards and slashing; SplitRule and
+    /// StakeRewardDistribution).
+    #[error("{tx_type:?} transactions are not executable yet")]
+    NotEnabled {
+        /// The type refused.
+        tx_type: TxType,
+    },
+    /// A stake purpose with no pool here (elite edge nodes, purpose 2, and anything above).
+    #[error("stake purpose {purpose} is not supported")]
+    UnsupportedPurpose {
+        /// The purpose.
+        purpose: u8,
+    },
+    /// A transaction with no inputs.
+    #[error("no inputs")]
+    NoInputs,
+    /// A transaction with no outputs.
+    #[error("no outputs")]
+    NoOutputs,
+    /// More accounts than a transaction may touch (Theta's `MaxAccountsAffectedPerTx`).
+    #[error("{count} accounts affected, at most {max} allowed")]
+    TooManyAccounts {
+        /// Inputs plus outputs.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The same address spends twice in one transaction.
+    #[error("duplicate input {address:?}")]
+    DuplicateInput {
+        /// The address.
+        address: Address,
+    },
+    /// The input's sequence is not the account's next one (a replay, or a gap).
+    #[error("sequence of {address:?}: expected {expected}, got {got}")]
+    BadSequence {
+        /// The account.
+        address: Address,
+        /// Its last sequence plus one.
+        expected: u64,
+        /// What the transaction carries.
+        got: u64,
+    },
+    /// An account cannot pay what the transaction takes from it.
+    #[error("{address:?} holds {available} {currency} wei, needs {needed}")]
+    InsufficientFunds {
+        /// The account.
+        address: Address,
+        /// `"THETA"` or `"TFUEL"`: the coin that is short.
+        currency: &'static str,
+        /// What it must pay in that coin.
+        needed: U256,
+        /// What it holds.
+        available: U256,
+    },
+    /// The fee carries THETA (fees are TFUEL only).
+    #[error("fee carries {theta_wei} THETA wei; fees are paid in TFUEL")]
+    FeeNotTfuel {
+        /// The THETA part.
+        theta_wei: U256,
+    },
+    /// The fee is below the minimum for this transaction.
+    #[error("fee {fee} TFUEL wei is below the minimum {min}")]
+    FeeTooLow {
+        /// The fee offered.
+        fee: U256,
+        /// The minimum.
+        min: U256,
+    },
+    /// A Send's inputs do not equal its outputs plus fee.
+    #[error("{currency}: inputs {inputs} differ from outputs plus fee {outputs_plus_fee}")]
+    Unbalanced {
+        /// `"THETA"` or `"TFUEL"`: the first coin that differs.
+        currency: &'static str,
+        /// Sum of the inputs in that coin.
+        inputs: U256,
+        /// Sum of the outputs plus the fee in that coin.
+        outputs_plus_fee: U256,
+    },
+    /// An amount overflowed `U256`.
+    #[error("amount overflow in {what}")]
+    Overflow {
+        /// Which sum.
+        what: &'static str,
+    },
+    /// A validator or guardian stake carries TFUEL (stakes are THETA).
+    #[error("stake carries {tfuel_wei} TFUEL wei; validator and guardian stakes are THETA")]
+    StakeNotTheta {
+        /// The TFUEL part.
+        tfuel_wei: U256,
+    },
+    /// A deposit below the pool's minimum.
+    #[error("stake {amount} is below the minimum {min}")]
+    StakeBelowMinimum {
+        /// The deposit.
+        amount: U256,
+        /// The minimum.
+        min: U256,
+    },
+    /// A holder's first deposit must register its BLS key (a DepositStakeV2 with key,
+    /// proof of possession and holder signature).
+    #[error("first deposit for {holder:?} carries no {missing}")]
+    MissingBlsKey {
+        /// The holder.
+        holder: Address,
+        /// Which field is absent.
+        missing: &'static str,
+    },
+    /// The BLS key or its proof of possession does not check (IETF POP ciphersuite).
+    #[error("BLS key of {holder:?} refused: {reason}")]
+    BadBlsKey {
+        /// The holder.
+        holder: Address,
+        /// What failed.
+        reason: String,
+    },
+    /// The holder's signature over the proof of possession does not check.
+    #[error("holder signature of {holder:?}: {source}")]
+    BadHolderSignature {
+        /// The holder.
+        holder: Address,
+        /// What failed.
+        source: Error,
+    },
+    /// The BLS key is already registered by another holder in this pool.
+    #[error("BLS key already registered by {owner:?}")]
+    DuplicateBlsKey {
+        /// The holder that registered it.
+        owner: Address,
+    },
+    /// The source's stake in this holder is being withdrawn (Theta: no deposit during
+    /// the locking period).
+    #[error("stake of {source_addr:?} in {holder:?} is being withdrawn")]
+    DepositDuringWithdrawal {
+        /// The source.
+        source_addr: Address,
+        /// The holder.
+        holder: Address,
+    },
+    /// No such holder in the pool.
+    #[error("no stake holder {holder:?} for purpose {purpose}")]
+    NoSuchHolder {
+        /// The holder.
+        holder: Address,
+        /// The pool.
+        purpose: u8,
+    },
+    /// The holder has no stake of this source.
+    #[error("{holder:?} holds no stake of {source_addr:?}")]
+    NoSuchStake {
+        /// The holder.
+        holder: Address,
+        /// The source.
+        source_addr: Address,
+    },
+    /// The source's stake is already being withdrawn.
+    #[error("stake of {source_addr:?} in {holder:?} already withdrawn")]
+    AlreadyWithdrawn {
+        /// The source.
+        source_addr: Address,
+        /// The holder.
+        holder: Address,
+    },
+    /// A pool transaction carries THETA where the micropayment pool holds TFUEL only.
+    #[error("{field} carries THETA; micropayment pools hold TFUEL only")]
+    PoolNotTfuel {
+        /// The field.
+        field: &'static str,
+    },
+    /// The micropayment pool rules refused the transaction.
+    #[error("micropool: {0}")]
+    Pool(#[from] micropool::Error),
+    /// A block's height is not above the last executed one.
+    #[error("block height {got} is not above the last executed height {last}")]
+    HeightNotIncreasing {
+        /// The last executed height.
+        last: u64,
+        /// The block's.
+        got: u64,
+    },
+    /// A block is open: commit or abort it first.
+    #[error("a block is in progress")]
+    BlockInProgress,
+    /// No block is open: begin one first.
+    #[error("no block in progress")]
+    NoBlockInProgress,
+    /// Transaction `index` of a block failed; the block changed nothing.
+    #[error("transaction {index} of the block: {error}")]
+    InBlock {
+        /// Position in the block.
+        index: usize,
+        /// Why.
+        error: Box<ExecError>,
+    },
+    /// Genesis is malformed.
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// The pruning policy refused an operation.
+    #[error("pruning: {0}")]
+    Pruning(String),
+    /// The store failed or holds something the trie cannot read.
+    #[error("store: {0}")]
+    Store(#[from] mpt_refcount::Error),
+    /// A stored value does not decode as the record its key names.
+    #[error("corrupt state at {key}: {reason}")]
+    CorruptState {
+        /// The key (lossy UTF-8).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A validator or guardian set cannot be built from the pool.
+    #[error("set: {0}")]
+    Set(String),
 }

@@ -126,3 +126,49 @@ fn to_json_then_sign_json_round_trips_every_fixture() {
         assert_eq!(sign_json(&j, &c.chain_id, &keys).expect("sign"), tx, "{}", c.name);
     }
 }
+
+#[test]
+fn theta_js_sends_execute_on_a_ledger() {
+    // The independent implementation's signed Sends decode, verify and execute: genesis
+    // funds each input with the sequence the transaction follows on (the vectors carry
+    // sequences 7 and 1). theta-js signed these with Theta's pre-2021 fees, so the
+    // configured minimum is lowered to 0.2 TFUEL (a three-account Send then needs 0.3)
+    // and to 10^12 wei for the main-net vector.
+    use ledger::{Genesis, GenesisAccount, Ledger, LedgerConfig, PruningPolicy};
+    use mpt_refcount::MemoryStore;
+    use primitives::U256;
+    for (name, min_fee) in [
+        ("send_two_outputs_privatenet", 200_000_000_000_000_000u64),
+        ("send_large_theta_mainnet", 1_000_000_000_000),
+    ] {
+        let c = case(name);
+        let tx = Transaction::decode(&bytes(&c.tx), MAX_TX_SIZE).expect("decodes");
+        let Transaction::Send(send) = &tx else { panic!("{name}: not a Send") };
+        let input = &send.inputs[0];
+        let genesis = Genesis {
+            chain_id: c.chain_id.clone(),
+            accounts: vec![GenesisAccount {
+                address: primitives::codec::to_hex(input.address.as_bytes()),
+                theta: input.coins.theta_wei.to_string(),
+                tfuel: input.coins.tfuel_wei.to_string(),
+                sequence: input.sequence - 1,
+            }],
+            validators: vec![],
+            guardians: vec![],
+        };
+        let mut config = LedgerConfig::theta(&c.chain_id);
+        config.min_fee = U256::from(min_fee);
+        let mut l = Ledger::from_genesis(MemoryStore::new(), config, &genesis, PruningPolicy::default())
+            .expect("genesis");
+        let out = l.execute_block(1, std::slice::from_ref(&tx)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(out.fees_burned, send.fee, "{name}");
+        let spent = l.account(&input.address).expect("account");
+        assert_eq!(spent.sequence, input.sequence, "{name}");
+        assert!(spent.coins.is_zero(), "{name}: the input spent everything it held");
+        for o in &send.outputs {
+            assert_eq!(l.account(&o.address).expect("account").coins, o.coins, "{name}");
+        }
+        // The same bytes again are a replay.
+        assert!(l.execute_block(2, std::slice::from_ref(&tx)).is_err(), "{name}");
+    }
+}

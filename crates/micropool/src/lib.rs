@@ -126,8 +126,8 @@ pub use primitives::Signer;
 pub use proof::{MptSecureStateProof, MptStateProof, StateProofVerifier, ToyStateProof};
 pub use record::{MAX_RECORD_BYTES, ReservedFund, TransferRecord, reserve_key};
 pub use rules::{
-    Receipt, Verified, execute, release_fund, report_overspend, reserve_fund, settle, settle_verified,
-    verify_payments,
+    Receipt, Verified, execute, release_fund, release_fund_verified, report_overspend, reserve_fund,
+    reserve_fund_verified, settle, settle_verified, verify_payments,
 };
 pub use store::{MemoryStore, PoolStore};
 pub use tx::{

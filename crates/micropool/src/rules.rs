@@ -149,6 +149,34 @@ pub fn reserve_fund<S: PoolStore + ?Sized>(
     tx: &ReserveFund,
 ) -> Result<Receipt, Error> {
     tx.verify(cfg.chain_id)?;
+    apply_reserve(store, cfg, height, tx)
+}
+
+/// [`reserve_fund`] for a reservation whose authorization was checked already
+/// ([`Verified::checked_by_host`]); re-checks the chain id it was checked for.
+pub fn reserve_fund_verified<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &Verified<ReserveFund>,
+) -> Result<Receipt, Error> {
+    check_chain(cfg, tx)?;
+    apply_reserve(store, cfg, height, tx.get())
+}
+
+fn check_chain<T>(cfg: &PoolConfig, tx: &Verified<T>) -> Result<(), Error> {
+    if tx.chain_id() != cfg.chain_id {
+        return Err(Error::ChainMismatch { verified_for: tx.chain_id(), chain_id: cfg.chain_id });
+    }
+    Ok(())
+}
+
+fn apply_reserve<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ReserveFund,
+) -> Result<Receipt, Error> {
     check_fee(cfg, tx.fee)?;
     if tx.deposit.is_zero() {
         return Err(Error::ZeroDeposit);
@@ -229,6 +257,16 @@ impl Verified<ServicePayment> {
 }
 
 impl<T> Verified<T> {
+    /// Wraps a transaction whose authorization the host checked itself, in its own
+    /// format, for `chain_id`: the ledger executes Theta-format transactions, whose
+    /// secp256k1 signatures over Theta's sign bytes authorize the same fields as this
+    /// crate's digests do, and then runs these rules on the fields. The signature fields
+    /// of `value` are not looked at. Only a host that did check may call this; the rules
+    /// still re-check the chain id.
+    pub fn checked_by_host(value: T, chain_id: u64) -> Self {
+        Verified { value, chain_id }
+    }
+
     /// The checked transaction.
     pub fn get(&self) -> &T {
         &self.value
@@ -303,9 +341,7 @@ pub fn settle_verified<S: PoolStore + ?Sized>(
     height: u64,
     tx: &Verified<ServicePayment>,
 ) -> Result<Receipt, Error> {
-    if tx.chain_id() != cfg.chain_id {
-        return Err(Error::ChainMismatch { verified_for: tx.chain_id(), chain_id: cfg.chain_id });
-    }
+    check_chain(cfg, tx)?;
     apply_settlement(store, cfg, height, tx.get())
 }
 
@@ -427,6 +463,27 @@ pub fn release_fund<S: PoolStore + ?Sized>(
     tx: &ReleaseFund,
 ) -> Result<Receipt, Error> {
     tx.verify(cfg.chain_id)?;
+    apply_release(store, cfg, height, tx)
+}
+
+/// [`release_fund`] for a release whose authorization was checked already
+/// ([`Verified::checked_by_host`]); re-checks the chain id it was checked for.
+pub fn release_fund_verified<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &Verified<ReleaseFund>,
+) -> Result<Receipt, Error> {
+    check_chain(cfg, tx)?;
+    apply_release(store, cfg, height, tx.get())
+}
+
+fn apply_release<S: PoolStore + ?Sized>(
+    store: &mut S,
+    cfg: &PoolConfig,
+    height: u64,
+    tx: &ReleaseFund,
+) -> Result<Receipt, Error> {
     check_fee(cfg, tx.fee)?;
     let fund = load(store, &tx.source, tx.reserve_seq)?;
     let releasable_at = fund.end_height.saturating_add(cfg.freeze_period);

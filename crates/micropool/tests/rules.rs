@@ -424,3 +424,56 @@ fn verified_settlement_matches_settle_and_batch_verification_flags_bad_ones() {
     assert_eq!(a, b);
     assert_eq!(verified.into_inner(), good);
 }
+
+#[test]
+fn host_checked_reserve_and_release_match_the_signed_path() {
+    // The ledger checks Theta-format signatures itself and hands the fields over as
+    // `Verified::checked_by_host`: the rules then give exactly what the signed path gives,
+    // whatever the (unchecked) signature fields hold, and refuse another chain's check.
+    let cfg = PoolConfig::default();
+    let v = key(1);
+    let mut signed_store = MemoryStore::with_balances([(v.address(), u(1000))]);
+    let mut host_store = signed_store.clone();
+    let t = reserve_tx(&v, 1, 100, 150, 300);
+    let mut unsigned = t.clone();
+    unsigned.signature = placeholder_signature();
+    assert!(reserve_fund(&mut MemoryStore::default(), &cfg, 10, &unsigned).is_err());
+    assert_eq!(
+        reserve_fund_verified(&mut host_store, &cfg, 10, &Verified::checked_by_host(unsigned.clone(), CHAIN)),
+        reserve_fund(&mut signed_store, &cfg, 10, &t)
+    );
+    assert_eq!(host_store, signed_store);
+    let other = Verified::checked_by_host(unsigned, CHAIN + 1);
+    assert_eq!(
+        reserve_fund_verified(&mut host_store, &cfg, 10, &other),
+        Err(Error::ChainMismatch { verified_for: CHAIN + 1, chain_id: CHAIN })
+    );
+    let r = release(&v, v.address(), 1);
+    let mut r_unsigned = r.clone();
+    r_unsigned.signature = placeholder_signature();
+    // Too early on both paths, then the same release.
+    assert_eq!(
+        release_fund_verified(
+            &mut host_store,
+            &cfg,
+            314,
+            &Verified::checked_by_host(r_unsigned.clone(), CHAIN)
+        ),
+        release_fund(&mut signed_store, &cfg, 314, &r)
+    );
+    assert_eq!(
+        release_fund_verified(
+            &mut host_store,
+            &cfg,
+            315,
+            &Verified::checked_by_host(r_unsigned.clone(), CHAIN)
+        ),
+        release_fund(&mut signed_store, &cfg, 315, &r)
+    );
+    assert_eq!(host_store, signed_store);
+    assert_eq!(host_store.balance(&v.address()), u(1000));
+    assert_eq!(
+        release_fund_verified(&mut host_store, &cfg, 315, &Verified::checked_by_host(r_unsigned, CHAIN + 1)),
+        Err(Error::ChainMismatch { verified_for: CHAIN + 1, chain_id: CHAIN })
+    );
+}

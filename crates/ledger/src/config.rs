@@ -1,0 +1,59 @@
+//! Execution parameters. [`LedgerConfig::theta`] is Theta main net's current setting
+//! (`ledger/types/const.go`, `core/validator.go`, `core/guardian.go`, `core/stake.go`,
+//! `consensus/validator.go` after every fee and stake height gate has passed).
+
+use primitives::{TOKEN, U256};
+
+/// Theta's `MinimumTransactionFeeTFuelWeiJune2021`: 0.3 TFUEL.
+pub const THETA_MIN_TX_FEE: u64 = 300_000_000_000_000_000;
+/// Theta's `MaxAccountsAffectedPerTx`.
+pub const THETA_MAX_ACCOUNTS_PER_TX: usize = 512;
+/// Theta's `MaxValidatorCount`.
+pub const THETA_MAX_VALIDATORS: usize = 31;
+/// Theta's `ReturnLockingPeriod` (blocks, about two days at 6 s).
+pub const THETA_RETURN_LOCKING_PERIOD: u64 = 28_800;
+
+/// What the executor enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerConfig {
+    /// The chain id every signature covers.
+    pub chain_id: String,
+    /// Minimum fee of every transaction other than Send, in TFUEL wei.
+    pub min_fee: U256,
+    /// A Send's minimum fee is `max(2, accounts) · min_fee / 2` (Theta's
+    /// `GetSendTxMinimumTransactionFeeTFuelWei`), accounts = inputs + outputs.
+    pub max_accounts_per_tx: usize,
+    /// Least THETA wei of one validator stake deposit (Theta: 200 000 THETA).
+    pub min_validator_stake: U256,
+    /// Least THETA wei of one guardian stake deposit (Theta: 1 000 THETA).
+    pub min_guardian_stake: U256,
+    /// Size of the validator set: the top candidates by stake (Theta: 31).
+    pub max_validators: usize,
+    /// Blocks between a withdrawal and the stake's return (Theta: 28 800; at least 1).
+    pub return_locking_period: u64,
+    /// The micropayment pool's rules. Its `chain_id` is unused: pool transactions are
+    /// Theta transactions, signed over [`LedgerConfig::chain_id`].
+    pub pool: micropool::PoolConfig,
+}
+
+impl LedgerConfig {
+    /// Theta main net's parameters on chain `chain_id`.
+    pub fn theta(chain_id: impl Into<String>) -> Self {
+        LedgerConfig {
+            chain_id: chain_id.into(),
+            min_fee: U256::from(THETA_MIN_TX_FEE),
+            max_accounts_per_tx: THETA_MAX_ACCOUNTS_PER_TX,
+            min_validator_stake: TOKEN * U256::from(200_000u64),
+            min_guardian_stake: TOKEN * U256::from(1_000u64),
+            max_validators: THETA_MAX_VALIDATORS,
+            return_locking_period: THETA_RETURN_LOCKING_PERIOD,
+            pool: micropool::PoolConfig { min_fee: U256::from(THETA_MIN_TX_FEE), ..Default::default() },
+        }
+    }
+
+    /// The minimum fee of a Send touching `accounts` accounts.
+    pub fn send_min_fee(&self, accounts: usize) -> U256 {
+        let n = U256::from(accounts.max(2));
+        self.min_fee.saturating_mul(n) / U256::from(2u64)
+    }
+}

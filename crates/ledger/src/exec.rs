@@ -1,0 +1,411 @@
+//! The transaction rules (Theta's `ledger/execution/tx_*.go`), as pure functions over a
+//! [`View`]: each reads what it needs, checks every condition, and only then writes into
+//! the view's transaction overlay, which the caller keeps or drops as a whole.
+
+use mpt_refcount::NodeStore;
+use primitives::{Address, U256};
+
+use crate::config::LedgerConfig;
+use crate::error::{Error, ExecError};
+use crate::state::{Account, Stake, StakeHolder, View, bls_index_key, stake_return_key};
+use crate::tx::{
+    Coins, DepositStakeV2Tx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,
+    StakeTx, Transaction, TxInput, TxType,
+};
+
+/// What one executed transaction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxReceipt {
+    /// The transaction's type.
+    pub tx_type: TxType,
+    /// The fee, burned.
+    pub fee: Coins,
+    /// Burned by a slash the transaction proved (micropool overspend).
+    pub slashed: Coins,
+}
+
+/// Whether signatures still have to be checked (or were checked in a batch before).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sigs {
+    Check,
+    Checked,
+}
+
+/// Checks every signature a transaction carries as a signer (not the DepositStakeV2
+/// holder signature, which the staking rule checks only on a holder's first deposit).
+pub fn verify_signatures(chain_id: &str, tx: &Transaction) -> Result<(), ExecError> {
+    tx.check_supported()?;
+    tx.verify_all(chain_id)?;
+    Ok(())
+}
+
+/// The cheap checks, made before any signature is recovered: the type is one this
+/// executor runs (others are refused with their type), a stake transaction's purpose is
+/// validator or guardian, a Send has inputs and outputs and touches at most
+/// `max_accounts_per_tx` accounts (so an oversized Send costs no recoveries).
+pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError> {
+    tx.check_supported()?;
+    match tx {
+        Transaction::DepositStake(t) | Transaction::WithdrawStake(t) => check_purpose(t.purpose)?,
+        Transaction::DepositStakeV2(t) => check_purpose(t.purpose)?,
+        Transaction::Send(t) => {
+            if t.inputs.is_empty() {
+                return Err(ExecError::NoInputs);
+            }
+            if t.outputs.is_empty() {
+                return Err(ExecError::NoOutputs);
+            }
+            let count = t.inputs.len().saturating_add(t.outputs.len());
+            if count > cfg.max_accounts_per_tx {
+                return Err(ExecError::TooManyAccounts { count, max: cfg.max_accounts_per_tx });
+            }
+        }
+        _ => {}
+    }
+    match tx.tx_type() {
+        t @ (TxType::Coinbase | TxType::Slash | TxType::SplitRule | TxType::StakeRewardDistribution) => {
+            Err(ExecError::NotEnabled { tx_type: t })
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn apply<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    height: u64,
+    tx: &Transaction,
+    sigs: Sigs,
+) -> Result<TxReceipt, ExecError> {
+    check_shape(cfg, tx)?;
+    if sigs == Sigs::Check {
+        verify_signatures(&cfg.chain_id, tx)?;
+    }
+    match tx {
+        Transaction::Send(t) => send(view, cfg, t),
+        Transaction::DepositStake(t) => deposit(view, cfg, t, None),
+        Transaction::DepositStakeV2(t) => {
+            let base = StakeTx {
+                fee: t.fee,
+                source: t.source.clone(),
+                holder: t.holder.clone(),
+                purpose: t.purpose,
+            };
+            deposit(view, cfg, &base, Some(t))
+        }
+        Transaction::WithdrawStake(t) => withdraw(view, cfg, height, t),
+        Transaction::ReserveFund(_) | Transaction::ReleaseFund(_) | Transaction::ServicePayment(_) => {
+            crate::pool::apply(view, cfg, height, tx)
+        }
+        other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
+    }
+}
+
+/// Fees are TFUEL only and at least `min`.
+pub(crate) fn check_fee(fee: &Coins, min: U256) -> Result<(), ExecError> {
+    if !fee.theta_wei.is_zero() {
+        return Err(ExecError::FeeNotTfuel { theta_wei: fee.theta_wei });
+    }
+    if fee.tfuel_wei < min {
+        return Err(ExecError::FeeTooLow { fee: fee.tfuel_wei, min });
+    }
+    Ok(())
+}
+
+/// Checks the input's sequence and that the account holds at least `needed`; returns
+/// the account.
+pub(crate) fn check_input<S: NodeStore + ?Sized>(
+    view: &View<'_, S>,
+    input: &TxInput,
+    needed: &Coins,
+) -> Result<Account, ExecError> {
+    let acc = view.account(&input.address)?;
+    let expected = acc.sequence.checked_add(1).ok_or(ExecError::Overflow { what: "sequence" })?;
+    if input.sequence != expected {
+        return Err(ExecError::BadSequence { address: input.address, expected, got: input.sequence });
+    }
+    shortfall(&input.address, &acc.coins, needed)?;
+    Ok(acc)
+}
+
+/// `Err(InsufficientFunds)` naming the first coin in which `held` is below `needed`.
+pub(crate) fn shortfall(address: &Address, held: &Coins, needed: &Coins) -> Result<(), ExecError> {
+    if held.theta_wei < needed.theta_wei {
+        return Err(ExecError::InsufficientFunds {
+            address: *address,
+            currency: "THETA",
+            needed: needed.theta_wei,
+            available: held.theta_wei,
+        });
+    }
+    if held.tfuel_wei < needed.tfuel_wei {
+        return Err(ExecError::InsufficientFunds {
+            address: *address,
+            currency: "TFUEL",
+            needed: needed.tfuel_wei,
+            available: held.tfuel_wei,
+        });
+    }
+    Ok(())
+}
+
+/// Takes `amount` from a checked account and bumps its sequence.
+pub(crate) fn debit_signer<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    address: &Address,
+    mut acc: Account,
+    amount: &Coins,
+) -> Result<(), ExecError> {
+    shortfall(address, &acc.coins, amount)?;
+    acc.coins = acc.coins.checked_sub(amount).ok_or(ExecError::Overflow { what: "debit" })?;
+    acc.sequence = acc.sequence.checked_add(1).ok_or(ExecError::Overflow { what: "sequence" })?;
+    view.set_account(address, &acc);
+    Ok(())
+}
+
+pub(crate) fn credit<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    address: &Address,
+    amount: &Coins,
+) -> Result<(), ExecError> {
+    let mut acc = view.account(address)?;
+    acc.coins = acc.coins.checked_add(amount).ok_or(ExecError::Overflow { what: "balance" })?;
+    view.set_account(address, &acc);
+    Ok(())
+}
+
+/// Send (Theta's `SendTxExecutor`): inputs and outputs non-empty, at most
+/// `max_accounts_per_tx` of them, distinct inputs each with its next sequence and the
+/// coins it spends, fee in TFUEL of at least `max(2, accounts)·min_fee/2`, and
+/// `Σ inputs = Σ outputs + fee`. The fee is burned.
+fn send<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    tx: &SendTx,
+) -> Result<TxReceipt, ExecError> {
+    if tx.inputs.is_empty() {
+        return Err(ExecError::NoInputs);
+    }
+    if tx.outputs.is_empty() {
+        return Err(ExecError::NoOutputs);
+    }
+    let count = tx.inputs.len().saturating_add(tx.outputs.len());
+    if count > cfg.max_accounts_per_tx {
+        return Err(ExecError::TooManyAccounts { count, max: cfg.max_accounts_per_tx });
+    }
+    check_fee(&tx.fee, cfg.send_min_fee(count))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for i in &tx.inputs {
+        if !seen.insert(i.address) {
+            return Err(ExecError::DuplicateInput { address: i.address });
+        }
+    }
+    let mut accounts = Vec::with_capacity(tx.inputs.len());
+    let mut total_in = Coins::zero();
+    for i in &tx.inputs {
+        accounts.push(check_input(view, i, &i.coins)?);
+        total_in = total_in.checked_add(&i.coins).ok_or(ExecError::Overflow { what: "inputs" })?;
+    }
+    let mut total_out = tx.fee;
+    for o in &tx.outputs {
+        total_out = total_out.checked_add(&o.coins).ok_or(ExecError::Overflow { what: "outputs" })?;
+    }
+    if total_in.theta_wei != total_out.theta_wei {
+        return Err(ExecError::Unbalanced {
+            currency: "THETA",
+            inputs: total_in.theta_wei,
+            outputs_plus_fee: total_out.theta_wei,
+        });
+    }
+    if total_in.tfuel_wei != total_out.tfuel_wei {
+        return Err(ExecError::Unbalanced {
+            currency: "TFUEL",
+            inputs: total_in.tfuel_wei,
+            outputs_plus_fee: total_out.tfuel_wei,
+        });
+    }
+    for (i, acc) in tx.inputs.iter().zip(accounts) {
+        debit_signer(view, &i.address, acc, &i.coins)?;
+    }
+    for o in &tx.outputs {
+        credit(view, &o.address, &o.coins)?;
+    }
+    view.burn(&tx.fee)?;
+    Ok(TxReceipt { tx_type: TxType::Send, fee: tx.fee, slashed: Coins::zero() })
+}
+
+fn check_purpose(purpose: u8) -> Result<(), ExecError> {
+    match purpose {
+        STAKE_FOR_VALIDATOR | STAKE_FOR_GUARDIAN => Ok(()),
+        STAKE_FOR_ELITE_EDGE_NODE => Err(ExecError::UnsupportedPurpose { purpose }),
+        other => Err(ExecError::Tx(Error::InvalidStakePurpose(other))),
+    }
+}
+
+/// Checks a BLS key and its proof of possession with bls-gossip's IETF POP ciphersuite.
+pub(crate) fn check_bls(holder: Address, pubkey: &[u8], pop: &[u8]) -> Result<(), ExecError> {
+    let bad = |reason: String| ExecError::BadBlsKey { holder, reason };
+    let pk = bls_gossip::bls::PublicKey::from_bytes(pubkey).map_err(|e| bad(e.to_string()))?;
+    let pop = bls_gossip::bls::ProofOfPossession::from_bytes(pop).map_err(|e| bad(e.to_string()))?;
+    pk.verify_possession(&pop).map_err(|e| bad(e.to_string()))
+}
+
+/// DepositStake / DepositStakeV2 (Theta's `DepositStakeExecutor`) for validators and
+/// guardians: fee, sequence, a THETA-only stake of at least the pool's minimum, a balance
+/// covering stake and fee. A holder's first deposit registers its BLS key: a V2 carrying
+/// the key, a proof of possession checked under the IETF POP ciphersuite, and the
+/// holder's signature over `keccak256(pop)`; the key must be new to the pool. Later
+/// deposits ignore the BLS fields (Theta stores the key once). A source whose stake in
+/// the holder is being withdrawn cannot deposit to it.
+fn deposit<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    tx: &StakeTx,
+    v2: Option<&DepositStakeV2Tx>,
+) -> Result<TxReceipt, ExecError> {
+    check_purpose(tx.purpose)?;
+    check_fee(&tx.fee, cfg.min_fee)?;
+    let stake = tx.source.coins;
+    if !stake.tfuel_wei.is_zero() {
+        return Err(ExecError::StakeNotTheta { tfuel_wei: stake.tfuel_wei });
+    }
+    let min =
+        if tx.purpose == STAKE_FOR_VALIDATOR { cfg.min_validator_stake } else { cfg.min_guardian_stake };
+    if stake.theta_wei < min {
+        return Err(ExecError::StakeBelowMinimum { amount: stake.theta_wei, min });
+    }
+    let needed = stake.checked_add(&tx.fee).ok_or(ExecError::Overflow { what: "stake plus fee" })?;
+    let acc = check_input(view, &tx.source, &needed)?;
+    let holder = tx.holder.address;
+    let source = tx.source.address;
+    let record = match view.holder(tx.purpose, &holder)? {
+        Some(mut rec) => {
+            match rec.stakes.iter_mut().find(|s| s.source == source) {
+                Some(s) if s.withdrawn => {
+                    return Err(ExecError::DepositDuringWithdrawal { source_addr: source, holder });
+                }
+                Some(s) => {
+                    s.amount =
+                        s.amount.checked_add(stake.theta_wei).ok_or(ExecError::Overflow { what: "stake" })?
+                }
+                None => rec.stakes.push(Stake {
+                    source,
+                    amount: stake.theta_wei,
+                    withdrawn: false,
+                    return_height: u64::MAX,
+                }),
+            }
+            rec.total_stake()?;
+            rec
+        }
+        None => {
+            let v2 =
+                v2.ok_or(ExecError::MissingBlsKey { holder, missing: "BLS key (use DepositStakeV2)" })?;
+            let pk = v2.bls_pubkey.ok_or(ExecError::MissingBlsKey { holder, missing: "bls_pubkey" })?;
+            let pop = v2.bls_pop.ok_or(ExecError::MissingBlsKey { holder, missing: "bls_pop" })?;
+            if v2.holder_sig.is_none() {
+                return Err(ExecError::MissingBlsKey { holder, missing: "holder_sig" });
+            }
+            v2.verify_holder().map_err(|source| ExecError::BadHolderSignature { holder, source })?;
+            check_bls(holder, &pk, &pop)?;
+            let index = bls_index_key(tx.purpose, &pk);
+            if let Some(owner) = view.get(&index)? {
+                return Err(ExecError::DuplicateBlsKey { owner: Address::from_slice(&owner) });
+            }
+            view.put(index, holder.as_bytes().to_vec());
+            StakeHolder {
+                holder,
+                bls_pubkey: pk,
+                stakes: vec![Stake {
+                    source,
+                    amount: stake.theta_wei,
+                    withdrawn: false,
+                    return_height: u64::MAX,
+                }],
+            }
+        }
+    };
+    view.set_holder(tx.purpose, &record)?;
+    debit_signer(view, &source, acc, &needed)?;
+    view.burn(&tx.fee)?;
+    let tx_type = if v2.is_some() { TxType::DepositStakeV2 } else { TxType::DepositStake };
+    Ok(TxReceipt { tx_type, fee: tx.fee, slashed: Coins::zero() })
+}
+
+/// WithdrawStake (Theta's `WithdrawStakeExecutor`): fee, sequence, a balance covering
+/// the fee; the source's stake in the holder stops counting at once and is returned at
+/// `height + return_locking_period` (scheduled under `ls/srk/`).
+fn withdraw<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    height: u64,
+    tx: &StakeTx,
+) -> Result<TxReceipt, ExecError> {
+    check_purpose(tx.purpose)?;
+    check_fee(&tx.fee, cfg.min_fee)?;
+    let acc = check_input(view, &tx.source, &tx.fee)?;
+    let holder = tx.holder.address;
+    let source = tx.source.address;
+    let mut rec =
+        view.holder(tx.purpose, &holder)?.ok_or(ExecError::NoSuchHolder { holder, purpose: tx.purpose })?;
+    let return_height = height
+        .checked_add(cfg.return_locking_period.max(1))
+        .ok_or(ExecError::Overflow { what: "return height" })?;
+    let s = rec
+        .stakes
+        .iter_mut()
+        .find(|s| s.source == source)
+        .ok_or(ExecError::NoSuchStake { holder, source_addr: source })?;
+    if s.withdrawn {
+        return Err(ExecError::AlreadyWithdrawn { source_addr: source, holder });
+    }
+    s.withdrawn = true;
+    s.return_height = return_height;
+    view.set_holder(tx.purpose, &rec)?;
+    view.put(stake_return_key(return_height, tx.purpose, &holder, &source), vec![1]);
+    debit_signer(view, &source, acc, &tx.fee)?;
+    view.burn(&tx.fee)?;
+    Ok(TxReceipt { tx_type: TxType::WithdrawStake, fee: tx.fee, slashed: Coins::zero() })
+}
+
+/// A stake returned to its source at the start of a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnedStake {
+    /// The pool (validator 0, guardian 1).
+    pub purpose: u8,
+    /// The holder it was staked to.
+    pub holder: Address,
+    /// Who gets it back.
+    pub source: Address,
+    /// THETA wei returned.
+    pub amount: U256,
+}
+
+/// Returns the withdrawn stake scheduled at `(height, purpose, holder, source)`; a
+/// holder left without stakes leaves its pool and frees its BLS key.
+pub(crate) fn return_stake<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    key: &[u8],
+) -> Result<ReturnedStake, ExecError> {
+    let p = crate::state::STAKE_RETURN_PREFIX.len();
+    let bad = || ExecError::CorruptState {
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "stake return key".into(),
+    };
+    if key.len() != p + 8 + 1 + 20 + 20 {
+        return Err(bad());
+    }
+    let purpose = key[p + 8];
+    let holder = Address::from_slice(&key[p + 9..p + 29]);
+    let source = Address::from_slice(&key[p + 29..]);
+    let mut rec = view.holder(purpose, &holder)?.ok_or_else(bad)?;
+    let i = rec.stakes.iter().position(|s| s.source == source && s.withdrawn).ok_or_else(bad)?;
+    let stake = rec.stakes.remove(i);
+    if rec.stakes.is_empty() {
+        view.delete(bls_index_key(purpose, &rec.bls_pubkey));
+    }
+    view.set_holder(purpose, &rec)?;
+    view.delete(key.to_vec());
+    credit(view, &source, &Coins::new(stake.amount, U256::zero()))?;
+    Ok(ReturnedStake { purpose, holder, source, amount: stake.amount })
+}

@@ -1,0 +1,506 @@
+//! The executor: a state over a [`NodeStore`], block execution, and the pruning policy.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use bls_gossip::{Bls, GuardianSet};
+use mlbft_core::ValidatorSet;
+use mpt_refcount::{NodeStore, Retention, Trie};
+use primitives::{Address, H256};
+
+use crate::config::LedgerConfig;
+use crate::error::ExecError;
+use crate::exec::{self, ReturnedStake, Sigs, TxReceipt};
+use crate::genesis::Genesis;
+use crate::sets::{self, Guardian, Validator};
+use crate::state::{
+    Account, CHAIN_ID_KEY, HEIGHT_KEY, STAKE_RETURN_PREFIX, Supply, View, Writes, visit_prefix,
+};
+use crate::tx::{Coins, Transaction};
+
+/// Which states the store keeps (issue 17, "history pruning").
+///
+/// * the last `keep_last` states (at least 1);
+/// * every finalized checkpoint passed to [`Ledger::finalize`], forever;
+/// * every state at or above the last finalized height: a state is pinned when it is
+///   committed and released only once a later checkpoint is finalized and it has left
+///   the window. So nothing at or above the last finalized height is ever pruned, and
+///   an unfinalized fork point stays readable until finality passes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruningPolicy {
+    /// How many recent states to keep.
+    pub keep_last: usize,
+}
+
+impl Default for PruningPolicy {
+    fn default() -> Self {
+        PruningPolicy { keep_last: 128 }
+    }
+}
+
+/// What a block did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The block's height.
+    pub height: u64,
+    /// The state root after the block (goes in the header).
+    pub state_root: H256,
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<TxReceipt>,
+    /// Stakes returned at the start of the block.
+    pub returned_stakes: Vec<ReturnedStake>,
+    /// Fees burned by the block.
+    pub fees_burned: Coins,
+    /// Burned by slashes in the block.
+    pub slashed: Coins,
+    /// Roots pruned by the commit.
+    pub pruned: Vec<H256>,
+}
+
+#[derive(Clone)]
+struct OpenBlock {
+    height: u64,
+    writes: Writes,
+    receipts: Vec<TxReceipt>,
+    returned: Vec<ReturnedStake>,
+}
+
+/// The ledger: its store, the committed state, an optional open block, and the
+/// retention of older states.
+///
+/// Call order: [`Ledger::from_genesis`] (or [`Ledger::open`]), then per block either
+/// [`Ledger::execute_block`] (all or nothing), or [`Ledger::begin_block`] →
+/// [`Ledger::apply_tx`]… → [`Ledger::commit_block`] (or [`Ledger::abort_block`]);
+/// [`Ledger::finalize`] when a checkpoint is finalized. [`Ledger::check_tx`] answers a
+/// mempool at any time and changes nothing.
+///
+/// A clone (with a cloned store) is an independent ledger: useful to try a block, or in
+/// benchmarks.
+#[derive(Clone)]
+pub struct Ledger<S: NodeStore> {
+    store: S,
+    config: LedgerConfig,
+    trie: Trie,
+    root: H256,
+    height: u64,
+    block: Option<OpenBlock>,
+    retention: Retention,
+    /// States committed at or above the last finalized height, pinned until finality
+    /// passes them.
+    unfinalized: BTreeMap<u64, H256>,
+    /// Finalized checkpoints, pinned.
+    checkpoints: BTreeMap<u64, H256>,
+    roots: BTreeMap<u64, H256>,
+}
+
+impl<S: NodeStore> std::fmt::Debug for Ledger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("root", &self.root)
+            .field("height", &self.height)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_height<S: NodeStore + ?Sized>(store: &S, trie: &Trie) -> Result<u64, ExecError> {
+    let v = trie
+        .get(store, HEIGHT_KEY)?
+        .ok_or_else(|| ExecError::CorruptState { key: "ls/height".into(), reason: "absent".into() })?;
+    let b = <[u8; 8]>::try_from(v.as_slice())
+        .map_err(|_| ExecError::CorruptState { key: "ls/height".into(), reason: "not 8 bytes".into() })?;
+    Ok(u64::from_be_bytes(b))
+}
+
+impl<S: NodeStore> Ledger<S> {
+    /// Writes the genesis state into `store` and opens it at height 0.
+    pub fn from_genesis(
+        mut store: S,
+        config: LedgerConfig,
+        genesis: &Genesis,
+        policy: PruningPolicy,
+    ) -> Result<Self, ExecError> {
+        let (writes, _) = genesis.writes(&config)?;
+        let mut trie = Trie::new();
+        for (k, v) in &writes {
+            if let Some(v) = v {
+                trie.insert(&store, k, v)?;
+            }
+        }
+        let mut retention = Retention::new(policy.keep_last);
+        let (root, _) = retention.commit_trie(&mut store, &mut trie)?;
+        retention.pin(root)?;
+        let mut ledger = Ledger {
+            store,
+            config,
+            trie,
+            root,
+            height: 0,
+            block: None,
+            retention,
+            unfinalized: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
+            roots: BTreeMap::new(),
+        };
+        ledger.unfinalized.insert(0, root);
+        ledger.roots.insert(0, root);
+        Ok(ledger)
+    }
+
+    /// Opens the committed state `root` in `store` (which must retain it), as the only
+    /// owner of the store's retained roots: [`Retention::recover`] prunes every other
+    /// root. The state's chain id must be `config.chain_id`.
+    ///
+    /// The pruning bookkeeping (window, finalized checkpoints, unfinalized states) is not
+    /// persisted: the reopened ledger keeps `root` and what it commits from then on; the
+    /// host calls [`Ledger::finalize`] again as checkpoints finalize.
+    pub fn open(
+        mut store: S,
+        config: LedgerConfig,
+        root: H256,
+        policy: PruningPolicy,
+    ) -> Result<Self, ExecError> {
+        let (mut retention, _) = Retention::recover(&mut store, policy.keep_last, &[root], &[])?;
+        retention.pin(root)?;
+        let trie = Trie::from_root(root);
+        let chain = trie.get(&store, CHAIN_ID_KEY)?.unwrap_or_default();
+        if chain != config.chain_id.as_bytes() {
+            return Err(ExecError::Genesis(format!(
+                "state is of chain {:?}, not {:?}",
+                String::from_utf8_lossy(&chain),
+                config.chain_id
+            )));
+        }
+        let height = read_height(&store, &trie)?;
+        let mut unfinalized = BTreeMap::new();
+        unfinalized.insert(height, root);
+        let mut roots = BTreeMap::new();
+        roots.insert(height, root);
+        Ok(Ledger {
+            store,
+            config,
+            trie,
+            root,
+            height,
+            block: None,
+            retention,
+            unfinalized,
+            checkpoints: BTreeMap::new(),
+            roots,
+        })
+    }
+
+    /// The committed state root.
+    pub fn root(&self) -> H256 {
+        self.root
+    }
+
+    /// The height of the committed state (0 at genesis).
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// The retained root of `height`, if that state is still kept.
+    pub fn root_at(&self, height: u64) -> Option<H256> {
+        self.roots.get(&height).copied().filter(|r| self.retention.is_retained(r))
+    }
+
+    /// Every retained root, ascending.
+    pub fn retained_roots(&self) -> Vec<H256> {
+        self.retention.retained().copied().collect()
+    }
+
+    fn empty_writes() -> &'static Writes {
+        static EMPTY: Writes = Writes::new();
+        &EMPTY
+    }
+
+    fn view(&self) -> View<'_, S> {
+        let writes = self.block.as_ref().map_or(Self::empty_writes(), |b| &b.writes);
+        View::new(&self.store, &self.trie, writes)
+    }
+
+    /// The account of `address` in the committed state plus the open block's writes.
+    pub fn account(&self, address: &Address) -> Result<Account, ExecError> {
+        self.view().account(address)
+    }
+
+    /// The account of `address` in the committed state `root` (a retained one).
+    pub fn account_at(&self, root: H256, address: &Address) -> Result<Account, ExecError> {
+        let trie = Trie::from_root(root);
+        View::new(&self.store, &trie, Self::empty_writes()).account(address)
+    }
+
+    /// The supply record of the committed state plus the open block's writes.
+    pub fn supply(&self) -> Result<Supply, ExecError> {
+        self.view().supply()
+    }
+
+    fn next_height(&self) -> u64 {
+        self.block.as_ref().map_or(self.height.saturating_add(1), |b| b.height)
+    }
+
+    /// What a mempool asks: would `tx` execute now (signatures, sequence, fee, balance,
+    /// and every other rule) on top of the committed state and the open block? Changes
+    /// nothing.
+    ///
+    /// With no block open, it checks against the start of the next block (the committed
+    /// state plus the stakes returned at `height + 1`).
+    pub fn check_tx(&self, tx: &Transaction) -> Result<TxReceipt, ExecError> {
+        match &self.block {
+            Some(_) => {
+                let mut view = self.view();
+                exec::apply(&mut view, &self.config, self.next_height(), tx, Sigs::Check)
+            }
+            None => {
+                let height = self.next_height();
+                let (writes, _) = self.block_start(height)?;
+                let mut view = View::new(&self.store, &self.trie, &writes);
+                exec::apply(&mut view, &self.config, height, tx, Sigs::Check)
+            }
+        }
+    }
+
+    /// Opens block `height` (above the committed height) and returns the stakes due by
+    /// then, the block's first changes.
+    pub fn begin_block(&mut self, height: u64) -> Result<&[ReturnedStake], ExecError> {
+        if self.block.is_some() {
+            return Err(ExecError::BlockInProgress);
+        }
+        if height <= self.height {
+            return Err(ExecError::HeightNotIncreasing { last: self.height, got: height });
+        }
+        let (writes, returned) = self.block_start(height)?;
+        let block = self.block.insert(OpenBlock { height, writes, receipts: Vec::new(), returned });
+        Ok(&block.returned)
+    }
+
+    /// The writes that open block `height`: due stake returns and the height.
+    fn block_start(&self, height: u64) -> Result<(Writes, Vec<ReturnedStake>), ExecError> {
+        let mut due = Vec::new();
+        let mut err = None;
+        visit_prefix(&self.store, self.root, STAKE_RETURN_PREFIX, |k, _| {
+            let p = STAKE_RETURN_PREFIX.len();
+            match k.get(p..p + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()) {
+                Some(b) if u64::from_be_bytes(b) <= height => {
+                    due.push(k.to_vec());
+                    ControlFlow::Continue(())
+                }
+                Some(_) => ControlFlow::Break(()),
+                None => {
+                    err = Some(ExecError::CorruptState {
+                        key: String::from_utf8_lossy(k).into_owned(),
+                        reason: "stake return key".into(),
+                    });
+                    ControlFlow::Break(())
+                }
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let empty = Writes::new();
+        let mut view = View::new(&self.store, &self.trie, &empty);
+        let mut returned = Vec::with_capacity(due.len());
+        for key in due {
+            returned.push(exec::return_stake(&mut view, &key)?);
+        }
+        view.put(HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
+        Ok((view.into_writes(), returned))
+    }
+
+    /// Applies `tx` to the open block: atomic, an error changes nothing.
+    pub fn apply_tx(&mut self, tx: &Transaction) -> Result<&TxReceipt, ExecError> {
+        self.apply_checked(tx, Sigs::Check)
+    }
+
+    fn apply_checked(&mut self, tx: &Transaction, sigs: Sigs) -> Result<&TxReceipt, ExecError> {
+        let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
+        let mut view = View::new(&self.store, &self.trie, &block.writes);
+        let receipt = exec::apply(&mut view, &self.config, block.height, tx, sigs)?;
+        let writes = view.into_writes();
+        block.writes.extend(writes);
+        block.receipts.push(receipt);
+        block.receipts.last().ok_or(ExecError::NoBlockInProgress)
+    }
+
+    /// Drops the open block and everything it wrote.
+    pub fn abort_block(&mut self) {
+        self.block = None;
+    }
+
+    /// Commits the open block through the trie, its changeset and the retention policy,
+    /// and returns its outcome. On an error nothing changed (the block is dropped).
+    pub fn commit_block(&mut self) -> Result<BlockOutcome, ExecError> {
+        let block = self.block.take().ok_or(ExecError::NoBlockInProgress)?;
+        match self.commit_writes(&block.writes) {
+            Ok((root, pruned)) => {
+                self.root = root;
+                self.height = block.height;
+                self.roots.insert(block.height, root);
+                let roots = &mut self.roots;
+                let retention = &self.retention;
+                roots.retain(|_, r| retention.is_retained(r));
+                let mut fees = Coins::zero();
+                let mut slashed = Coins::zero();
+                for r in &block.receipts {
+                    fees = fees.checked_add(&r.fee).ok_or(ExecError::Overflow { what: "block fees" })?;
+                    slashed = slashed
+                        .checked_add(&r.slashed)
+                        .ok_or(ExecError::Overflow { what: "block slashes" })?;
+                }
+                Ok(BlockOutcome {
+                    height: block.height,
+                    state_root: root,
+                    receipts: block.receipts,
+                    returned_stakes: block.returned,
+                    fees_burned: fees,
+                    slashed,
+                    pruned,
+                })
+            }
+            Err(e) => {
+                self.trie = Trie::from_root(self.root);
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_writes(&mut self, writes: &Writes) -> Result<(H256, Vec<H256>), ExecError> {
+        for (k, v) in writes {
+            match v {
+                Some(v) => self.trie.insert(&self.store, k, v)?,
+                None => {
+                    self.trie.delete(&self.store, k)?;
+                }
+            }
+        }
+        let (root, pruned) = self.retention.commit_trie(&mut self.store, &mut self.trie)?;
+        // Every new state is at or above the last finalized height: keep it until a
+        // later finalized checkpoint passes it.
+        self.retention.pin(root)?;
+        let height = writes
+            .get(HEIGHT_KEY)
+            .and_then(|v| v.as_ref())
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(self.height);
+        self.unfinalized.insert(height, root);
+        Ok((root, pruned.into_iter().map(|(r, _)| r).collect()))
+    }
+
+    /// Executes a block: returns due stakes, applies `txs` in order, commits. All or
+    /// nothing: if any transaction fails, the error names it ([`ExecError::InBlock`])
+    /// and the state is unchanged. The same block on the same state gives the same root.
+    ///
+    /// With the `parallel` feature the transactions' signatures are recovered on rayon's
+    /// pool first; the rules then run in order on one thread.
+    pub fn execute_block(&mut self, height: u64, txs: &[Transaction]) -> Result<BlockOutcome, ExecError> {
+        if self.block.is_some() {
+            return Err(ExecError::BlockInProgress);
+        }
+        let checks = verify_batch(&self.config, txs);
+        self.begin_block(height)?;
+        for (index, (tx, check)) in txs.iter().zip(checks).enumerate() {
+            let result = match check {
+                Ok(()) => self.apply_checked(tx, Sigs::Checked).map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                self.abort_block();
+                return Err(ExecError::InBlock { index, error: Box::new(e) });
+            }
+        }
+        self.commit_block()
+    }
+
+    /// Records that the committed state of `height` is a finalized checkpoint: it is
+    /// pinned for good, and the states below it that were kept only because they were
+    /// not yet finalized are released (pruned unless in the recent window).
+    pub fn finalize(&mut self, height: u64) -> Result<Vec<H256>, ExecError> {
+        if height > self.height {
+            return Err(ExecError::Pruning(format!("height {height} is not committed (at {})", self.height)));
+        }
+        let last = self.checkpoints.keys().next_back().copied();
+        if last.is_some_and(|l| height < l) {
+            return Err(ExecError::Pruning(format!("height {height} is below the last finalized {last:?}")));
+        }
+        let root = *self
+            .unfinalized
+            .get(&height)
+            .ok_or_else(|| ExecError::Pruning(format!("no retained state at height {height}")))?;
+        if !self.checkpoints.contains_key(&height) {
+            self.retention.pin(root)?;
+            self.checkpoints.insert(height, root);
+        }
+        let below: Vec<(u64, H256)> = self.unfinalized.range(..height).map(|(h, r)| (*h, *r)).collect();
+        let mut pruned = Vec::new();
+        for (h, r) in below {
+            self.unfinalized.remove(&h);
+            if self.retention.unpin(&mut self.store, r)?.is_some() {
+                pruned.push(r);
+            }
+        }
+        let retention = &self.retention;
+        self.roots.retain(|_, r| retention.is_retained(r));
+        Ok(pruned)
+    }
+
+    /// The last finalized checkpoint height.
+    pub fn last_finalized(&self) -> Option<u64> {
+        self.checkpoints.keys().next_back().copied()
+    }
+
+    /// The validators of the committed state (top `max_validators` by stake, Theta's
+    /// tie-break), ordered by holder address.
+    pub fn validators(&self) -> Result<Vec<Validator>, ExecError> {
+        sets::validators(&self.store, self.root, &self.config)
+    }
+
+    /// The committed state's validator set as `mlbft-core` takes it.
+    pub fn validator_set(&self) -> Result<ValidatorSet<Bls>, ExecError> {
+        sets::validator_set(&self.store, self.root, &self.config)
+    }
+
+    /// The guardians of the committed state, sorted by holder address.
+    pub fn guardians(&self) -> Result<Vec<Guardian>, ExecError> {
+        sets::guardians(&self.store, self.root)
+    }
+
+    /// The committed state's guardian set as `bls-gossip` takes it.
+    pub fn guardian_set(&self) -> Result<GuardianSet<Bls>, ExecError> {
+        sets::guardian_set(&self.store, self.root)
+    }
+}
+
+/// The cheap shape checks ([`check_shape`](crate::check_shape)) and the signatures of a
+/// block's transactions, one result per transaction; on rayon's pool with the `parallel`
+/// feature.
+pub fn verify_batch(config: &LedgerConfig, txs: &[Transaction]) -> Vec<Result<(), ExecError>> {
+    let one = |tx: &Transaction| {
+        exec::check_shape(config, tx).and_then(|()| exec::verify_signatures(&config.chain_id, tx))
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        txs.par_iter().map(one).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        txs.iter().map(one).collect()
+    }
+}
