@@ -22,6 +22,14 @@
 //!   checkpoints), prune the rest.
 //! * **Proofs** ([`verify_proof`], [`verify_secure_proof`], [`Trie::prove`]): inclusion
 //!   and exclusion against a root; verification treats the proof as hostile.
+//! * **State sync** ([`iter_from`], [`prove_range`], [`verify_range`], [`SyncImporter`],
+//!   [`SnapshotWriter`], [`SnapshotReader`]): the leaves of a stored root in key order from
+//!   any key; chunks of consecutive leaves with range proofs that they are exactly the
+//!   trie's leaves in their key range; a bulk import that verifies every chunk against a
+//!   trusted root and writes the whole trie in one atomic apply only once its rebuilt
+//!   root matches, so a tampered stream leaves the store unchanged; and a bounded record
+//!   format (header, chunks, end) with a limit-checked decoder. See [`range`],
+//!   [`import`] and [`snapshot`].
 //!
 //! # Call order
 //!

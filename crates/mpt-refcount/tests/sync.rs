@@ -603,4 +603,34 @@ proptest! {
         let want: Vec<_> = map.range(start.clone()..).map(|(k, v)| (k.clone(), v.clone())).collect();
         prop_assert_eq!(got, want);
     }
+
+    /// A chunk from any start key with any size verifies, holds exactly the map's leaves
+    /// from that key, says truthfully whether more follow; without any one of its leaves
+    /// but the last, or with any one value changed, it is refused.
+    #[test]
+    fn a_range_from_any_key_verifies_and_any_omission_is_refused(
+        map in arb_map(),
+        start in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x10, 0x11, 0xff]), 0..7),
+        n in 1usize..30,
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let (store, root) = build(&map);
+        let chunk = prove_range(&store, root, &start, n).unwrap();
+        let want: Vec<_> = map.range(start.clone()..).take(n).map(|(k, v)| (k.clone(), v.clone())).collect();
+        prop_assert_eq!(&chunk.leaves, &want);
+        let more = map.range(start.clone()..).nth(n).is_some();
+        prop_assert_eq!(verify_range(root, &chunk).unwrap().more, more && !want.is_empty());
+        if chunk.leaves.len() > 1 {
+            let i = pick.index(chunk.leaves.len() - 1);
+            let mut dropped = chunk.clone();
+            dropped.leaves.remove(i);
+            prop_assert!(verify_range(root, &dropped).is_err());
+        }
+        if !chunk.leaves.is_empty() {
+            let i = pick.index(chunk.leaves.len());
+            let mut changed = chunk.clone();
+            changed.leaves[i].1[0] ^= 0x80;
+            prop_assert!(verify_range(root, &changed).is_err());
+        }
+    }
 }
