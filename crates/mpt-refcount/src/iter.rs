@@ -21,6 +21,7 @@
 //! # Ok::<(), mpt_refcount::Error>(())
 //! ```
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use primitives::{EMPTY_TRIE_ROOT, H256};
@@ -30,39 +31,44 @@ use crate::codec::{ChildRef, DecodedNode, decode_node, to_nibbles};
 use crate::store::NodeStore;
 use crate::trie::{KeyValue, MAX_KEY_BYTES};
 
-/// A child reference held by an open branch.
-#[derive(Debug, Clone, Default)]
+/// A child slot of an open branch: an inline child is a range of the branch's bytes.
+#[derive(Debug, Clone, Copy, Default)]
 enum Slot {
     #[default]
     Empty,
     Hash(H256),
+    Inline(usize, usize),
+}
+
+/// Where `inner` (a sub-slice of `outer`) starts in `outer`.
+fn offset(outer: &[u8], inner: &[u8]) -> usize {
+    inner.as_ptr() as usize - outer.as_ptr() as usize
+}
+
+/// A node to read: stored under a hash, or inline (copied out of its parent).
+enum Source {
+    Hash(H256),
     Inline(Vec<u8>),
 }
 
-impl Slot {
-    fn from_ref(c: &ChildRef<'_>) -> Slot {
-        match c {
-            ChildRef::Empty => Slot::Empty,
-            ChildRef::Hash(h) => Slot::Hash(*h),
-            ChildRef::Inline(raw) => Slot::Inline(raw.to_vec()),
-        }
-    }
-}
-
+// Frames live in one `Vec` of at most 130 (one per node on a path); boxing the branch
+// would allocate once per branch visited instead.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum State {
     /// A branch: `next` 0 means the value is still to be visited, `1..=16` the next
-    /// child slot plus one.
-    Branch { children: Box<[Slot; 16]>, value: Option<Vec<u8>>, next: u8 },
+    /// child slot plus one. The value is a range of the node's bytes.
+    Branch { children: [Slot; 16], value: Option<(usize, usize)>, next: u8 },
     /// A leaf or an extension, already handled: popped on the next step.
     Done,
 }
 
 #[derive(Debug)]
-struct Frame {
-    /// The stored encoding, for a node stored under its hash (the proof of the current
-    /// leaf); `None` for an inline node.
-    stored: Option<Vec<u8>>,
+struct Frame<'s> {
+    /// The node's encoding, borrowed from the store where it lends it.
+    bytes: Cow<'s, [u8]>,
+    /// Stored under its hash (on the proof of the current leaf), not inline.
+    stored: bool,
     /// Length of the nibble path to restore when the frame is popped.
     restore: usize,
     state: State,
@@ -77,7 +83,7 @@ struct Frame {
 #[derive(Debug)]
 pub struct LeafIter<'s, S: NodeStore + ?Sized> {
     store: &'s S,
-    stack: Vec<Frame>,
+    stack: Vec<Frame<'s>>,
     /// Nibble path of the node on top of the stack.
     path: Vec<u8>,
     /// Nibbles of the start key; cleared once a key at or after it has been yielded.
@@ -124,11 +130,11 @@ fn nibbles_to_key(path: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(path.chunks_exact(2).map(|p| (p[0] << 4) | p[1]).collect())
 }
 
-impl<S: NodeStore + ?Sized> LeafIter<'_, S> {
+impl<'s, S: NodeStore + ?Sized> LeafIter<'s, S> {
     /// The encoded size of the stored nodes on the path of the leaf last yielded (its
     /// Merkle proof), each counted with `per_node` bytes of framing.
     pub(crate) fn path_proof_size(&self, per_node: impl Fn(usize) -> usize) -> usize {
-        self.stack.iter().filter_map(|f| f.stored.as_ref()).map(|b| per_node(b.len()) + b.len()).sum()
+        self.stack.iter().filter(|f| f.stored).map(|f| per_node(f.bytes.len()) + f.bytes.len()).sum()
     }
 
     /// Whether the current path (a key, as nibbles) is at or after the start key; clears the start key once
@@ -145,40 +151,46 @@ impl<S: NodeStore + ?Sized> LeafIter<'_, S> {
         }
     }
 
-    /// Reads the node `slot` (the child at the current path) and pushes its frame;
+    /// Reads the node `src` (the child at the current path) and pushes its frame;
     /// returns a leaf to yield if the node is a leaf at or after the start key.
-    fn enter(&mut self, slot: Slot, restore: usize) -> Result<Option<KeyValue>, Error> {
-        let mut slot = slot;
+    fn enter(&mut self, src: Source, restore: usize) -> Result<Option<KeyValue>, Error> {
+        let mut src = src;
         let mut restore = restore;
         loop {
             if self.path.len() > 2 * MAX_KEY_BYTES {
                 return Err(Error::KeyTooLong { len: self.path.len().div_ceil(2), limit: MAX_KEY_BYTES });
             }
-            let (bytes, stored) = match slot {
-                Slot::Empty => return Ok(None),
-                Slot::Hash(h) => {
-                    let b = self.store.node_ref(&h)?.ok_or(Error::MissingNode { hash: h })?;
-                    (b.into_owned(), true)
-                }
-                Slot::Inline(raw) => (raw, false),
+            let (bytes, stored): (Cow<'s, [u8]>, bool) = match src {
+                Source::Hash(h) => (self.store.node_ref(&h)?.ok_or(Error::MissingNode { hash: h })?, true),
+                Source::Inline(raw) => (Cow::Owned(raw), false),
             };
             let next = match decode_node(&bytes)? {
                 DecodedNode::Leaf { path, value } => {
-                    self.path.extend(path.to_vec());
+                    for i in 0..path.len() {
+                        self.path.push(path.at(i));
+                    }
                     let hit = if self.admits() {
                         Some((nibbles_to_key(&self.path)?, value.to_vec()))
                     } else {
                         None
                     };
-                    self.stack.push(Frame { stored: stored.then_some(bytes), restore, state: State::Done });
+                    self.stack.push(Frame { bytes, stored, restore, state: State::Done });
                     return Ok(hit);
                 }
                 DecodedNode::Extension { path, child } => {
-                    self.path.extend(path.to_vec());
-                    let child = Slot::from_ref(&child);
+                    for i in 0..path.len() {
+                        self.path.push(path.at(i));
+                    }
+                    let child = match child {
+                        ChildRef::Hash(h) => Source::Hash(h),
+                        ChildRef::Inline(raw) => Source::Inline(raw.to_vec()),
+                        ChildRef::Empty => {
+                            return Err(Error::InvalidNode { reason: "empty extension child" });
+                        }
+                    };
                     let skip = !self.start.is_empty() && prefix_vs_start(&self.path, &self.start).is_lt();
                     let depth = self.path.len();
-                    self.stack.push(Frame { stored: stored.then_some(bytes), restore, state: State::Done });
+                    self.stack.push(Frame { bytes, stored, restore, state: State::Done });
                     if skip {
                         return Ok(None);
                     }
@@ -186,22 +198,33 @@ impl<S: NodeStore + ?Sized> LeafIter<'_, S> {
                     child
                 }
                 DecodedNode::Branch { children, value } => {
-                    let mut slots: Box<[Slot; 16]> = Box::default();
+                    let mut slots = [Slot::Empty; 16];
                     for (s, c) in slots.iter_mut().zip(children.iter()) {
-                        *s = Slot::from_ref(c);
+                        *s = match c {
+                            ChildRef::Empty => Slot::Empty,
+                            ChildRef::Hash(h) => Slot::Hash(*h),
+                            ChildRef::Inline(raw) => {
+                                let at = offset(&bytes, raw);
+                                Slot::Inline(at, at + raw.len())
+                            }
+                        };
                     }
-                    let state = State::Branch { children: slots, value: value.map(<[u8]>::to_vec), next: 0 };
-                    self.stack.push(Frame { stored: stored.then_some(bytes), restore, state });
+                    let value = value.map(|v| {
+                        let at = offset(&bytes, v);
+                        (at, at + v.len())
+                    });
+                    let state = State::Branch { children: slots, value, next: 0 };
+                    self.stack.push(Frame { bytes, stored, restore, state });
                     return Ok(None);
                 }
             };
-            slot = next;
+            src = next;
         }
     }
 
     fn step(&mut self) -> Result<Option<KeyValue>, Error> {
         if let Some(root) = self.root.take()
-            && let Some(hit) = self.enter(Slot::Hash(root), 0)?
+            && let Some(hit) = self.enter(Source::Hash(root), 0)?
         {
             return Ok(Some(hit));
         }
@@ -216,10 +239,11 @@ impl<S: NodeStore + ?Sized> LeafIter<'_, S> {
                 State::Branch { children, value, next } => {
                     if *next == 0 {
                         *next = 1;
-                        if let Some(v) = value.take()
-                            && self.admits()
-                        {
-                            return Ok(Some((nibbles_to_key(&self.path)?, v)));
+                        if let Some((a, b)) = value.take() {
+                            let v = top.bytes[a..b].to_vec();
+                            if self.admits() {
+                                return Ok(Some((nibbles_to_key(&self.path)?, v)));
+                            }
                         }
                         continue;
                     }
@@ -229,10 +253,11 @@ impl<S: NodeStore + ?Sized> LeafIter<'_, S> {
                     }
                     let i = *next - 1;
                     *next += 1;
-                    let child = std::mem::take(&mut children[usize::from(i)]);
-                    if matches!(child, Slot::Empty) {
-                        continue;
-                    }
+                    let child = match children[usize::from(i)] {
+                        Slot::Empty => continue,
+                        Slot::Hash(h) => Source::Hash(h),
+                        Slot::Inline(a, b) => Source::Inline(top.bytes[a..b].to_vec()),
+                    };
                     let base = self.path.len();
                     self.path.push(i);
                     if !self.start.is_empty() && prefix_vs_start(&self.path, &self.start).is_lt() {
