@@ -8,8 +8,8 @@
 //! the paths fork off to the left of `start` or to the right of `last` is outside the
 //! range, and the proof gives it either in full (a leaf or branch value on a path) or as
 //! the reference of a whole subtrie. The verifier then rebuilds the trie from those
-//! outside pieces and the chunk's leaves ([`crate::builder`]): whatever lies inside the
-//! range comes from the chunk alone. The chunk is accepted only if the rebuilt root is
+//! outside pieces and the chunk's leaves, with a streaming sorted builder: whatever lies
+//! inside the range comes from the chunk alone. The chunk is accepted only if the rebuilt root is
 //! the expected root, so (keccak256 being collision resistant) the chunk's leaves are
 //! exactly the trie's leaves in `[start, last]`: none omitted, none added, none changed.
 //! Whether leaves follow `last` is read off the proof (a subtrie or leaf to the right of
