@@ -174,11 +174,6 @@ impl Builder {
         Builder { sink: Some(Vec::new()), ..Builder::default() }
     }
 
-    /// The nodes recorded so far (zero without recording).
-    pub(crate) fn recorded(&self) -> usize {
-        self.sink.as_ref().map_or(0, Vec::len)
-    }
-
     /// Adds the next item. `Err(None)` means it is not after the previous item.
     pub(crate) fn push(&mut self, item: Item) -> Result<(), Option<SyncError>> {
         let Some(prev) = self.pending.take() else {

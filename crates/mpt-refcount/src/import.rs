@@ -3,12 +3,17 @@
 //! A [`SyncImporter`] is created with the root to import (a root the host already
 //! trusts, e.g. from a finalized checkpoint). It takes the chunks in key order, each
 //! starting right after the previous one's last leaf ([`RangeChunk::next_start`]; the
-//! first at the empty key), verifies each with [`verify_range_with_limits`] before using
-//! it, and streams the leaves into a sorted trie builder that records every node. When a
-//! chunk proves that no leaf follows it, the import is complete; [`SyncImporter::finish`]
-//! checks that the rebuilt root is the target and only then writes: one
-//! [`crate::apply`] of a [`ChangeSet`] of all the nodes, in one atomic batch, which
-//! stores every node with its exact reference count and retains the root once.
+//! first at the empty key), and verifies each with [`verify_range_with_limits`]: the
+//! check rebuilds, from the chunk's leaves and the subtries its proof leaves outside the
+//! range, a trie that must hash to the target root. Once it does, every node it rebuilt
+//! is a node of the target trie, and the importer keeps them (every node whose subtrie
+//! holds a leaf of the chunk: the chunks together cover every node, and a node on a
+//! chunk boundary is kept once per chunk). When a chunk proves that no leaf follows it,
+//! the import is complete; [`SyncImporter::finish`] then writes: one [`crate::apply`] of
+//! a [`ChangeSet`] of all the kept nodes, in one atomic batch, which walks the trie from
+//! the target root (a node missing would be [`crate::Error::MissingNode`], writing
+//! nothing), stores every node once with its exact reference count and retains the root
+//! once.
 //!
 //! Nothing reaches the store before `finish`, and `finish` writes nothing unless it
 //! succeeds, so a tampered stream — a chunk changed, dropped, reordered or duplicated, a
@@ -19,10 +24,9 @@
 use primitives::{EMPTY_TRIE_ROOT, H256};
 
 use crate::SyncError;
-use crate::builder::{Builder, Item};
+use crate::builder::Nodes;
 use crate::changeset::{ApplyStats, ChangeSet};
-use crate::codec::to_nibbles;
-use crate::range::{RangeChunk, RangeLimits, RangeOutcome, verify_range_with_limits};
+use crate::range::{RangeChunk, RangeLimits, RangeOutcome, verify_and_rebuild};
 use crate::store::NodeStore;
 
 /// What [`SyncImporter::import_chunk`] accepted.
@@ -56,7 +60,6 @@ enum Phase {
     /// Expecting the chunk starting at this key.
     Expecting(Vec<u8>),
     Complete,
-    Poisoned,
 }
 
 /// Imports the trie of a trusted root from range-proved chunks (see the
@@ -90,7 +93,8 @@ pub struct SyncImporter {
     target: H256,
     limits: RangeLimits,
     phase: Phase,
-    builder: Builder,
+    /// The nodes of the verified chunks' rebuilds.
+    nodes: Nodes,
     leaves: u64,
     chunks: u64,
 }
@@ -107,7 +111,7 @@ impl SyncImporter {
             target,
             limits,
             phase: Phase::Expecting(Vec::new()),
-            builder: Builder::recording(),
+            nodes: Nodes::new(),
             leaves: 0,
             chunks: 0,
         }
@@ -118,12 +122,11 @@ impl SyncImporter {
         self.target
     }
 
-    /// The start key of the chunk the importer needs next; `None` once complete (or
-    /// after an internal failure).
+    /// The start key of the chunk the importer needs next; `None` once complete.
     pub fn next_start(&self) -> Option<&[u8]> {
         match &self.phase {
             Phase::Expecting(k) => Some(k),
-            _ => None,
+            Phase::Complete => None,
         }
     }
 
@@ -142,9 +145,10 @@ impl SyncImporter {
         self.chunks
     }
 
-    /// Nodes built so far (held in memory until [`SyncImporter::finish`]).
+    /// Nodes kept so far, boundary nodes once per chunk (held in memory until
+    /// [`SyncImporter::finish`]).
     pub fn nodes_built(&self) -> usize {
-        self.builder.recorded()
+        self.nodes.len()
     }
 
     /// Verifies `chunk` against the target root and takes in its leaves.
@@ -157,7 +161,6 @@ impl SyncImporter {
         let expected = match &self.phase {
             Phase::Expecting(k) => k,
             Phase::Complete => return Err(SyncError::AlreadyComplete),
-            Phase::Poisoned => return Err(SyncError::Poisoned),
         };
         if chunk.start != *expected {
             return Err(SyncError::UnexpectedStart {
@@ -165,7 +168,7 @@ impl SyncImporter {
                 found: chunk.start.clone(),
             });
         }
-        let RangeOutcome { more } = verify_range_with_limits(self.target, chunk, &self.limits)?;
+        let (RangeOutcome { more }, nodes) = verify_and_rebuild(self.target, chunk, &self.limits, true)?;
         if more && chunk.leaves.is_empty() {
             // A verified chunk without leaves ends the trie; `more` cannot be set.
             return Err(SyncError::RangeShape { reason: "an empty chunk that is not the last" });
@@ -174,14 +177,7 @@ impl SyncImporter {
             .leaves
             .checked_add(chunk.leaves.len() as u64)
             .ok_or(SyncError::OverLimit { what: "leaves imported", value: u64::MAX, limit: u64::MAX })?;
-        for (i, (k, v)) in chunk.leaves.iter().enumerate() {
-            if let Err(e) = self.builder.push(Item::Leaf { path: to_nibbles(k), value: v.clone() }) {
-                // Cannot happen after verification (the keys follow the previous chunk's
-                // last leaf); refuse everything from here on rather than guess.
-                self.phase = Phase::Poisoned;
-                return Err(e.unwrap_or(SyncError::NotIncreasing { index: i }));
-            }
-        }
+        self.nodes.extend(nodes);
         self.leaves = total_leaves;
         self.chunks += 1;
         self.phase = match chunk.next_start() {
@@ -196,22 +192,17 @@ impl SyncImporter {
         })
     }
 
-    /// Checks the rebuilt root against the target and writes the whole trie to `store`
-    /// in one [`crate::apply`]: every node with its exact reference count, the root
-    /// retained once more. Refused, writing nothing, if the import is not complete
-    /// ([`SyncError::Incomplete`]), if the rebuilt root differs
-    /// ([`SyncError::RootMismatch`]), or if the apply fails.
+    /// Writes the whole trie to `store` in one [`crate::apply`]: every node with its
+    /// exact reference count, the root retained once more. Refused, writing nothing, if
+    /// the import is not complete ([`SyncError::Incomplete`]) or if the apply fails
+    /// (a store error; [`crate::Error::MissingNode`] if the kept nodes did not cover the
+    /// trie, which verified chunks always do).
     pub fn finish<S: NodeStore + ?Sized>(self, store: &mut S) -> Result<ImportStats, SyncError> {
-        match self.phase {
-            Phase::Complete => {}
-            Phase::Expecting(next_start) => return Err(SyncError::Incomplete { next_start }),
-            Phase::Poisoned => return Err(SyncError::Poisoned),
+        if let Phase::Expecting(next_start) = self.phase {
+            return Err(SyncError::Incomplete { next_start });
         }
-        let (root, nodes) = self.builder.finish()?;
-        if root != self.target {
-            return Err(SyncError::RootMismatch { expected: self.target, computed: root });
-        }
-        let changes = ChangeSet { root, nodes };
+        let root = self.target;
+        let changes = ChangeSet { root, nodes: self.nodes };
         let apply =
             if root == EMPTY_TRIE_ROOT { ApplyStats::default() } else { crate::apply(store, &changes)? };
         Ok(ImportStats { root, leaves: self.leaves, chunks: self.chunks, apply })

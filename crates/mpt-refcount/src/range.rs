@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use primitives::{EMPTY_TRIE_ROOT, H256, keccak256};
 
-use crate::builder::{Builder, Item};
+use crate::builder::{Builder, Item, Nodes};
 use crate::codec::{ChildRef, DecodedNode, decode_node, to_nibbles};
 use crate::iter::{LeafIter, iter_from, key_after};
 use crate::proof::generate_proof;
@@ -149,6 +149,19 @@ pub fn verify_range_with_limits(
     chunk: &RangeChunk,
     limits: &RangeLimits,
 ) -> Result<RangeOutcome, SyncError> {
+    verify_and_rebuild(root, chunk, limits, false).map(|(outcome, _)| outcome)
+}
+
+/// [`verify_range_with_limits`], also returning (with `record`) every node the check
+/// rebuilt: once the root matched, these are nodes of the real trie, namely every node
+/// whose subtrie holds a leaf of the chunk (the root included, under its hash even when
+/// it is shorter than 32 bytes), children before parents.
+pub(crate) fn verify_and_rebuild(
+    root: H256,
+    chunk: &RangeChunk,
+    limits: &RangeLimits,
+    record: bool,
+) -> Result<(RangeOutcome, Nodes), SyncError> {
     check_leaves(chunk, limits)?;
     let bytes: usize = chunk.proof.iter().map(Vec::len).sum();
     if chunk.proof.len() > limits.max_proof_nodes || bytes > limits.max_proof_bytes {
@@ -162,7 +175,7 @@ pub fn verify_range_with_limits(
     }
     if root == EMPTY_TRIE_ROOT {
         if chunk.leaves.is_empty() {
-            return Ok(RangeOutcome { more: false });
+            return Ok((RangeOutcome { more: false }, Nodes::new()));
         }
         return Err(SyncError::RootMismatch { expected: root, computed: rebuild_plain(&chunk.leaves)? });
     }
@@ -181,7 +194,7 @@ pub fn verify_range_with_limits(
     let hi_on = walk.hi.is_some();
     walk.node(root_bytes, &reference, &mut prefix, true, hi_on)?;
 
-    let mut builder = Builder::root_only();
+    let mut builder = if record { Builder::recording() } else { Builder::root_only() };
     let order = |e: Option<SyncError>, index: usize| e.unwrap_or(SyncError::NotIncreasing { index });
     let more = !walk.above.is_empty();
     for item in walk.below.drain(..) {
@@ -194,11 +207,11 @@ pub fn verify_range_with_limits(
     for item in walk.above.drain(..) {
         builder.push(item).map_err(|e| order(e, last))?;
     }
-    let (computed, _) = builder.finish()?;
+    let (computed, nodes) = builder.finish()?;
     if computed != root {
         return Err(SyncError::RootMismatch { expected: root, computed });
     }
-    Ok(RangeOutcome { more })
+    Ok((RangeOutcome { more }, nodes))
 }
 
 /// The root of plain leaves (for the error of a non-empty chunk of the empty trie).

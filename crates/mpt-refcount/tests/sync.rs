@@ -15,6 +15,9 @@ use mpt_refcount::{
 };
 use proptest::prelude::*;
 
+mod support;
+use support::FailingStore;
+
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// A store holding exactly the trie of `map`, and its root.
@@ -381,6 +384,57 @@ fn a_tampered_stream_is_refused_and_leaves_the_store_unchanged() {
     // The honest stream still imports.
     import(root, &chunks, &mut store).unwrap();
     assert_eq!(Trie::from_root(root).entries(&store).unwrap(), map.into_iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn a_store_failing_at_any_call_of_finish_is_left_unchanged() {
+    let map = prefix_map();
+    let (source, root) = build(&map);
+    let chunks = chunks_of(&source, root, 8);
+    let mut store = FailingStore::new(busy_store());
+    let before = state(&store.inner);
+    let mut k = 0;
+    loop {
+        let mut importer = SyncImporter::new(root);
+        for c in &chunks {
+            importer.import_chunk(c).unwrap();
+        }
+        store.fail_at(k);
+        let result = importer.finish(&mut store);
+        if !store.armed() {
+            assert!(matches!(result, Err(SyncError::Trie(Error::Store { .. }))), "call {k}: {result:?}");
+            assert_eq!(state(&store.inner), before, "call {k} left a partial import");
+            k += 1;
+            continue;
+        }
+        store.disarm();
+        result.unwrap();
+        break;
+    }
+    assert!(k > 10, "the apply made only {k} store calls");
+    assert_eq!(Trie::from_root(root).entries(&store.inner).unwrap(), map.into_iter().collect::<Vec<_>>());
+}
+
+#[test]
+fn an_export_from_a_store_failing_at_any_call_is_a_typed_error() {
+    let map = prefix_map();
+    let (source, root) = build(&map);
+    let honest: Vec<Vec<u8>> =
+        SnapshotWriter::new(&source, root, 8, 1 << 16).unwrap().collect::<Result<_, _>>().unwrap();
+    let store = FailingStore::new(source);
+    for k in 0..400 {
+        store.fail_at(k);
+        let records: Result<Vec<Vec<u8>>, SyncError> =
+            SnapshotWriter::new(&store, root, 8, 1 << 16).and_then(|w| w.collect());
+        if !store.armed() {
+            assert!(matches!(records, Err(SyncError::Trie(Error::Store { .. }))), "call {k}");
+        } else {
+            store.disarm();
+            assert_eq!(records.unwrap(), honest);
+            return;
+        }
+    }
+    panic!("the export made more than 400 store calls");
 }
 
 #[test]
