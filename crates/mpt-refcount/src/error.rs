@@ -194,9 +194,10 @@ pub enum SyncError {
         /// Where the next chunk would start.
         next_start: Vec<u8>,
     },
-    /// The importer refused a chunk after it had started to use it (it never does for a
-    /// chunk that verified); it accepts nothing more.
-    #[error("the importer failed earlier and accepts nothing more")]
+    /// A [`SnapshotReader`](crate::SnapshotReader) refused an earlier record for good (a
+    /// record out of place, counts that disagree with the header, another root); it
+    /// accepts nothing more.
+    #[error("the snapshot stream failed earlier and is accepted no further")]
     Poisoned,
     /// The record size limit is too small for even one leaf and its proofs.
     #[error("a chunk with one leaf needs {needed} bytes, over the record limit of {limit}")]
