@@ -3,7 +3,7 @@
 //! A [`SyncImporter`] is created with the root to import (a root the host already
 //! trusts, e.g. from a finalized checkpoint). It takes the chunks in key order, each
 //! starting right after the previous one's last leaf ([`RangeChunk::next_start`]; the
-//! first at the empty key), and verifies each with [`verify_range_with_limits`]: the
+//! first at the empty key), and verifies each with [`verify_range_with_limits`](crate::verify_range_with_limits): the
 //! check rebuilds, from the chunk's leaves and the subtries its proof leaves outside the
 //! range, a trie that must hash to the target root. Once it does, every node it rebuilt
 //! is a node of the target trie, and the importer keeps them (every node whose subtrie
@@ -155,7 +155,7 @@ impl SyncImporter {
     ///
     /// The chunk must start at [`SyncImporter::next_start`]
     /// ([`SyncError::UnexpectedStart`] otherwise: a chunk dropped, reordered or
-    /// duplicated) and verify ([`verify_range_with_limits`]). On any error the importer
+    /// duplicated) and verify ([`verify_range_with_limits`](crate::verify_range_with_limits)). On any error the importer
     /// is unchanged and still expects the same chunk.
     pub fn import_chunk(&mut self, chunk: &RangeChunk) -> Result<ChunkProgress, SyncError> {
         let expected = match &self.phase {
