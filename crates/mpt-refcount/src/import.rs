@@ -3,8 +3,8 @@
 //! A [`SyncImporter`] is created with the root to import (a root the host already
 //! trusts, e.g. from a finalized checkpoint). It takes the chunks in key order, each
 //! starting right after the previous one's last leaf ([`RangeChunk::next_start`]; the
-//! first at the empty key), and verifies each with [`verify_range_with_limits`](crate::verify_range_with_limits): the
-//! check rebuilds, from the chunk's leaves and the subtries its proof leaves outside the
+//! first at the empty key), and verifies each with
+//! [`verify_range_with_limits`](crate::verify_range_with_limits): the check rebuilds, from the chunk's leaves and the subtries its proof leaves outside the
 //! range, a trie that must hash to the target root. Once it does, every node it rebuilt
 //! is a node of the target trie, and the importer keeps them (every node whose subtrie
 //! holds a leaf of the chunk: the chunks together cover every node, and a node on a
@@ -155,8 +155,9 @@ impl SyncImporter {
     ///
     /// The chunk must start at [`SyncImporter::next_start`]
     /// ([`SyncError::UnexpectedStart`] otherwise: a chunk dropped, reordered or
-    /// duplicated) and verify ([`verify_range_with_limits`](crate::verify_range_with_limits)). On any error the importer
-    /// is unchanged and still expects the same chunk.
+    /// duplicated) and verify
+    /// ([`verify_range_with_limits`](crate::verify_range_with_limits)). On any error the
+    /// importer is unchanged and still expects the same chunk.
     pub fn import_chunk(&mut self, chunk: &RangeChunk) -> Result<ChunkProgress, SyncError> {
         let expected = match &self.phase {
             Phase::Expecting(k) => k,

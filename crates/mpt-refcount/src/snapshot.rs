@@ -331,7 +331,9 @@ fn framing(len: usize) -> usize {
 /// Each chunk holds at most `max_leaves` leaves and its record at most `max_bytes`
 /// bytes (leaves, both proof paths and framing counted from above). [`SnapshotWriter::new`]
 /// walks the trie once to count the leaves and chunks for the header; the records are
-/// then produced one at a time, holding one chunk in memory.
+/// then produced one at a time, holding one chunk in memory. Keep `max_leaves` and
+/// `max_bytes` within the importing side's [`SnapshotLimits`] (by default 65,536 leaves
+/// and 16 MiB), or its reader refuses the records.
 #[derive(Debug)]
 pub struct SnapshotWriter<'s, S: NodeStore + ?Sized> {
     cursor: ChunkCursorBox<'s, S>,

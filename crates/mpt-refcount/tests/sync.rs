@@ -615,7 +615,11 @@ proptest! {
     /// change decodes to the same records), and the store is unchanged.
     #[test]
     fn a_corrupted_byte_is_refused_and_the_store_unchanged(
-        map in arb_map(), n in 1usize..20, pick in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), flip in 1u8..=255,
+        map in arb_map(),
+        n in 1usize..20,
+        pick in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
     ) {
         let (source, root) = build(&map);
         let mut records = export(&source, root, n, 1 << 20);
@@ -630,7 +634,13 @@ proptest! {
 
     /// Dropping, duplicating or swapping chunk records is refused; the store is unchanged.
     #[test]
-    fn a_dropped_or_reordered_chunk_is_refused(map in arb_map(), n in 1usize..10, a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>(), op in 0u8..3) {
+    fn a_dropped_or_reordered_chunk_is_refused(
+        map in arb_map(),
+        n in 1usize..10,
+        a in any::<prop::sample::Index>(),
+        b in any::<prop::sample::Index>(),
+        op in 0u8..3,
+    ) {
         let (source, root) = build(&map);
         let mut records = export(&source, root, n, 1 << 20);
         let chunks = records.len() - 2;
@@ -651,7 +661,10 @@ proptest! {
 
     /// Iteration from any start key yields exactly the map's entries from that key.
     #[test]
-    fn iteration_from_any_key_matches_the_map(map in arb_map(), start in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x10, 0x11, 0xff]), 0..7)) {
+    fn iteration_from_any_key_matches_the_map(
+        map in arb_map(),
+        start in prop::collection::vec(prop::sample::select(vec![0u8, 1, 0x10, 0x11, 0xff]), 0..7),
+    ) {
         let (store, root) = build(&map);
         let got: Vec<_> = iter_from(&store, root, &start).collect::<Result<_, _>>().unwrap();
         let want: Vec<_> = map.range(start.clone()..).map(|(k, v)| (k.clone(), v.clone())).collect();
