@@ -190,9 +190,7 @@ pub(crate) fn verify_and_rebuild(
     let mut reference = Vec::with_capacity(33);
     reference.push(0xa0);
     reference.extend_from_slice(root.as_bytes());
-    let mut prefix = Vec::with_capacity(64);
-    let hi_on = walk.hi.is_some();
-    walk.node(root_bytes, &reference, &mut prefix, true, hi_on)?;
+    walk.run(root_bytes, reference)?;
 
     let mut builder = if record { Builder::recording() } else { Builder::root_only() };
     let order = |e: Option<SyncError>, index: usize| e.unwrap_or(SyncError::NotIncreasing { index });
@@ -288,102 +286,114 @@ impl<'p> Walk<'p> {
         (lo, hi)
     }
 
-    /// Records the subtrie at `path` (held as `reference`) as outside the range, or
-    /// walks into it if a bound runs through it. Returns `true` if it was handled as
-    /// outside or inside without reading it.
-    fn outside(&mut self, path: &[u8], reference: &[u8], lo: Side, hi: Side) -> bool {
-        let item = || Item::Stub { path: path.to_vec(), reference: reference.to_vec() };
-        if lo == Side::Out {
-            self.below.push(item());
-            true
-        } else if hi == Side::Out {
-            self.above.push(item());
-            true
-        } else {
-            lo == Side::In && hi == Side::In
-        }
-    }
-
-    fn node(
-        &mut self,
-        bytes: &'p [u8],
-        reference: &[u8],
-        prefix: &mut Vec<u8>,
-        lo_on: bool,
-        hi_on: bool,
-    ) -> Result<(), SyncError> {
-        if prefix.len() > 2 * (MAX_KEY_BYTES + 1) {
-            return Err(Error::KeyTooLong { len: prefix.len().div_ceil(2), limit: MAX_KEY_BYTES }.into());
-        }
-        let base = prefix.len();
-        match decode_node(bytes)? {
-            DecodedNode::Leaf { path, value } => {
-                prefix.extend(path.to_vec());
-                // A leaf is a single key: compare it with the bounds themselves.
-                let is_lo = lo_on && prefix.as_slice() < self.lo.as_slice();
-                let is_hi = matches!((&self.hi, hi_on), (Some(h), true) if prefix.as_slice() > h.as_slice());
-                let item = Item::Leaf { path: prefix.clone(), value: value.to_vec() };
-                if is_lo {
-                    self.below.push(item);
-                } else if is_hi {
-                    self.above.push(item);
-                }
+    /// Walks the two paths from the root, without recursion. Pieces below the start go
+    /// to `below` in key order: they all come from nodes on the start's path, each node's
+    /// pieces before those of the nodes under it. Pieces after the last leaf come from
+    /// nodes on its path, and there a deeper node's pieces come *before* a shallower
+    /// one's (they sit left of the shallower node's right-hand siblings): they are
+    /// gathered per node and put in order at the end.
+    fn run(&mut self, root_bytes: &'p [u8], root_reference: Vec<u8>) -> Result<(), SyncError> {
+        let hi_on = self.hi.is_some();
+        let mut work: Vec<Visit<'p>> = vec![Visit {
+            bytes: root_bytes,
+            reference: root_reference,
+            prefix: Vec::new(),
+            lo_on: true,
+            hi_on,
+        }];
+        let mut above_groups: Vec<Vec<Item>> = Vec::new();
+        while let Some(Visit { bytes, reference, mut prefix, lo_on, hi_on }) = work.pop() {
+            if prefix.len() > 2 * (MAX_KEY_BYTES + 1) {
+                return Err(Error::KeyTooLong { len: prefix.len().div_ceil(2), limit: MAX_KEY_BYTES }.into());
             }
-            DecodedNode::Extension { path, child } => {
-                let mut full = prefix.clone();
-                full.extend(path.to_vec());
-                let (lo, hi) = self.sides(&full, lo_on, hi_on);
-                if lo == Side::Out {
-                    self.below.push(Item::Stub { path: prefix.clone(), reference: reference.to_vec() });
-                } else if hi == Side::Out {
-                    self.above.push(Item::Stub { path: prefix.clone(), reference: reference.to_vec() });
-                } else if lo == Side::On || hi == Side::On {
-                    *prefix = full;
-                    self.child(child, prefix, lo == Side::On, hi == Side::On)?;
+            let mut above = Vec::new();
+            match decode_node(bytes)? {
+                DecodedNode::Leaf { path, value } => {
+                    for i in 0..path.len() {
+                        prefix.push(path.at(i));
+                    }
+                    // A leaf is a single key: compare it with the bounds themselves.
+                    let is_lo = lo_on && prefix < self.lo;
+                    let is_hi = matches!((&self.hi, hi_on), (Some(h), true) if prefix > *h);
+                    if is_lo {
+                        self.below.push(Item::Leaf { path: prefix, value: value.to_vec() });
+                    } else if is_hi {
+                        above.push(Item::Leaf { path: prefix, value: value.to_vec() });
+                    }
                 }
-            }
-            DecodedNode::Branch { children, value } => {
-                if let Some(v) = value {
+                DecodedNode::Extension { path, child } => {
+                    let mut full = prefix.clone();
+                    for i in 0..path.len() {
+                        full.push(path.at(i));
+                    }
+                    let (lo, hi) = self.sides(&full, lo_on, hi_on);
+                    if lo == Side::Out {
+                        self.below.push(Item::Stub { path: prefix, reference });
+                    } else if hi == Side::Out {
+                        above.push(Item::Stub { path: prefix, reference });
+                    } else if lo == Side::On || hi == Side::On {
+                        work.push(self.visit(child, full, lo == Side::On, hi == Side::On)?);
+                    }
+                }
+                DecodedNode::Branch { children, value } => {
                     // The key ending here is a prefix of every bound that is on.
-                    if lo_on && prefix.len() < self.lo.len() {
+                    if let Some(v) = value
+                        && lo_on
+                        && prefix.len() < self.lo.len()
+                    {
                         self.below.push(Item::Leaf { path: prefix.clone(), value: v.to_vec() });
                     }
-                }
-                for (i, c) in children.iter().enumerate() {
-                    if matches!(c, ChildRef::Empty) {
-                        continue;
+                    for (i, c) in children.iter().enumerate() {
+                        if matches!(c, ChildRef::Empty) {
+                            continue;
+                        }
+                        let mut path = prefix.clone();
+                        path.push(i as u8);
+                        let (lo, hi) = self.sides(&path, lo_on, hi_on);
+                        if lo == Side::Out {
+                            self.below.push(Item::Stub { path, reference: child_reference(c) });
+                        } else if hi == Side::Out {
+                            above.push(Item::Stub { path, reference: child_reference(c) });
+                        } else if lo == Side::On || hi == Side::On {
+                            work.push(self.visit(*c, path, lo == Side::On, hi == Side::On)?);
+                        }
                     }
-                    prefix.push(i as u8);
-                    let (lo, hi) = self.sides(prefix, lo_on, hi_on);
-                    let r = child_reference(c);
-                    if !self.outside(prefix, &r, lo, hi) {
-                        self.child(*c, prefix, lo == Side::On, hi == Side::On)?;
-                    }
-                    prefix.truncate(base);
                 }
             }
+            if !above.is_empty() {
+                above_groups.push(above);
+            }
         }
-        prefix.truncate(base);
+        self.above = above_groups.into_iter().rev().flatten().collect();
         Ok(())
     }
 
-    fn child(
-        &mut self,
+    /// The visit of child `c` at `prefix`.
+    fn visit(
+        &self,
         c: ChildRef<'p>,
-        prefix: &mut Vec<u8>,
+        prefix: Vec<u8>,
         lo_on: bool,
         hi_on: bool,
-    ) -> Result<(), SyncError> {
-        let r = child_reference(&c);
-        match c {
-            ChildRef::Empty => Err(Error::InvalidNode { reason: "empty extension child" }.into()),
-            ChildRef::Hash(h) => {
-                let bytes = self.lookup(&h)?;
-                self.node(bytes, &r, prefix, lo_on, hi_on)
-            }
-            ChildRef::Inline(raw) => self.node(raw, &r, prefix, lo_on, hi_on),
-        }
+    ) -> Result<Visit<'p>, SyncError> {
+        let reference = child_reference(&c);
+        let bytes = match c {
+            ChildRef::Empty => return Err(Error::InvalidNode { reason: "empty extension child" }.into()),
+            ChildRef::Hash(h) => self.lookup(&h)?,
+            ChildRef::Inline(raw) => raw,
+        };
+        Ok(Visit { bytes, reference, prefix, lo_on, hi_on })
     }
+}
+
+/// A node to visit in [`Walk::run`]: its bytes, the reference its parent holds, its
+/// path, and which bounds run through it.
+struct Visit<'p> {
+    bytes: &'p [u8],
+    reference: Vec<u8>,
+    prefix: Vec<u8>,
+    lo_on: bool,
+    hi_on: bool,
 }
 
 fn child_reference(c: &ChildRef<'_>) -> Vec<u8> {

@@ -284,6 +284,32 @@ fn range_limits_are_enforced() {
     ));
 }
 
+#[test]
+fn the_deepest_trie_the_key_bound_allows_syncs_on_a_small_stack() {
+    // Keys forking at every nibble of 64 bytes: 129 nodes on the deepest path, which the
+    // range verifier walks recursively. 512 KiB is a quarter of a test thread's stack.
+    let handle = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            let mut map = Map::new();
+            for nib in 0..2 * mpt_refcount::MAX_KEY_BYTES {
+                let mut k = vec![0u8; mpt_refcount::MAX_KEY_BYTES];
+                k[nib / 2] |= if nib % 2 == 0 { 0x10 } else { 0x01 };
+                map.insert(k, vec![0x42; 40]);
+            }
+            map.insert(vec![0u8; mpt_refcount::MAX_KEY_BYTES], vec![0x42; 40]);
+            let (source, root) = build(&map);
+            for n in [1, 5, 1000] {
+                let chunks = chunks_of(&source, root, n);
+                let mut store = MemoryStore::new();
+                import(root, &chunks, &mut store).unwrap();
+                assert_eq!(state(&store), state(&source));
+            }
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
+
 // ---------------------------------------------------------------- import
 
 #[test]
