@@ -1,8 +1,11 @@
-//! Harnesses for the decoders of untrusted bytes in `mpt-refcount`: trie nodes and
-//! Merkle proofs.
+//! Harnesses for the decoders of untrusted bytes in `mpt-refcount`: trie nodes, Merkle
+//! proofs and state-sync snapshot records.
 
 use mpt_refcount::codec::{decode_node, for_each_child_hash};
-use mpt_refcount::{MemoryStore, Trie, apply, verify_proof};
+use mpt_refcount::{
+    MemoryStore, Record, SnapshotLimits, SnapshotReader, SnapshotWriter, SyncImporter, Trie, apply,
+    decode_record, encode_record, verify_proof, verify_range,
+};
 use primitives::keccak256;
 
 /// One trie node: a strict decode must re-encode to the same bytes (canonical form), and
@@ -70,6 +73,60 @@ pub fn seeds() -> Vec<Vec<u8>> {
     for k in keys.iter().copied().chain([&b"cat"[..], b"d"]) {
         let p = trie.prove(&store, k).expect("prove");
         seeds.push(encode_proof(k, &p));
+    }
+    seeds
+}
+
+/// One snapshot record from untrusted bytes: the decoder with its default limits never
+/// panics and accepts only canonical records (an accepted record re-encodes to the same
+/// bytes). A decoded chunk is then verified against the keccak256 of its first proof node
+/// (the root of a real proof), so the range verifier walks the fuzzed nodes, and fed to an
+/// importer and to a reader after a header of that root; none of them may panic, and a
+/// chunk the verifier accepts is accepted by the importer when it starts at the empty key.
+pub fn snapshot_record(data: &[u8]) {
+    let limits = SnapshotLimits::default();
+    let Ok(record) = decode_record(data, &limits) else { return };
+    assert_eq!(encode_record(&record), data, "accepted records are canonical");
+    let Record::Chunk(chunk) = record else { return };
+    let root = chunk.proof.first().map_or(primitives::EMPTY_TRIE_ROOT, keccak256);
+    let verified = verify_range(root, &chunk);
+    let mut importer = SyncImporter::new(root);
+    let imported = importer.import_chunk(&chunk);
+    if chunk.start.is_empty() {
+        assert_eq!(verified.is_ok(), imported.is_ok(), "the importer verifies like verify_range");
+    }
+    if let Ok(outcome) = verified
+        && !outcome.more
+        && imported.is_ok()
+    {
+        let mut store = MemoryStore::new();
+        if let Ok(stats) = importer.finish(&mut store) {
+            assert_eq!(stats.root, root);
+        }
+    }
+    let mut reader = SnapshotReader::new(root, limits);
+    let header = encode_record(&Record::Header { root, leaves: chunk.leaves.len() as u64, chunks: 1 });
+    if reader.push(&header).is_ok() {
+        let _ = reader.push(data);
+    }
+}
+
+/// Seeds for [`snapshot_record`]: the records of real snapshots of a small trie with
+/// prefix keys, in chunks of several sizes.
+pub fn snapshot_seeds() -> Vec<Vec<u8>> {
+    let mut store = MemoryStore::new();
+    let mut trie = Trie::new();
+    let keys: [&[u8]; 8] = [b"do", b"dog", b"doge", b"horse", b"\x00\x01", b"\x00\x01\x02", b"\xff", b"z"];
+    for (i, k) in keys.iter().enumerate() {
+        let value = vec![i as u8 + 1; 1 + i * 7];
+        trie.insert(&store, k, &value).expect("in-memory insert");
+    }
+    let (root, _) = trie.commit_to(&mut store).expect("apply");
+    let mut seeds = Vec::new();
+    for n in [1, 3, 100] {
+        for r in SnapshotWriter::new(&store, root, n, 64 * 1024).expect("writer") {
+            seeds.push(r.expect("record"));
+        }
     }
     seeds
 }

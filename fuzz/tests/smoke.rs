@@ -107,6 +107,24 @@ fn mpt_refcount_decoders_never_panic() {
     let seeds = mpt_refcount_targets::seeds();
     assert!(smoke(mpt_refcount_targets::node, &seeds, 5_000, 3) > 5_000);
     assert!(smoke(mpt_refcount_targets::proof, &seeds, 5_000, 4) > 5_000);
+    let seeds = mpt_refcount_targets::snapshot_seeds();
+    assert!(smoke(mpt_refcount_targets::snapshot_record, &seeds, 3_000, 5) > 3_000);
+}
+
+/// The snapshot seeds are real records, so the mutations start from records that decode
+/// and chunks that verify.
+#[test]
+fn mpt_refcount_snapshot_seeds_decode_and_verify() {
+    let limits = mpt_refcount::SnapshotLimits::default();
+    let seeds = mpt_refcount_targets::snapshot_seeds();
+    let records: Vec<_> = seeds.iter().map(|s| mpt_refcount::decode_record(s, &limits).unwrap()).collect();
+    let Some(mpt_refcount::Record::Header { root, .. }) = records.first() else { panic!("header first") };
+    let chunks: Vec<_> = records
+        .iter()
+        .filter_map(|r| if let mpt_refcount::Record::Chunk(c) = r { Some(c) } else { None })
+        .collect();
+    assert!(chunks.len() > 10);
+    assert!(chunks.iter().all(|c| mpt_refcount::verify_range(*root, c).is_ok()));
 }
 
 #[test]

@@ -22,6 +22,14 @@
 //!   checkpoints), prune the rest.
 //! * **Proofs** ([`verify_proof`], [`verify_secure_proof`], [`Trie::prove`]): inclusion
 //!   and exclusion against a root; verification treats the proof as hostile.
+//! * **State sync** ([`iter_from`], [`prove_range`], [`verify_range`], [`SyncImporter`],
+//!   [`SnapshotWriter`], [`SnapshotReader`]): the leaves of a stored root in key order from
+//!   any key; chunks of consecutive leaves with range proofs that they are exactly the
+//!   trie's leaves in their key range; a bulk import that verifies every chunk against a
+//!   trusted root and writes the whole trie in one atomic apply only once its rebuilt
+//!   root matches, so a tampered stream leaves the store unchanged; and a bounded record
+//!   format (header, chunks, end) with a limit-checked decoder. See [`range`],
+//!   [`import`] and [`snapshot`].
 //!
 //! # Call order
 //!
@@ -84,22 +92,33 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod builder;
 pub mod changeset;
 pub mod codec;
 mod error;
 mod hashmap;
+pub mod import;
+pub mod iter;
 pub mod proof;
+pub mod range;
 pub mod retention;
 mod secure;
+pub mod snapshot;
 pub mod store;
 pub mod synthetic;
 mod trie;
 
 pub use changeset::{ApplyStats, Bookkeeper, ChangeSet, PruneStats, apply, prune};
-pub use error::Error;
+pub use error::{Error, SyncError};
+pub use import::{ChunkProgress, ImportStats, SyncImporter};
+pub use iter::{LeafIter, iter_from, key_after};
 pub use primitives::{EMPTY_TRIE_ROOT, H256};
 pub use proof::{ProofLimits, generate_proof, verify_proof, verify_proof_with_limits, verify_secure_proof};
+pub use range::{RangeChunk, RangeLimits, RangeOutcome, prove_range, verify_range, verify_range_with_limits};
 pub use retention::Retention;
 pub use secure::SecureTrie;
+pub use snapshot::{
+    Record, SNAPSHOT_VERSION, SnapshotLimits, SnapshotReader, SnapshotWriter, decode_record, encode_record,
+};
 pub use store::{MemoryStore, NodeStore, NodeWrite, WriteBatch};
 pub use trie::{Hashing, KeyValue, MAX_KEY_BYTES, MAX_VALUE_BYTES, PARALLEL_THRESHOLD, Trie};
