@@ -97,6 +97,10 @@ impl<S: Scheme + KeyBytes> Context for StaticContext<S> {
         Some(self.schedule.set_for(height).clone())
     }
 
+    fn set_since(&self, height: u64) -> Option<u64> {
+        Some(self.schedule.since(height))
+    }
+
     fn sign(&self, msg: &[u8]) -> Option<(ValidatorIndex, S::Signature)> {
         self.key.as_ref().map(|(i, sk)| (*i, S::sign(sk, msg)))
     }

@@ -103,6 +103,11 @@ impl<V: Ord + Clone> VoteKeeper<V> {
         })
     }
 
+    /// The distinct values voted for in `epoch` (ascending).
+    pub fn values(&self, epoch: u64) -> Vec<V> {
+        self.epochs.get(&epoch).map_or_else(Vec::new, |e| e.stake.keys().cloned().collect())
+    }
+
     /// Forgets every epoch below `epoch` (bounded memory).
     pub fn prune_below(&mut self, epoch: u64) {
         self.epochs = self.epochs.split_off(&epoch);
@@ -147,6 +152,17 @@ impl EpochTally {
         let total = stakes.iter().fold(U256::zero(), |a, s| a.saturating_add(*s));
         let n = stakes.len();
         EpochTally { stakes, total, explicit: vec![0; n], any: vec![0; n], joined: floor, entered: floor }
+    }
+
+    /// Replaces the stakes (same number of voters: a set change over one validator
+    /// universe) and returns the thresholds the recorded requests now cross.
+    pub fn restake(&mut self, stakes: Vec<U256>) -> Vec<EpochThreshold> {
+        if stakes.len() != self.stakes.len() {
+            return Vec::new();
+        }
+        self.total = stakes.iter().fold(U256::zero(), |a, s| a.saturating_add(*s));
+        self.stakes = stakes;
+        self.thresholds()
     }
 
     /// Records a signed EpochChange by `voter` for `epoch`; returns the thresholds newly

@@ -122,7 +122,7 @@ pub use evidence::{Evidence, MAX_EVIDENCE_LEN, SignedStatement, StatementKind};
 pub use keeper::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome};
 pub use machine::{Config, Event, Input, Machine, Output, PersistedState};
 pub use message::{EpochChange, Limits, Message, Proposal, Vote};
-pub use schedule::{SET_CHANGE_LAG, SetSchedule};
+pub use schedule::{BlockQuorum, MAX_QUORUM_SETS, SET_CHANGE_LAG, SetSchedule};
 pub use types::{
     Block, BlockHeader, BlockRef, Checkpoint, Context, EPOCH_CHANGE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN,
     epoch_change_message, proposal_message, vote_message,
