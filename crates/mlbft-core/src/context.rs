@@ -60,6 +60,17 @@ impl<S: Scheme> StaticContext<S> {
         }
     }
 
+    /// A context whose validator sets follow `schedule` (its genesis set and changes).
+    pub fn with_schedule(schedule: SetSchedule<S>, key: Option<(ValidatorIndex, S::SecretKey)>) -> Self {
+        StaticContext {
+            set: schedule.genesis().clone(),
+            schedule,
+            key,
+            guardians: None,
+            payload: default_payload,
+        }
+    }
+
     /// With guardian finality checked against `guardians`.
     pub fn with_guardians(mut self, guardians: Guardians<S>) -> Self {
         self.guardians = Some(guardians);
