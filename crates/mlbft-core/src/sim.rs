@@ -84,6 +84,8 @@ pub struct Checker {
     pub invalid_evidence: u64,
     /// Finality conflicts seen by honest validators.
     pub finality_conflicts: u64,
+    /// Who proposed each block (first report).
+    pub proposer_of: BTreeMap<H256, NodeId>,
 }
 
 impl Checker {
@@ -340,7 +342,9 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
 
     fn event(&mut self, now: Timestamp, ev: Event<S>) {
         if let Event::Proposed { block } = &ev {
-            self.checker.borrow_mut().proposed_at.entry(block.hash).or_insert(now);
+            let mut c = self.checker.borrow_mut();
+            c.proposed_at.entry(block.hash).or_insert(now);
+            c.proposer_of.entry(block.hash).or_insert(self.id);
         }
         if !self.honest() {
             return;
@@ -641,6 +645,11 @@ pub struct RunOutcome {
     pub trace_hash: u64,
     /// When the last fault healed.
     pub healed_at: Timestamp,
+    /// Proposers of the settled blocks above the last set change's hand-over (its
+    /// effective height + 1); empty without set changes.
+    pub late_proposers: BTreeSet<NodeId>,
+    /// Members of the last set of the schedule.
+    pub final_members: BTreeSet<NodeId>,
 }
 
 fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
@@ -752,7 +761,8 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
                     stakes[next_new] = 1;
                     next_new += 1;
                 }
-                if byz_in.len() < (members.len() + 2) / 3 {
+                // The bound ⌊(n + 3 − 1)/3⌋ of the grown set is ⌈n/3⌉.
+                if byz_in.len() < members.len().div_ceil(3) {
                     byz.insert(next_new - 1);
                     roles.insert(next_new - 1, Role::Equivocator);
                 }
@@ -903,8 +913,16 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         .iter()
         .filter_map(|(h, at)| c.proposed_at.get(h).map(|p| (at.millis_since(*p)) as f64 / mean_delay))
         .collect();
+    let last_change = schedule.changes().last().map(|(h, _)| h);
+    let late_proposers = last_change.map_or_else(BTreeSet::new, |eff| {
+        c.settled.range(eff.saturating_add(1)..).filter_map(|(_, h)| c.proposer_of.get(h).copied()).collect()
+    });
+    let last_set = schedule.set_for(u64::MAX);
+    let final_members = (0..universe).filter(|&i| last_set.contains(i as ValidatorIndex)).collect();
     Ok(RunOutcome {
         seed,
+        late_proposers,
+        final_members,
         violation,
         liveness_failure,
         settled: c.settled.keys().next_back().copied().unwrap_or(0),
