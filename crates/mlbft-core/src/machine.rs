@@ -37,6 +37,9 @@ use crate::types::{
 };
 use crate::validators::{ValidatorIndex, ValidatorSet};
 
+/// Most provisional certificates held (see [`Machine::quorum_for`]).
+pub const MAX_PROVISIONAL: usize = 64;
+
 /// Tuning of the machine. Timeouts are logical milliseconds; the host maps them to its
 /// clock.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -252,6 +255,14 @@ pub struct Machine<C: Context> {
     epoch_set: Arc<ValidatorSet<C::Scheme>>,
     /// The last quorum computed: `(height, settled height, quorum)`.
     quorum_cache: Option<(u64, u64, BlockQuorum<C::Scheme>)>,
+    /// CCs signed by the set in force but not yet acceptable here (a hand-over still open
+    /// in our view), by height; re-checked when our settled tip moves. At most
+    /// [`MAX_PROVISIONAL`].
+    provisional: BTreeMap<(u64, H256), CommitCertificate<C::Scheme>>,
+    /// The latest proposal refused only because its parent CC was provisional, replayed
+    /// when the hand-over closes here.
+    held_proposal: Option<(ValidatorIndex, Proposal<C::Scheme>)>,
+    rechecking: bool,
     timeouts: u32,
     outputs: VecDeque<Output<C::Scheme>>,
 }
@@ -341,6 +352,9 @@ impl<C: Context> Machine<C> {
             fast_tally,
             epoch_set,
             quorum_cache: None,
+            provisional: BTreeMap::new(),
+            held_proposal: None,
+            rechecking: false,
             config,
             ctx,
             set,
@@ -797,11 +811,16 @@ impl<C: Context> Machine<C> {
             return Ok(());
         }
         if let Err(err) = self.check_parent(&p) {
-            if let Some(cc) = &p.parent_cc
-                && !matches!(self.accept_cc(cc), Err(_) | Ok(true))
+            if let Some(cc) = p.parent_cc.clone()
+                && !matches!(self.accept_cc(&cc), Err(_) | Ok(true))
             {
-                // Our view still needs the previous set's signatures: fetch the chain below.
+                // Our view still needs the previous set's signatures: keep the CC and the
+                // proposal for when it closes, and fetch the chain below.
                 let below = cc.block.hash;
+                self.hold_provisional(cc);
+                if self.held_proposal.as_ref().is_none_or(|(_, h)| h.block.epoch <= e) {
+                    self.held_proposal = Some((from, p));
+                }
                 self.walk_down(now, below, Some(from));
             }
             return Err(err);
@@ -1009,14 +1028,49 @@ impl<C: Context> Machine<C> {
     /// After our settled tip moved, a hand-over may have closed, so fewer sets must
     /// certify: re-check the tallies of the epochs still tracked.
     fn recheck_quorums(&mut self, now: Timestamp) {
-        if self.fast_tally {
+        if self.fast_tally || self.rechecking {
             return;
         }
+        self.rechecking = true;
         let from = self.epoch.saturating_sub(self.config.past_epochs);
         for e in from..=self.epoch {
             for value in self.votes.values(e) {
                 self.check_quorum(now, e, value, None);
             }
+        }
+        // Provisional CCs that our view now accepts, lowest first.
+        let held = std::mem::take(&mut self.provisional);
+        for (key, cc) in held {
+            if self.ccs.contains_key(&cc.block.hash) {
+                continue;
+            }
+            match self.accept_cc(&cc) {
+                Ok(true) => {
+                    let hash = cc.block.hash;
+                    self.on_cc(now, cc, None);
+                    self.check_settlement(now, hash);
+                }
+                Ok(false) => {
+                    self.provisional.insert(key, cc);
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some((s, c)) = self.pending_settle {
+            self.settle(now, s, c);
+        }
+        self.rechecking = false;
+        if let Some((from, p)) = self.held_proposal.take() {
+            let _ = self.on_proposal(now, from, p);
+        }
+    }
+
+    /// Keeps a CC that only the set in force signed (bounded; the lowest heights go
+    /// first when full, as the highest are the ones the chain continues from).
+    fn hold_provisional(&mut self, cc: CommitCertificate<C::Scheme>) {
+        self.provisional.insert((cc.block.height, cc.block.hash), cc);
+        while self.provisional.len() > MAX_PROVISIONAL {
+            self.provisional.pop_first();
         }
     }
 
@@ -1189,14 +1243,25 @@ impl<C: Context> Machine<C> {
         if !self.epoch_set.contains(ec.voter) && !self.quorum(frontier).is_ok_and(|q| q.is_member(ec.voter)) {
             return Err(Error::UnknownValidator { index: ec.voter, len: self.set.len() });
         }
-        let new_cc = ec.high_cc.as_ref().filter(|cc| !self.ccs.contains_key(&cc.block.hash));
+        let new_cc = ec.high_cc.as_ref().filter(|cc| {
+            !self.ccs.contains_key(&cc.block.hash)
+                && !self.provisional.contains_key(&(cc.block.height, cc.block.hash))
+        });
         if ec.epoch <= self.epoch_tally.requested(ec.voter) && new_cc.is_none() {
             return Ok(());
         }
         ec.verify_signature(&self.set)?;
-        if let Some(cc) = new_cc {
-            let cc = cc.clone();
-            self.quorum(cc.block.height)?.verify(&cc)?;
+        let mut accepted_cc = ec.high_cc.clone().filter(|cc| self.ccs.contains_key(&cc.block.hash));
+        if let Some(cc) = new_cc.cloned() {
+            if self.accept_cc(&cc)? {
+                accepted_cc = Some(cc);
+            } else {
+                // Signed by the set in force only, while its hand-over is open here: the
+                // request still counts; the CC waits until we settle the blocks below.
+                let below = cc.block.hash;
+                self.hold_provisional(cc);
+                self.walk_down(now, below, Some(ec.voter));
+            }
         }
         let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
         let their_height = ec.high_cc.as_ref().map_or(0, |cc| cc.block.height).saturating_add(1);
@@ -1212,7 +1277,7 @@ impl<C: Context> Machine<C> {
             let known = self.proposer_report.filter(|(e, _, _)| *e == ec.epoch).map_or(0, |(_, l, _)| l);
             self.proposer_report = Some((ec.epoch, their_lock.max(known), ec.voter));
         }
-        if let Some(cc) = ec.high_cc {
+        if let Some(cc) = accepted_cc {
             self.on_cc(now, cc, Some(ec.voter));
         }
         self.count_epoch_request(now, ec.voter, ec.epoch);
@@ -1286,6 +1351,18 @@ impl<C: Context> Machine<C> {
             return Err(Error::InvalidBlock { hash, reason: "certificate names another block" });
         }
         if self.blocks.contains_key(&hash) {
+            if !self.ccs.contains_key(&hash) {
+                // A block we hold uncertified (a provisional CC): this CC may do.
+                if self.accept_cc(&cc)? {
+                    self.on_cc(now, cc, Some(from));
+                    self.check_settlement(now, hash);
+                    if let Some((s, c)) = self.pending_settle {
+                        self.settle(now, s, c);
+                    }
+                } else {
+                    self.hold_provisional(cc);
+                }
+            }
             return Ok(());
         }
         if !self.requested.contains_key(&hash) {
@@ -1297,7 +1374,9 @@ impl<C: Context> Machine<C> {
         self.store_block(block);
         if !certified {
             // Certified by the set in force alone while the hand-over is still open here:
-            // keep the block (it was requested) and walk down to the blocks that close it.
+            // keep the block (it was requested) and its CC provisionally, and walk down to
+            // the blocks that close the hand-over.
+            self.hold_provisional(cc);
             self.walk_down(now, parent, Some(from));
             return Ok(());
         }
