@@ -86,6 +86,16 @@ fn sweep_set_change_swap_m4() {
 }
 
 #[test]
+fn set_change_sweep_is_deterministic() {
+    let mut cfg = config(4, 8, 0.01);
+    cfg.set_changes = SetChangeKind::CYCLE.to_vec();
+    let a = run::<FakeScheme>(&cfg, 3).unwrap();
+    let b = run::<FakeScheme>(&cfg, 3).unwrap();
+    assert_eq!(a, b);
+    assert!(a.evidence > 0, "the equivocating newcomer or the genesis Byzantine is reported");
+}
+
+#[test]
 fn sweep_set_change_reweight_m4() {
     sweep_with_changes(4, 8, &[SetChangeKind::Reweight], 0..7);
 }
