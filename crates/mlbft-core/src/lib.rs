@@ -26,6 +26,8 @@
 //!   emitted once.
 //! * [`Certificate`] — aggregate plus bitmap, `verify(set, message)` checks validity and
 //!   quorum; generic over [`QuorumSet`] (validators or guardians).
+//! * [`SetSchedule`] and [`BlockQuorum`] — validator-set changes over one validator
+//!   universe (lag [`SET_CHANGE_LAG`]; joint certificates while a hand-over is open).
 //! * [`Machine`] — the per-validator state machine in the workspace's sans-I/O shape.
 //! * [`Evidence`] — two conflicting signed statements, verifiable alone, RLP codec.
 //! * `sim` (feature `netsim`) — the netsim harness behind the `safety_sweep` example.
