@@ -727,7 +727,9 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         })
         .collect();
 
-    // The set changes, decided at `set_change_height(k)`.
+    // The set changes, decided at `set_change_height(k)`, drawn from their own stream so
+    // that a seed's faults (crash, partition) are the same with and without changes.
+    let mut crng = ChaCha8Rng::seed_from_u64(seed ^ 0x7365_745f_6368_616e);
     let mut byz = byz;
     let mut schedule = SetSchedule::new(set.clone());
     let mut next_new = m;
@@ -739,7 +741,7 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
                 let honest_in: Vec<NodeId> = members.iter().copied().filter(|i| !byz.contains(i)).collect();
                 let out = match byz_in.first() {
                     Some(&b) => b,
-                    None => honest_in[below(&mut rng, honest_in.len() as u64) as usize],
+                    None => honest_in[below(&mut crng, honest_in.len() as u64) as usize],
                 };
                 let joining = next_new;
                 next_new += 1;
@@ -753,7 +755,7 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
             }
             SetChangeKind::Reweight => {
                 for &i in &members {
-                    stakes[i] = if byz.contains(&i) { 1 } else { 1 + below(&mut rng, 4) };
+                    stakes[i] = if byz.contains(&i) { 1 } else { 1 + below(&mut crng, 4) };
                 }
             }
             SetChangeKind::Grow => {
