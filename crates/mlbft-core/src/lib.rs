@@ -122,7 +122,9 @@ pub use context::{Guardians, MAX_FINALITY_PROOF, StaticContext};
 pub use error::Error;
 pub use evidence::{Evidence, MAX_EVIDENCE_LEN, SignedStatement, StatementKind};
 pub use keeper::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome};
-pub use machine::{Config, Event, Input, MAX_PROVISIONAL, Machine, Output, PersistedState};
+pub use machine::{
+    CATCH_UP_ANCESTORS, Config, Event, Input, MAX_PROVISIONAL, Machine, Output, PersistedState,
+};
 pub use message::{EpochChange, Limits, Message, Proposal, Vote};
 pub use schedule::{BlockQuorum, MAX_QUORUM_SETS, SET_CHANGE_LAG, SetSchedule};
 pub use types::{

@@ -40,6 +40,10 @@ use crate::types::{
 };
 use crate::validators::{ValidatorIndex, ValidatorSet};
 
+/// Certified ancestors sent along with a block response when the schedule has set
+/// changes (catch-up across a hand-over).
+pub const CATCH_UP_ANCESTORS: usize = 8;
+
 /// Most provisional certificates held (see [`Machine::quorum_for`]).
 pub const MAX_PROVISIONAL: usize = 64;
 
@@ -1328,6 +1332,21 @@ impl<C: Context> Machine<C> {
             },
         };
         self.outputs.push_back(Output::Send { to: from, msg });
+        if self.fast_tally {
+            return;
+        }
+        // With set changes, a requester that slept through a hand-over walks down to the
+        // old set's last block: send the certified ancestors too (child first, so each
+        // arrives as the parent of a block it holds), one round trip instead of one per
+        // block.
+        let mut cur = hash;
+        for _ in 0..CATCH_UP_ANCESTORS {
+            let Some(parent) = self.blocks.get(&cur).map(|b| b.parent) else { return };
+            let (Some(b), Some(cc)) = (self.blocks.get(&parent), self.ccs.get(&parent)) else { return };
+            let msg = Message::BlockResponse { block: b.clone(), cc: cc.clone() };
+            self.outputs.push_back(Output::Send { to: from, msg });
+            cur = parent;
+        }
     }
 
     fn request(&mut self, now: Timestamp, hash: H256, to: Option<ValidatorIndex>) {
@@ -1380,7 +1399,13 @@ impl<C: Context> Machine<C> {
             }
             return Ok(());
         }
-        if !self.requested.contains_key(&hash) {
+        // Requested, or (with set changes) the parent of a block we hold above our settled
+        // tip: the ancestors a responder sends along (`CATCH_UP_ANCESTORS`).
+        let wanted = self.requested.contains_key(&hash)
+            || (!self.fast_tally
+                && block.height > self.settled_tip.height
+                && self.children.contains_key(&hash));
+        if !wanted {
             return Err(Error::InvalidBlock { hash, reason: "not requested" });
         }
         let certified = self.ccs.contains_key(&hash) || self.accept_cc(&cc)?;

@@ -420,3 +420,27 @@ fn a_height_whose_set_the_context_cannot_give_is_refused_and_changes_nothing() {
     assert!(m.block(&b3.hash()).is_none());
     assert_eq!(m.quorum_for(3).err(), Some(Error::UnknownSetForHeight { height: 3 }));
 }
+
+#[test]
+fn with_set_changes_a_block_response_carries_the_certified_ancestors() {
+    // Given: the swap fixture's observer holds b1..=b4 with the CCs of b1..=b3.
+    let Swap { blocks, mut m, .. } = swap_fixture();
+    while m.poll_output().is_some() {}
+    // When: a peer asks for b3 (a validator catching up across the hand-over).
+    m.handle(
+        Timestamp::from_millis(20),
+        Input::Message { from: 2, msg: Message::BlockRequest { hash: blocks[3].hash() } },
+    )
+    .unwrap();
+    // Then: b3 and its certified ancestors, child first, down to genesis (which has no CC).
+    let sent: Vec<(u32, u64)> = std::iter::from_fn(|| m.poll_output())
+        .filter_map(|o| match o {
+            Output::Send { to, msg: Message::BlockResponse { block, cc } } => {
+                assert_eq!(cc.block, block.reference());
+                Some((to, block.height))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![(2, 3), (2, 2), (2, 1)]);
+}
