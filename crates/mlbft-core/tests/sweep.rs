@@ -176,7 +176,7 @@ fn big(cfg: &SweepConfig, seeds: std::ops::Range<u64>) {
 }
 
 #[test]
-#[ignore = "long: 200 seeds per kind of set change (run with --release); fails today on one m = 7 seed of the three-change cycle (docs/mlbft.md)"]
+#[ignore = "long: 200 seeds per kind of set change (run with --release); fails today: rare liveness misses (m = 4 grow seed 91, m = 7 cycle seed 129; docs/mlbft.md)"]
 fn sweep_set_changes_two_hundred_seeds() {
     for kinds in [
         &[SetChangeKind::Swap][..],
