@@ -12,14 +12,17 @@
 //! Other flags: `--interval T` (checkpoint interval, default 100), `--tail-ms MS`
 //! (simulated time after the last fault heals), `--no-faults` (constant 50 ms links, no
 //! partition, no crash: the latency figure of docs/benchmarks.md), `--real-bls` (real
-//! BLS12-381 instead of the fake scheme; slow), `--verbose` (one line per run).
+//! BLS12-381 instead of the fake scheme; slow), `--verbose` (one line per run),
+//! `--set-changes N` (N validator-set changes mid-run, cycling swap one validator /
+//! reweight stakes / grow by three, decided at heights 6, 16, 26, …; the summary line
+//! is the same JSON object).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use bls_gossip::{Bls, FakeScheme};
-use mlbft_core::sim::{RunOutcome, Summary, SweepConfig, run};
+use mlbft_core::sim::{RunOutcome, SetChangeKind, Summary, SweepConfig, run};
 
 struct Args {
     cfg: SweepConfig,
@@ -57,6 +60,11 @@ fn parse() -> Result<Args, String> {
                 cfg.faults = false;
                 cfg.partitions = false;
                 cfg.crashes = false;
+            }
+            "--set-changes" => {
+                let n: usize = value()?.parse().map_err(|e| format!("--set-changes: {e}"))?;
+                cfg.set_changes =
+                    (0..n).map(|k| SetChangeKind::CYCLE[k % SetChangeKind::CYCLE.len()]).collect();
             }
             "--real-bls" => real_bls = true,
             "--json" => json = true,
@@ -103,6 +111,9 @@ fn main() -> ExitCode {
         }
     }
     let summary = Summary::of(&runs);
+    if !args.cfg.set_changes.is_empty() {
+        eprintln!("set changes: {:?}", args.cfg.set_changes);
+    }
     if !args.json {
         println!(
             "m={} f={} guardians={} loss={} seeds={:?} split_brain={} in {:.1}s",

@@ -30,6 +30,19 @@ impl<S: Scheme> SettlementProof<S> {
     /// Checks the links, the consecutive heights and epochs of the last two headers and
     /// both certificates against `set`; returns the settled block `headers[0]`.
     pub fn verify(&self, set: &ValidatorSet<S>) -> Result<Checkpoint, Error> {
+        self.verify_by(|_| Some(set))
+    }
+
+    /// [`SettlementProof::verify`] across validator-set changes: each certificate is
+    /// checked against `set_for(its block's height)`, the set in force there (a joint
+    /// certificate of an open hand-over carries that set's quorum too).
+    pub fn verify_by<'a>(
+        &self,
+        set_for: impl Fn(u64) -> Option<&'a ValidatorSet<S>>,
+    ) -> Result<Checkpoint, Error>
+    where
+        S: 'a,
+    {
         let n = self.headers.len();
         if !(2..=MAX_PROOF_HEADERS).contains(&n) {
             return Err(Error::InvalidEvidence { reason: "settlement proof needs 2..=4096 headers" });
@@ -48,8 +61,10 @@ impl<S: Scheme> SettlementProof<S> {
         if self.cc_settled.block != settled || self.cc_child.block != child {
             return Err(Error::InvalidBlock { hash: settled.hash, reason: "certificates name other blocks" });
         }
-        self.cc_settled.verify(set)?;
-        self.cc_child.verify(set)?;
+        for cc in [&self.cc_settled, &self.cc_child] {
+            let height = cc.block.height;
+            cc.verify(set_for(height).ok_or(Error::UnknownSetForHeight { height })?)?;
+        }
         Ok(Checkpoint { height: refs[0].height, hash: refs[0].hash })
     }
 

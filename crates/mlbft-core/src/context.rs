@@ -60,6 +60,17 @@ impl<S: Scheme> StaticContext<S> {
         }
     }
 
+    /// A context whose validator sets follow `schedule` (its genesis set and changes).
+    pub fn with_schedule(schedule: SetSchedule<S>, key: Option<(ValidatorIndex, S::SecretKey)>) -> Self {
+        StaticContext {
+            set: schedule.genesis().clone(),
+            schedule,
+            key,
+            guardians: None,
+            payload: default_payload,
+        }
+    }
+
     /// With guardian finality checked against `guardians`.
     pub fn with_guardians(mut self, guardians: Guardians<S>) -> Self {
         self.guardians = Some(guardians);
@@ -95,6 +106,10 @@ impl<S: Scheme + KeyBytes> Context for StaticContext<S> {
 
     fn validator_set_for(&self, height: u64) -> Option<Arc<ValidatorSet<S>>> {
         Some(self.schedule.set_for(height).clone())
+    }
+
+    fn set_since(&self, height: u64) -> Option<u64> {
+        Some(self.schedule.since(height))
     }
 
     fn sign(&self, msg: &[u8]) -> Option<(ValidatorIndex, S::Signature)> {

@@ -28,12 +28,12 @@ pub enum Error {
         /// The height asked for.
         height: u64,
     },
-    /// The context assigns a height a validator set other than the one this machine runs
-    /// with; this crate version halts there instead of validating with the wrong set.
-    #[error("height {height} is validated by a changed validator set, which this machine does not run")]
-    SetChangeUnsupported {
-        /// The height.
-        height: u64,
+    /// A set change that does not restake the schedule's validator universe (the same
+    /// keys by index, absentees at zero stake).
+    #[error("set change decided at height {decided_at} lists other keys than the validator universe")]
+    IncompatibleSetChange {
+        /// The height the change was reported for.
+        decided_at: u64,
     },
     /// Total stake does not fit the overflow-safe threshold arithmetic.
     #[error("stake overflow summing the validator set")]

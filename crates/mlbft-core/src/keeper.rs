@@ -103,6 +103,11 @@ impl<V: Ord + Clone> VoteKeeper<V> {
         })
     }
 
+    /// The distinct values voted for in `epoch` (ascending).
+    pub fn values(&self, epoch: u64) -> Vec<V> {
+        self.epochs.get(&epoch).map_or_else(Vec::new, |e| e.stake.keys().cloned().collect())
+    }
+
     /// Forgets every epoch below `epoch` (bounded memory).
     pub fn prune_below(&mut self, epoch: u64) {
         self.epochs = self.epochs.split_off(&epoch);
@@ -139,6 +144,11 @@ pub struct EpochTally {
     any: Vec<u64>,
     joined: u64,
     entered: u64,
+    /// Stake whose explicit request is above `joined` (kept up to date per request, so
+    /// the common request that moves nothing costs O(1)).
+    explicit_above: U256,
+    /// Stake whose request of any kind is above `entered`.
+    any_above: U256,
 }
 
 impl EpochTally {
@@ -146,7 +156,34 @@ impl EpochTally {
     pub fn new(stakes: Vec<U256>, floor: u64) -> Self {
         let total = stakes.iter().fold(U256::zero(), |a, s| a.saturating_add(*s));
         let n = stakes.len();
-        EpochTally { stakes, total, explicit: vec![0; n], any: vec![0; n], joined: floor, entered: floor }
+        EpochTally {
+            stakes,
+            total,
+            explicit: vec![0; n],
+            any: vec![0; n],
+            joined: floor,
+            entered: floor,
+            explicit_above: U256::zero(),
+            any_above: U256::zero(),
+        }
+    }
+
+    /// Recomputes the running sums (after a level or the stakes changed).
+    fn recount(&mut self) {
+        self.explicit_above = stake_above(&self.explicit, &self.stakes, self.joined);
+        self.any_above = stake_above(&self.any, &self.stakes, self.entered);
+    }
+
+    /// Replaces the stakes (same number of voters: a set change over one validator
+    /// universe) and returns the thresholds the recorded requests now cross.
+    pub fn restake(&mut self, stakes: Vec<U256>) -> Vec<EpochThreshold> {
+        if stakes.len() != self.stakes.len() {
+            return Vec::new();
+        }
+        self.total = stakes.iter().fold(U256::zero(), |a, s| a.saturating_add(*s));
+        self.stakes = stakes;
+        self.recount();
+        self.thresholds()
     }
 
     /// Records a signed EpochChange by `voter` for `epoch`; returns the thresholds newly
@@ -156,6 +193,13 @@ impl EpochTally {
         let (Some(e), Some(a)) = (self.explicit.get_mut(i), self.any.get_mut(i)) else { return Vec::new() };
         if epoch <= *e {
             return Vec::new();
+        }
+        let stake = self.stakes.get(i).copied().unwrap_or_default();
+        if *e <= self.joined && epoch > self.joined {
+            self.explicit_above = self.explicit_above.saturating_add(stake);
+        }
+        if *a <= self.entered && epoch > self.entered {
+            self.any_above = self.any_above.saturating_add(stake);
         }
         *e = epoch;
         *a = (*a).max(epoch);
@@ -168,19 +212,21 @@ impl EpochTally {
         if epoch <= *a {
             return Vec::new();
         }
+        if *a <= self.entered && epoch > self.entered {
+            let stake = self.stakes.get(voter as usize).copied().unwrap_or_default();
+            self.any_above = self.any_above.saturating_add(stake);
+        }
         *a = epoch;
         self.thresholds()
     }
 
     fn thresholds(&mut self) -> Vec<EpochThreshold> {
         let mut out = Vec::new();
-        // Cheap O(n) pre-checks: a level can only move if the stake asking for more than
-        // its current epoch already passes it (the common case of late votes skips the
-        // sort below).
-        let join_moves =
-            exceeds_one_third(stake_at_least(&self.explicit, &self.stakes, self.joined + 1), self.total);
-        let enter_moves =
-            exceeds_two_thirds(stake_at_least(&self.any, &self.stakes, self.entered + 1), self.total);
+        // O(1) pre-checks on the running sums: a level can only move if the stake asking
+        // for more than its current epoch already passes it (the common case of late
+        // votes skips the sort below).
+        let join_moves = exceeds_one_third(self.explicit_above, self.total);
+        let enter_moves = exceeds_two_thirds(self.any_above, self.total);
         if !join_moves && !enter_moves {
             return out;
         }
@@ -202,6 +248,9 @@ impl EpochTally {
             self.entered = e;
             out.push(EpochThreshold::Enter(e));
         }
+        if !out.is_empty() {
+            self.recount();
+        }
         out
     }
 
@@ -218,15 +267,19 @@ impl EpochTally {
 
     /// Marks epochs up to `epoch` as already entered (after entering by another route).
     pub fn entered(&mut self, epoch: u64) {
-        self.entered = self.entered.max(epoch);
-        self.joined = self.joined.max(epoch);
+        if epoch > self.entered || epoch > self.joined {
+            self.entered = self.entered.max(epoch);
+            self.joined = self.joined.max(epoch);
+            self.recount();
+        }
     }
 }
 
-fn stake_at_least(asks: &[u64], stakes: &[U256], epoch: u64) -> U256 {
+/// Stake of the validators asking for more than `level`.
+fn stake_above(asks: &[u64], stakes: &[U256], level: u64) -> U256 {
     asks.iter()
         .zip(stakes)
-        .filter(|(a, _)| **a >= epoch)
+        .filter(|(a, _)| **a > level)
         .fold(U256::zero(), |acc, (_, s)| acc.saturating_add(*s))
 }
 
@@ -266,6 +319,25 @@ mod tests {
         assert_eq!(k.stake_for(1, &'a'), U256::from(4));
         k.prune_below(2);
         assert_eq!(k.epochs_tracked(), 0);
+    }
+
+    #[test]
+    fn restake_recounts_the_recorded_requests() {
+        let mut t = EpochTally::new(vec![U256::one(); 4], 1);
+        assert_eq!(t.add(0, 5), vec![]);
+        assert_eq!(t.add(1, 5), vec![EpochThreshold::Join(5)]);
+        // Same requests, new stakes: 0 and 1 now hold 10 of 12.
+        assert_eq!(
+            t.restake(vec![U256::from(5), U256::from(5), U256::one(), U256::one()]),
+            vec![EpochThreshold::Enter(5)]
+        );
+        // A wrong length changes nothing.
+        assert_eq!(t.restake(vec![U256::one(); 3]), vec![]);
+        // Below the new level, a late request moves nothing; above it, the sums follow.
+        assert_eq!(t.add_implicit(2, 5), vec![]);
+        assert_eq!(t.add(2, 6), vec![]);
+        assert_eq!(t.add(0, 6), vec![EpochThreshold::Join(6)]);
+        assert_eq!(t.add(1, 6), vec![EpochThreshold::Enter(6)]);
     }
 
     #[test]

@@ -26,6 +26,8 @@
 //!   emitted once.
 //! * [`Certificate`] — aggregate plus bitmap, `verify(set, message)` checks validity and
 //!   quorum; generic over [`QuorumSet`] (validators or guardians).
+//! * [`SetSchedule`] and [`BlockQuorum`] — validator-set changes over one validator
+//!   universe (lag [`SET_CHANGE_LAG`]; joint certificates while a hand-over is open).
 //! * [`Machine`] — the per-validator state machine in the workspace's sans-I/O shape.
 //! * [`Evidence`] — two conflicting signed statements, verifiable alone, RLP codec.
 //! * `sim` (feature `netsim`) — the netsim harness behind the `safety_sweep` example.
@@ -120,9 +122,11 @@ pub use context::{Guardians, MAX_FINALITY_PROOF, StaticContext};
 pub use error::Error;
 pub use evidence::{Evidence, MAX_EVIDENCE_LEN, SignedStatement, StatementKind};
 pub use keeper::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome};
-pub use machine::{Config, Event, Input, Machine, Output, PersistedState};
+pub use machine::{
+    CATCH_UP_ANCESTORS, Config, Event, Input, MAX_PROVISIONAL, Machine, Output, PersistedState,
+};
 pub use message::{EpochChange, Limits, Message, Proposal, Vote};
-pub use schedule::{SET_CHANGE_LAG, SetSchedule};
+pub use schedule::{BlockQuorum, MAX_QUORUM_SETS, SET_CHANGE_LAG, SetSchedule};
 pub use types::{
     Block, BlockHeader, BlockRef, Checkpoint, Context, EPOCH_CHANGE_DOMAIN, PROPOSAL_DOMAIN, VOTE_DOMAIN,
     epoch_change_message, proposal_message, vote_message,

@@ -18,6 +18,9 @@
 //! * **Settlement.** `B` is settled when `B` and its child `C` both have CCs and `C` is
 //!   in epoch `B.epoch + 1` (two consecutive CCs); its ancestors settle with it.
 //! * **Crash safety.** [`Output::Persist`] precedes every vote and proposal.
+//! * **Set changes.** Every block is checked against its height's [`BlockQuorum`]: the
+//!   set in force there (which draws the proposer), jointly with the previous set at a
+//!   change's first height and while the old set's last block is not settled here.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -31,10 +34,18 @@ use crate::checkpoint::SettlementProof;
 use crate::evidence::{Evidence, SignedStatement, StatementKind};
 use crate::keeper::{EpochTally, EpochThreshold, VoteKeeper, VoteOutcome};
 use crate::message::{EpochChange, Message, Proposal, Vote};
+use crate::schedule::BlockQuorum;
 use crate::types::{
     Block, BlockHeader, BlockRef, Checkpoint, Context, epoch_change_message, proposal_message, vote_message,
 };
 use crate::validators::{ValidatorIndex, ValidatorSet};
+
+/// Certified ancestors sent along with a block response when the schedule has set
+/// changes (catch-up across a hand-over).
+pub const CATCH_UP_ANCESTORS: usize = 8;
+
+/// Most provisional certificates held (see [`Machine::quorum_for`]).
+pub const MAX_PROVISIONAL: usize = 64;
 
 /// Tuning of the machine. Timeouts are logical milliseconds; the host maps them to its
 /// clock.
@@ -241,7 +252,24 @@ pub struct Machine<C: Context> {
     /// The lock epoch that the proposer of `epoch` reported in its `EpochChange(epoch)`
     /// (the highest such epoch seen, at or above ours): `(epoch, their lock epoch)`. Kept
     /// so that a CC we learn only after its request arrived still reaches it.
-    proposer_report: Option<(u64, u64)>,
+    proposer_report: Option<(u64, u64, ValidatorIndex)>,
+    /// Whether the context reports no set change at all: the keeper then tallies with the
+    /// genesis stakes and its quorum event is the CC (the fast path). Otherwise the keeper
+    /// only keeps one vote per validator per epoch and quorums are checked per block
+    /// against its [`BlockQuorum`].
+    fast_tally: bool,
+    /// The set whose stakes count EpochChange requests (the one in force above our lock).
+    epoch_set: Arc<ValidatorSet<C::Scheme>>,
+    /// The last quorum computed: `(height, settled height, quorum)`.
+    quorum_cache: Option<(u64, u64, BlockQuorum<C::Scheme>)>,
+    /// CCs signed by the set in force but not yet acceptable here (a hand-over still open
+    /// in our view), by height; re-checked when our settled tip moves. At most
+    /// [`MAX_PROVISIONAL`].
+    provisional: BTreeMap<(u64, H256), CommitCertificate<C::Scheme>>,
+    /// The latest proposal refused only because its parent CC was provisional, replayed
+    /// when the hand-over closes here.
+    held_proposal: Option<(ValidatorIndex, Proposal<C::Scheme>)>,
+    rechecking: bool,
     timeouts: u32,
     outputs: VecDeque<Output<C::Scheme>>,
 }
@@ -292,9 +320,7 @@ impl<C: Context> Machine<C> {
         let _ = seed;
         match &state.lock_cc {
             Some(cc) if cc.block == state.lock => {
-                let height = cc.block.height;
-                let set = ctx.validator_set_for(height).ok_or(Error::UnknownSetForHeight { height })?;
-                cc.verify(&set)?
+                BlockQuorum::for_height(&ctx, state.settled_tip.height, cc.block.height)?.verify(cc)?
             }
             None if state.lock == Block::genesis().reference() => {}
             _ => {
@@ -315,13 +341,27 @@ impl<C: Context> Machine<C> {
     fn build(config: Config, ctx: C, state: PersistedState<C::Scheme>, now: Timestamp) -> Self {
         let retransmit_ms = config.retransmit_ms;
         let set = ctx.validator_set().clone();
-        let me = ctx.me().filter(|&i| set.contains(i));
+        let me = ctx.me().filter(|&i| (i as usize) < set.len());
         let genesis = Block::genesis();
         let genesis_hash = genesis.hash();
-        let stakes: Vec<_> = (0..set.len() as u32).map(|i| set.stake(i)).collect();
+        let fast_tally = ctx.set_since(u64::MAX) == Some(0);
+        let tally_stakes: Vec<_> = if fast_tally {
+            (0..set.len() as u32).map(|i| set.stake(i)).collect()
+        } else {
+            vec![primitives::U256::one(); set.len()]
+        };
+        let epoch_set =
+            ctx.validator_set_for(state.lock.height.saturating_add(1)).unwrap_or_else(|| set.clone());
+        let epoch_stakes: Vec<_> = (0..set.len() as u32).map(|i| epoch_set.stake(i)).collect();
         let mut m = Machine {
-            votes: VoteKeeper::new(stakes.clone()),
-            epoch_tally: EpochTally::new(stakes, state.epoch),
+            votes: VoteKeeper::new(tally_stakes),
+            epoch_tally: EpochTally::new(epoch_stakes, state.epoch),
+            fast_tally,
+            epoch_set,
+            quorum_cache: None,
+            provisional: BTreeMap::new(),
+            held_proposal: None,
+            rechecking: false,
             config,
             ctx,
             set,
@@ -394,9 +434,54 @@ impl<C: Context> Machine<C> {
         self.last_voted_epoch
     }
 
-    /// The validator set.
+    /// The genesis validator set (its keys are the universe's, shared by every set of
+    /// the schedule).
     pub fn validator_set(&self) -> &Arc<ValidatorSet<C::Scheme>> {
         &self.set
+    }
+
+    /// Our index if the set in force at `height` gives us stake (we then propose there
+    /// when drawn); `None` for an observer or a validator absent from that set, which only
+    /// follows blocks at that height. During an open hand-over we also vote where the
+    /// previous set gives us stake ([`Machine::quorum_for`]).
+    pub fn me_for(&self, height: u64) -> Option<ValidatorIndex> {
+        let me = self.me?;
+        self.ctx.validator_set_for(height).filter(|s| s.contains(me)).map(|_| me)
+    }
+
+    /// The quorum that must certify a block at `height` in our current view (the set in
+    /// force, plus the previous set while its hand-over is open).
+    pub fn quorum_for(&self, height: u64) -> Result<BlockQuorum<C::Scheme>, Error> {
+        BlockQuorum::for_height(&self.ctx, self.settled_tip.height, height)
+    }
+
+    /// [`Machine::quorum_for`], memoized for the last height asked.
+    fn quorum(&mut self, height: u64) -> Result<BlockQuorum<C::Scheme>, Error> {
+        let settled = self.settled_tip.height;
+        if let Some((h, s, q)) = &self.quorum_cache
+            && *h == height
+            && *s == settled
+        {
+            return Ok(q.clone());
+        }
+        let q = self.quorum_for(height)?;
+        self.quorum_cache = Some((height, settled, q.clone()));
+        Ok(q)
+    }
+
+    /// The proposer of `epoch` for a block at `height`: drawn from the set in force there.
+    fn proposer_at(&self, height: u64, epoch: u64) -> Option<ValidatorIndex> {
+        self.ctx.validator_set_for(height).map(|s| s.proposer(epoch))
+    }
+
+    /// The height we would propose or vote at next: above our lock.
+    fn frontier(&self) -> u64 {
+        self.lock.height.saturating_add(1)
+    }
+
+    /// The proposer of the current epoch at our frontier.
+    fn current_proposer(&self) -> Option<ValidatorIndex> {
+        self.proposer_at(self.frontier(), self.epoch)
     }
 
     /// The context.
@@ -495,18 +580,17 @@ impl<C: Context> Machine<C> {
                 out.push(Output::Broadcast(Message::Vote(v.clone())));
             } else if v.block.epoch.saturating_add(1) == self.epoch
                 && !self.proposals.contains_key(&self.epoch)
+                && let Some(to) = self.current_proposer()
+                && Some(to) != self.me
             {
-                let to = self.set.proposer(self.epoch);
-                if Some(to) != self.me {
-                    out.push(Output::Send { to, msg: Message::Vote(v.clone()) });
-                }
+                out.push(Output::Send { to, msg: Message::Vote(v.clone()) });
             }
         }
         out
     }
 
     fn proposal_pending(&self) -> bool {
-        self.me.is_some_and(|me| self.set.proposer(self.epoch) == me) && self.last_proposed_epoch < self.epoch
+        self.me.is_some_and(|me| self.current_proposer() == Some(me)) && self.last_proposed_epoch < self.epoch
     }
 
     // ---------------------------------------------------------------- epochs
@@ -606,7 +690,7 @@ impl<C: Context> Machine<C> {
     /// ancestry of what we propose).
     fn maybe_propose(&mut self, now: Timestamp) {
         let epoch = self.epoch;
-        if self.me.is_none_or(|me| self.set.proposer(epoch) != me) || self.last_proposed_epoch >= epoch {
+        if self.me.is_none_or(|me| self.current_proposer() != Some(me)) || self.last_proposed_epoch >= epoch {
             return;
         }
         if self.propose_at.is_some() && self.lock.epoch.saturating_add(1) < epoch {
@@ -645,7 +729,7 @@ impl<C: Context> Machine<C> {
         let Some(me) = self.me else { return };
         let parent = self.lock;
         let height = parent.height.saturating_add(1);
-        if self.check_set(height).is_err() {
+        if self.quorum(height).is_err() || self.me_for(height) != Some(me) {
             return;
         }
         let mut payload = self.ctx.payload(height);
@@ -679,11 +763,11 @@ impl<C: Context> Machine<C> {
         let b = &p.block;
         let e = b.epoch;
         self.check_window(e)?;
-        self.check_set(b.height)?;
+        let quorum = self.quorum(b.height)?;
         if b.payload.len() > self.config.max_payload {
             return Err(Error::PayloadTooLarge { len: b.payload.len(), limit: self.config.max_payload });
         }
-        let expected = self.set.proposer(e);
+        let expected = quorum.set().proposer(e);
         if b.proposer != expected {
             return Err(Error::WrongProposer { epoch: e, signer: b.proposer, expected });
         }
@@ -695,6 +779,10 @@ impl<C: Context> Machine<C> {
         }
         p.verify_signature(&self.set)?;
         if let Some((prev, _)) = self.proposals.get(&e) {
+            // Another proposal of this epoch: by the same proposer it is equivocation; by
+            // another (the proposer drawn for another height, across a set change) it is
+            // not, but it is still not the one we vote for in this epoch.
+            let same_proposer = prev.block.proposer == b.proposer;
             let first = SignedStatement {
                 kind: StatementKind::Proposal,
                 signer: prev.block.proposer,
@@ -707,7 +795,9 @@ impl<C: Context> Machine<C> {
                 block: r,
                 signature: p.signature.clone(),
             };
-            self.accuse(first, second);
+            if same_proposer {
+                self.accuse(first, second);
+            }
             // We never vote for the second proposal, but if it is the block a CC names (or
             // one we asked for because others voted for it), it is the block the chain
             // continues from: keep it, or the epoch that extends it is lost to us (and, if
@@ -727,7 +817,21 @@ impl<C: Context> Machine<C> {
             }
             return Ok(());
         }
-        self.check_parent(&p)?;
+        if let Err(err) = self.check_parent(&p) {
+            if let Some(cc) = p.parent_cc.clone()
+                && !matches!(self.accept_cc(&cc), Err(_) | Ok(true))
+            {
+                // Our view still needs the previous set's signatures: keep the CC and the
+                // proposal for when it closes, and fetch the chain below.
+                let below = cc.block.hash;
+                self.hold_provisional(cc);
+                if self.held_proposal.as_ref().is_none_or(|(_, h)| h.block.epoch <= e) {
+                    self.held_proposal = Some((from, p));
+                }
+                self.walk_down(now, below, Some(from));
+            }
+            return Err(err);
+        }
         let parent_cc = p.parent_cc.clone();
         let block = p.block.clone();
         self.proposals.insert(e, (p, from));
@@ -744,19 +848,7 @@ impl<C: Context> Machine<C> {
         Ok(())
     }
 
-    /// Fails closed at a validator-set change: this machine validates every block with the
-    /// set it was built with, so a block whose height the context assigns another set (or
-    /// none yet) is refused rather than checked against the wrong set (docs/mlbft.md,
-    /// "Validator-set changes").
-    fn check_set(&self, height: u64) -> Result<(), Error> {
-        match self.ctx.validator_set_for(height) {
-            None => Err(Error::UnknownSetForHeight { height }),
-            Some(set) if set.hash() != self.set.hash() => Err(Error::SetChangeUnsupported { height }),
-            Some(_) => Ok(()),
-        }
-    }
-
-    fn check_parent(&self, p: &Proposal<C::Scheme>) -> Result<(), Error> {
+    fn check_parent(&mut self, p: &Proposal<C::Scheme>) -> Result<(), Error> {
         let b = &p.block;
         let hash = b.hash();
         if b.epoch == 0 || b.height == 0 {
@@ -779,8 +871,7 @@ impl<C: Context> Machine<C> {
             return Err(Error::InvalidBlock { hash, reason: "parent CC does not match the block" });
         }
         if !self.ccs.contains_key(&cc.block.hash) {
-            self.check_set(cc.block.height)?;
-            cc.verify(&self.set)?;
+            self.quorum(cc.block.height)?.verify(cc)?;
         }
         Ok(())
     }
@@ -794,6 +885,10 @@ impl<C: Context> Machine<C> {
         let Some((p, from)) = self.proposals.get(&e) else { return };
         let (block, from) = (p.block.clone(), *from);
         let parent_epoch = p.parent_cc.as_ref().map_or(0, |cc| cc.block.epoch);
+        match (self.me, self.quorum(block.height)) {
+            (Some(me), Ok(q)) if q.is_member(me) => {}
+            _ => return,
+        }
         if parent_epoch < self.lock.epoch {
             return;
         }
@@ -844,8 +939,18 @@ impl<C: Context> Machine<C> {
     fn on_vote(&mut self, now: Timestamp, v: Vote<C::Scheme>) -> Result<(), Error> {
         let e = v.block.epoch;
         self.check_window(e)?;
-        self.check_set(v.block.height)?;
-        if !self.set.contains(v.voter) {
+        let member = if self.fast_tally {
+            // No set change anywhere: the genesis set is the quorum at every height the
+            // context knows (no per-vote quorum to build on the hot path).
+            let height = v.block.height;
+            if self.ctx.validator_set_for(height).is_none() {
+                return Err(Error::UnknownSetForHeight { height });
+            }
+            self.set.contains(v.voter)
+        } else {
+            self.quorum(v.block.height)?.is_member(v.voter)
+        };
+        if !member {
             return Err(Error::UnknownValidator { index: v.voter, len: self.set.len() });
         }
         if let Some(prev) = self.vote_sigs.get(&(e, v.voter))
@@ -879,6 +984,17 @@ impl<C: Context> Machine<C> {
                 }
             }
             VoteOutcome::Duplicate | VoteOutcome::NotAMember => {}
+            VoteOutcome::Counted | VoteOutcome::Quorum { .. } if !self.fast_tally => {
+                if e == self.epoch
+                    && !self.proposals.contains_key(&e)
+                    && !self.blocks.contains_key(&v.block.hash)
+                {
+                    self.request(now, v.block.hash, Some(v.voter));
+                }
+                self.vote_sigs.insert((e, v.voter), v.clone());
+                self.check_quorum(now, e, v.block, Some(v.voter));
+                self.count_vote_request(now, v.voter, e.saturating_add(1));
+            }
             VoteOutcome::Counted => {
                 if e == self.epoch
                     && !self.proposals.contains_key(&e)
@@ -906,6 +1022,76 @@ impl<C: Context> Machine<C> {
         }
     }
 
+    /// Forms the CC of `value` in epoch `e` if its voters are a quorum of its block's
+    /// [`BlockQuorum`] (the per-block check used whenever the schedule has changes).
+    fn check_quorum(&mut self, now: Timestamp, e: u64, value: BlockRef, hint: Option<ValidatorIndex>) {
+        if self.ccs.contains_key(&value.hash) {
+            return;
+        }
+        let Ok(q) = self.quorum(value.height) else { return };
+        let voters: Vec<ValidatorIndex> =
+            self.votes.voters_for(e, &value).into_iter().filter(|&i| q.is_member(i)).collect();
+        if !q.is_quorum(&voters) {
+            return;
+        }
+        let sigs: Vec<(usize, Sig<C>)> = voters
+            .iter()
+            .filter_map(|&i| self.vote_sigs.get(&(e, i)).map(|s| (i as usize, s.signature.clone())))
+            .collect();
+        if let Ok(cert) = Certificate::aggregate(self.set.len(), &sigs) {
+            self.on_cc(now, CommitCertificate { block: value, cert }, hint);
+        }
+    }
+
+    /// After our settled tip moved, a hand-over may have closed, so fewer sets must
+    /// certify: re-check the tallies of the epochs still tracked.
+    fn recheck_quorums(&mut self, now: Timestamp) {
+        if self.fast_tally || self.rechecking {
+            return;
+        }
+        self.rechecking = true;
+        let from = self.epoch.saturating_sub(self.config.past_epochs);
+        for e in from..=self.epoch {
+            for value in self.votes.values(e) {
+                self.check_quorum(now, e, value, None);
+            }
+        }
+        // Provisional CCs that our view now accepts, lowest first.
+        let held = std::mem::take(&mut self.provisional);
+        for (key, cc) in held {
+            if self.ccs.contains_key(&cc.block.hash) {
+                continue;
+            }
+            match self.accept_cc(&cc) {
+                Ok(true) => {
+                    let hash = cc.block.hash;
+                    self.on_cc(now, cc, None);
+                    self.check_settlement(now, hash);
+                }
+                Ok(false) => {
+                    self.provisional.insert(key, cc);
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some((s, c)) = self.pending_settle {
+            self.settle(now, s, c);
+        }
+        self.rechecking = false;
+        if let Some((from, p)) = self.held_proposal.take() {
+            let _ = self.on_proposal(now, from, p);
+        }
+    }
+
+    /// Keeps a CC that only the set in force signed (bounded; the lowest heights go
+    /// first when full, as the highest are the ones the chain continues from).
+    fn hold_provisional(&mut self, cc: CommitCertificate<C::Scheme>) {
+        self.provisional.insert((cc.block.height, cc.block.hash), cc);
+        while self.provisional.len() > MAX_PROVISIONAL {
+            self.provisional.pop_first();
+        }
+    }
+
     fn accuse(&mut self, first: SignedStatement<C::Scheme>, second: SignedStatement<C::Scheme>) {
         let key = (first.block.epoch, first.signer, first.kind);
         if self.accused.contains(&key) {
@@ -928,6 +1114,7 @@ impl<C: Context> Machine<C> {
         self.ccs.insert(r.hash, cc);
         if r.epoch > self.lock.epoch {
             self.lock = r;
+            self.refresh_epoch_set(now);
         }
         self.outputs.push_back(Output::Event(Event::Certified { block: r }));
         if self.proposal_pending() && r.epoch.saturating_add(1) == self.epoch {
@@ -945,6 +1132,19 @@ impl<C: Context> Machine<C> {
             self.enter_epoch(now, r.epoch + 1);
         }
         self.answer_proposer();
+    }
+
+    /// EpochChange requests are counted with the stakes of the set in force above our
+    /// lock (the height the next proposal extends to).
+    fn refresh_epoch_set(&mut self, now: Timestamp) {
+        let Some(set) = self.ctx.validator_set_for(self.frontier()) else { return };
+        if set.hash() == self.epoch_set.hash() {
+            return;
+        }
+        let stakes = (0..self.set.len() as u32).map(|i| set.stake(i)).collect();
+        self.epoch_set = set;
+        let thresholds = self.epoch_tally.restake(stakes);
+        self.apply_thresholds(now, thresholds);
     }
 
     fn store_block(&mut self, block: Block) {
@@ -1016,6 +1216,7 @@ impl<C: Context> Machine<C> {
             self.pending_settle = None;
         }
         let interval = self.config.checkpoint_interval.max(1);
+        let recheck = !chain.is_empty();
         for (h, r) in &chain {
             self.settled.insert(r.height, *h);
             self.settled_tip = *r;
@@ -1026,6 +1227,9 @@ impl<C: Context> Machine<C> {
                 let checkpoint = Checkpoint { height: r.height, hash: *h };
                 self.outputs.push_back(Output::Event(Event::Checkpoint { checkpoint, proof }));
             }
+        }
+        if recheck {
+            self.recheck_quorums(now);
         }
     }
 
@@ -1051,32 +1255,48 @@ impl<C: Context> Machine<C> {
     // ---------------------------------------------------------------- epoch change, catch-up, finality
 
     fn on_epoch_change(&mut self, now: Timestamp, ec: EpochChange<C::Scheme>) -> Result<(), Error> {
-        if !self.set.contains(ec.voter) {
+        // Any key of the validator universe: only the stake of the set that counts
+        // requests moves epochs, but the highest CC a request carries is self-certifying,
+        // and across a switch it often comes from a validator that has stake only on the
+        // other side of it (a joining or retiring one).
+        if (ec.voter as usize) >= self.set.len() {
             return Err(Error::UnknownValidator { index: ec.voter, len: self.set.len() });
         }
-        let new_cc = ec.high_cc.as_ref().filter(|cc| !self.ccs.contains_key(&cc.block.hash));
+        let new_cc = ec.high_cc.as_ref().filter(|cc| {
+            !self.ccs.contains_key(&cc.block.hash)
+                && !self.provisional.contains_key(&(cc.block.height, cc.block.hash))
+        });
         if ec.epoch <= self.epoch_tally.requested(ec.voter) && new_cc.is_none() {
             return Ok(());
         }
         ec.verify_signature(&self.set)?;
-        if let Some(cc) = new_cc {
-            self.check_set(cc.block.height)?;
-            cc.verify(&self.set)?;
+        let mut accepted_cc = ec.high_cc.clone().filter(|cc| self.ccs.contains_key(&cc.block.hash));
+        if let Some(cc) = new_cc.cloned() {
+            if self.accept_cc(&cc)? {
+                accepted_cc = Some(cc);
+            } else {
+                // Signed by the set in force only, while its hand-over is open here: the
+                // request still counts; the CC waits until we settle the blocks below.
+                let below = cc.block.hash;
+                self.hold_provisional(cc);
+                self.walk_down(now, below, Some(ec.voter));
+            }
         }
         let their_lock = ec.high_cc.as_ref().map_or(0, |cc| cc.block.epoch);
+        let their_height = ec.high_cc.as_ref().map_or(0, |cc| cc.block.height).saturating_add(1);
         // The proposer of an epoch we are in or will enter reports its lock while it waits
         // for the others' (rule 2): remember it, so that it gets our highest CC if ours is
         // newer — now, or when we enter its epoch or learn a newer CC later (its request
         // can arrive before our own CC forms).
         if ec.epoch >= self.epoch
             && ec.epoch <= self.epoch.saturating_add(self.config.future_epochs)
-            && ec.voter == self.set.proposer(ec.epoch)
-            && self.proposer_report.is_none_or(|(e, _)| ec.epoch >= e)
+            && self.proposer_at(their_height, ec.epoch) == Some(ec.voter)
+            && self.proposer_report.is_none_or(|(e, _, _)| ec.epoch >= e)
         {
-            let known = self.proposer_report.filter(|(e, _)| *e == ec.epoch).map_or(0, |(_, l)| l);
-            self.proposer_report = Some((ec.epoch, their_lock.max(known)));
+            let known = self.proposer_report.filter(|(e, _, _)| *e == ec.epoch).map_or(0, |(_, l, _)| l);
+            self.proposer_report = Some((ec.epoch, their_lock.max(known), ec.voter));
         }
-        if let Some(cc) = ec.high_cc {
+        if let Some(cc) = accepted_cc {
             self.on_cc(now, cc, Some(ec.voter));
         }
         self.count_epoch_request(now, ec.voter, ec.epoch);
@@ -1087,17 +1307,16 @@ impl<C: Context> Machine<C> {
     /// Sends our highest CC to the proposer of our epoch if it reported an older lock
     /// (once per lock we learn).
     fn answer_proposer(&mut self) {
-        let Some((epoch, their_lock)) = self.proposer_report else { return };
+        let Some((epoch, their_lock, to)) = self.proposer_report else { return };
         if epoch != self.epoch || their_lock >= self.lock.epoch {
             return;
         }
-        let to = self.set.proposer(epoch);
         if Some(to) == self.me {
             return;
         }
         let Some(cc) = self.ccs.get(&self.lock.hash).cloned() else { return };
         let Some((me, signature)) = self.ctx.sign(&epoch_change_message(epoch)) else { return };
-        self.proposer_report = Some((epoch, self.lock.epoch));
+        self.proposer_report = Some((epoch, self.lock.epoch, to));
         let reply = EpochChange { epoch, voter: me, high_cc: Some(cc), signature };
         self.outputs.push_back(Output::Send { to, msg: Message::EpochChange(reply) });
     }
@@ -1113,6 +1332,21 @@ impl<C: Context> Machine<C> {
             },
         };
         self.outputs.push_back(Output::Send { to: from, msg });
+        if self.fast_tally {
+            return;
+        }
+        // With set changes, a requester that slept through a hand-over walks down to the
+        // old set's last block: send the certified ancestors too (child first, so each
+        // arrives as the parent of a block it holds), one round trip instead of one per
+        // block.
+        let mut cur = hash;
+        for _ in 0..CATCH_UP_ANCESTORS {
+            let Some(parent) = self.blocks.get(&cur).map(|b| b.parent) else { return };
+            let (Some(b), Some(cc)) = (self.blocks.get(&parent), self.ccs.get(&parent)) else { return };
+            let msg = Message::BlockResponse { block: b.clone(), cc: cc.clone() };
+            self.outputs.push_back(Output::Send { to: from, msg });
+            cur = parent;
+        }
     }
 
     fn request(&mut self, now: Timestamp, hash: H256, to: Option<ValidatorIndex>) {
@@ -1151,18 +1385,41 @@ impl<C: Context> Machine<C> {
             return Err(Error::InvalidBlock { hash, reason: "certificate names another block" });
         }
         if self.blocks.contains_key(&hash) {
+            if !self.ccs.contains_key(&hash) {
+                // A block we hold uncertified (a provisional CC): this CC may do.
+                if self.accept_cc(&cc)? {
+                    self.on_cc(now, cc, Some(from));
+                    self.check_settlement(now, hash);
+                    if let Some((s, c)) = self.pending_settle {
+                        self.settle(now, s, c);
+                    }
+                } else {
+                    self.hold_provisional(cc);
+                }
+            }
             return Ok(());
         }
-        if !self.requested.contains_key(&hash) {
+        // Requested, or (with set changes) the parent of a block we hold above our settled
+        // tip: the ancestors a responder sends along (`CATCH_UP_ANCESTORS`).
+        let wanted = self.requested.contains_key(&hash)
+            || (!self.fast_tally
+                && block.height > self.settled_tip.height
+                && self.children.contains_key(&hash));
+        if !wanted {
             return Err(Error::InvalidBlock { hash, reason: "not requested" });
         }
-        self.check_set(block.height)?;
-        if !self.ccs.contains_key(&hash) {
-            cc.verify(&self.set)?;
-        }
+        let certified = self.ccs.contains_key(&hash) || self.accept_cc(&cc)?;
         let parent = block.parent;
         let height = block.height;
         self.store_block(block);
+        if !certified {
+            // Certified by the set in force alone while the hand-over is still open here:
+            // keep the block (it was requested) and its CC provisionally, and walk down to
+            // the blocks that close the hand-over.
+            self.hold_provisional(cc);
+            self.walk_down(now, parent, Some(from));
+            return Ok(());
+        }
         self.on_cc(now, cc, Some(from));
         self.check_settlement(now, hash);
         // Walk further down if the chain below is still missing.
@@ -1175,6 +1432,30 @@ impl<C: Context> Machine<C> {
         self.maybe_propose(now);
         self.try_vote(now);
         Ok(())
+    }
+
+    /// Checks a CC against its block's quorum. `Ok(false)`: signed by more than 2/3 of
+    /// the set in force but not (yet) by the previous set of a hand-over that is open in
+    /// our view; we must settle the blocks below before we can count it.
+    fn accept_cc(&mut self, cc: &CommitCertificate<C::Scheme>) -> Result<bool, Error> {
+        let q = self.quorum(cc.block.height)?;
+        match q.verify(cc) {
+            Ok(()) => Ok(true),
+            Err(_) if q.is_joint() && cc.verify(q.set()).is_ok() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Requests the first block missing below `from` (down to our settled tip).
+    fn walk_down(&mut self, now: Timestamp, from: H256, to: Option<ValidatorIndex>) {
+        let mut cur = from;
+        while let Some(b) = self.blocks.get(&cur) {
+            if b.height <= self.settled_tip.height.saturating_add(1) {
+                return;
+            }
+            cur = b.parent;
+        }
+        self.request(now, cur, to);
     }
 
     fn on_finality(&mut self, now: Timestamp, checkpoint: Checkpoint, proof: &[u8]) -> Result<(), Error> {

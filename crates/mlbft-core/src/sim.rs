@@ -15,15 +15,16 @@ use netsim::{
     Behaviour, Dest, Latency, LinkConfig, Node, NodeId, NodeInput, Outgoing, Sim, SimConfig, SimError,
     WireSize,
 };
-use primitives::{H256, Timestamp, keccak256};
+use primitives::{H256, Timestamp, U256, keccak256};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
 use crate::checkpoint::guardian_message;
 use crate::context::{Guardians, StaticContext};
 use crate::machine::{Config, Event, Input, Machine, Output, PersistedState};
-use crate::message::Message;
-use crate::types::{BlockRef, Checkpoint};
+use crate::message::{Message, Vote};
+use crate::schedule::SetSchedule;
+use crate::types::{BlockRef, Checkpoint, vote_message};
 use crate::validators::{KeyBytes, ValidatorIndex, ValidatorSet};
 use crate::{Error, SettlementProof};
 
@@ -83,6 +84,8 @@ pub struct Checker {
     pub invalid_evidence: u64,
     /// Finality conflicts seen by honest validators.
     pub finality_conflicts: u64,
+    /// Who proposed each block (first report).
+    pub proposer_of: BTreeMap<H256, NodeId>,
 }
 
 impl Checker {
@@ -146,6 +149,43 @@ pub enum Role {
         /// The other Byzantine validators.
         allies: Vec<NodeId>,
     },
+    /// A validator removed by a set change that keeps voting: runs the protocol, and also
+    /// signs a vote for every proposal it sees at a height whose set gives it no stake.
+    Removed,
+}
+
+/// A validator-set change the sweep applies mid-run (decided at heights 6, 16, 26, …;
+/// effective two heights later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetChangeKind {
+    /// One member leaves and a new one joins. A Byzantine member leaves when there is one
+    /// (it keeps voting after its removal, [`Role::Removed`]) and the newcomer is then an
+    /// equivocating proposer, so each set keeps the same Byzantine count.
+    Swap,
+    /// Same members, new stakes: honest members get stake 1–4, Byzantine ones keep 1.
+    Reweight,
+    /// Three validators join (4 → 7 for m = 4); one of them equivocates when the larger
+    /// set's bound allows one more Byzantine member.
+    Grow,
+}
+
+impl SetChangeKind {
+    /// The kinds in the order `--set-changes N` cycles through them.
+    pub const CYCLE: [SetChangeKind; 3] = [SetChangeKind::Swap, SetChangeKind::Reweight, SetChangeKind::Grow];
+
+    /// Validators this change adds to the universe.
+    fn joins(self) -> usize {
+        match self {
+            SetChangeKind::Swap => 1,
+            SetChangeKind::Reweight => 0,
+            SetChangeKind::Grow => 3,
+        }
+    }
+}
+
+/// Height of the block deciding the `k`-th set change of a sweep run.
+pub fn set_change_height(k: usize) -> u64 {
+    6 + 10 * k as u64
 }
 
 type Ctx<S> = StaticContext<S>;
@@ -187,7 +227,7 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
 
     fn worlds(&self) -> usize {
         match self.role {
-            Role::Honest | Role::Silent => 1,
+            Role::Honest | Role::Silent | Role::Removed => 1,
             _ => 2,
         }
     }
@@ -302,7 +342,9 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
 
     fn event(&mut self, now: Timestamp, ev: Event<S>) {
         if let Event::Proposed { block } = &ev {
-            self.checker.borrow_mut().proposed_at.entry(block.hash).or_insert(now);
+            let mut c = self.checker.borrow_mut();
+            c.proposed_at.entry(block.hash).or_insert(now);
+            c.proposer_of.entry(block.hash).or_insert(self.id);
         }
         if !self.honest() {
             return;
@@ -321,6 +363,20 @@ impl<S: Scheme + KeyBytes> ValidatorNode<S> {
             Event::Finalized { checkpoint } => self.checker.borrow_mut().finalize(self.id, checkpoint),
             Event::FinalityConflict { .. } => self.checker.borrow_mut().finality_conflicts += 1,
             _ => {}
+        }
+    }
+
+    /// [`Role::Removed`]: a signed vote for `block` where our stake is gone.
+    fn vote_anyway(&mut self, block: BlockRef) {
+        use crate::types::Context;
+        let me = self.id as ValidatorIndex;
+        let member = self.ctx[0].validator_set_for(block.height).is_some_and(|s| s.contains(me));
+        if member {
+            return;
+        }
+        if let Some((voter, signature)) = self.ctx[0].sign(&vote_message(&block)) {
+            let others = self.others();
+            self.send(0, others, Message::Vote(Vote { block, voter, signature }));
         }
     }
 
@@ -348,7 +404,7 @@ pub struct GuardianNode<S: Scheme + KeyBytes> {
     key: S::SecretKey,
     set: Arc<GuardianSet<S>>,
     set_hash: [u8; 32],
-    validator_set: Arc<ValidatorSet<S>>,
+    schedule: SetSchedule<S>,
     neighbours: Vec<usize>,
     config: bls_gossip::Config,
     instances: BTreeMap<u64, (Checkpoint, GossipMachine<S>)>,
@@ -364,7 +420,8 @@ impl<S: Scheme + KeyBytes> GuardianNode<S> {
         if self.instances.contains_key(&checkpoint.height) || self.finalized.contains(&checkpoint.height) {
             return;
         }
-        match proof.verify(&self.validator_set) {
+        let schedule = &self.schedule;
+        match proof.verify_by(|h| Some(schedule.set_for(h).as_ref())) {
             Ok(cp) if cp == checkpoint => {}
             _ => {
                 self.rejected += 1;
@@ -462,6 +519,11 @@ impl<S: Scheme + KeyBytes> Node for SimNode<S> {
                                 v.rejected += 1;
                             }
                         }
+                        if v.role == Role::Removed
+                            && let Message::Proposal(p) = &msg
+                        {
+                            v.vote_anyway(p.block.reference());
+                        }
                     }
                 }
                 v.drain(now);
@@ -531,6 +593,9 @@ pub struct SweepConfig {
     pub crashes: bool,
     /// Latency, jitter, reordering and duplication on (off: constant 50 ms links).
     pub faults: bool,
+    /// Validator-set changes applied mid-run, in order (none by default; not with the
+    /// split-brain strategy).
+    pub set_changes: Vec<SetChangeKind>,
 }
 
 impl SweepConfig {
@@ -547,6 +612,7 @@ impl SweepConfig {
             partitions: true,
             crashes: true,
             faults: true,
+            set_changes: Vec::new(),
         }
     }
 
@@ -579,6 +645,11 @@ pub struct RunOutcome {
     pub trace_hash: u64,
     /// When the last fault healed.
     pub healed_at: Timestamp,
+    /// Proposers of the settled blocks above the last set change's hand-over (its
+    /// effective height + 1); empty without set changes.
+    pub late_proposers: BTreeSet<NodeId>,
+    /// Members of the last set of the schedule.
+    pub final_members: BTreeSet<NodeId>,
 }
 
 fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
@@ -606,8 +677,18 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
     let m = cfg.validators;
     let f = cfg.byzantine.min(m);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d6c_6266_745f_7377);
-    let vkeys = keys::<S>(m, b"validator")?;
-    let set = Arc::new(ValidatorSet::<S>::equal_stake(vkeys.iter().map(|k| k.1.clone()).collect())?);
+    let split = cfg.split_brain() && f > 0;
+    let changes: &[SetChangeKind] = if split { &[] } else { &cfg.set_changes };
+    // The validator universe: the m genesis members, then everyone a change adds (listed
+    // at zero stake until their change).
+    let universe = m + changes.iter().map(|c| c.joins()).sum::<usize>();
+    let vkeys = keys::<S>(universe, b"validator")?;
+    let with_stakes = |stakes: &[u64]| -> Result<Arc<ValidatorSet<S>>, Error> {
+        let members = vkeys.iter().zip(stakes).map(|(k, s)| (k.1.clone(), U256::from(*s))).collect();
+        Ok(Arc::new(ValidatorSet::<S>::new(members)?))
+    };
+    let mut stakes: Vec<u64> = (0..universe).map(|i| u64::from(i < m)).collect();
+    let set = with_stakes(&stakes)?;
     let gkeys = keys::<S>(cfg.guardians, b"guardian")?;
     let guardians = if cfg.guardians > 0 {
         let gset = Arc::new(GuardianSet::<S>::equal_stake(gkeys.iter().map(|k| k.1.clone()).collect())?);
@@ -625,13 +706,12 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
     }
     let byz: BTreeSet<NodeId> = ids[..f].iter().copied().collect();
     let honest: Vec<NodeId> = (0..m).filter(|v| !byz.contains(v)).collect();
-    let split = cfg.split_brain() && f > 0;
     let groups: [Vec<NodeId>; 2] = {
         let half = honest.len() / 2;
         [honest[..half].to_vec(), honest[half..].to_vec()]
     };
     let offset = below(&mut rng, 3) as usize;
-    let roles: BTreeMap<NodeId, Role> = byz
+    let mut roles: BTreeMap<NodeId, Role> = byz
         .iter()
         .enumerate()
         .map(|(k, &v)| {
@@ -646,6 +726,53 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
             (v, role)
         })
         .collect();
+
+    // The set changes, decided at `set_change_height(k)`, drawn from their own stream so
+    // that a seed's faults (crash, partition) are the same with and without changes.
+    let mut crng = ChaCha8Rng::seed_from_u64(seed ^ 0x7365_745f_6368_616e);
+    let mut byz = byz;
+    let mut schedule = SetSchedule::new(set.clone());
+    let mut next_new = m;
+    for (k, kind) in changes.iter().enumerate() {
+        let members: Vec<NodeId> = (0..universe).filter(|&i| stakes[i] > 0).collect();
+        let byz_in: Vec<NodeId> = members.iter().copied().filter(|i| byz.contains(i)).collect();
+        match kind {
+            SetChangeKind::Swap => {
+                let honest_in: Vec<NodeId> = members.iter().copied().filter(|i| !byz.contains(i)).collect();
+                let out = match byz_in.first() {
+                    Some(&b) => b,
+                    None => honest_in[below(&mut crng, honest_in.len() as u64) as usize],
+                };
+                let joining = next_new;
+                next_new += 1;
+                stakes[out] = 0;
+                stakes[joining] = 1;
+                if byz.contains(&out) {
+                    roles.insert(out, Role::Removed);
+                    byz.insert(joining);
+                    roles.insert(joining, Role::Equivocator);
+                }
+            }
+            SetChangeKind::Reweight => {
+                for &i in &members {
+                    stakes[i] = if byz.contains(&i) { 1 } else { 1 + below(&mut crng, 4) };
+                }
+            }
+            SetChangeKind::Grow => {
+                for _ in 0..3 {
+                    stakes[next_new] = 1;
+                    next_new += 1;
+                }
+                // The bound ⌊(n + 3 − 1)/3⌋ of the grown set is ⌈n/3⌉.
+                if byz_in.len() < members.len().div_ceil(3) {
+                    byz.insert(next_new - 1);
+                    roles.insert(next_new - 1, Role::Equivocator);
+                }
+            }
+        }
+        schedule.decide(set_change_height(k), with_stakes(&stakes)?)?;
+    }
+    let byz = byz;
 
     let mut config = cfg.config.clone();
     config.checkpoint_interval = cfg.checkpoint_interval;
@@ -665,20 +792,21 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
     let mut sim: Sim<SimNode<S>> = Sim::new(SimConfig { seed, default_link: link, max_steps: 200_000_000 });
     let checker = Rc::new(RefCell::new(Checker::default()));
     let disk: Disk<S> = Rc::new(RefCell::new(BTreeMap::new()));
-    let guardian_ids: Vec<NodeId> = (m..m + cfg.guardians).collect();
+    let guardian_ids: Vec<NodeId> = (universe..universe + cfg.guardians).collect();
 
     let make_validator = |v: NodeId, role: Role| -> SimNode<S> {
         let key = vkeys[v].0.clone();
-        let mut c0 =
-            StaticContext::new(set.clone(), Some((v as u32, key.clone()))).with_payload(payload_world0);
-        let mut c1 = StaticContext::new(set.clone(), Some((v as u32, key))).with_payload(payload_world1);
+        let mut c0 = StaticContext::with_schedule(schedule.clone(), Some((v as u32, key.clone())))
+            .with_payload(payload_world0);
+        let mut c1 = StaticContext::with_schedule(schedule.clone(), Some((v as u32, key)))
+            .with_payload(payload_world1);
         if let Some(g) = &guardians {
             c0 = c0.with_guardians(g.clone());
             c1 = c1.with_guardians(g.clone());
         }
         SimNode::Validator(Box::new(ValidatorNode {
             id: v,
-            validators: m,
+            validators: universe,
             guardians: guardian_ids.clone(),
             role,
             config: config.clone(),
@@ -691,7 +819,7 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
             rejected: 0,
         }))
     };
-    for v in 0..m {
+    for v in 0..universe {
         let role = roles.get(&v).cloned().unwrap_or(Role::Honest);
         let silent = role == Role::Silent;
         let id = sim.add_node(make_validator(v, role));
@@ -711,12 +839,12 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         for (i, k) in gkeys.iter().enumerate() {
             sim.add_node(SimNode::Guardian(Box::new(GuardianNode {
                 index: i,
-                offset: m,
-                validators: m,
+                offset: universe,
+                validators: universe,
                 key: k.0.clone(),
                 set: g.set.clone(),
                 set_hash: g.set_hash,
-                validator_set: set.clone(),
+                schedule: schedule.clone(),
                 neighbours: graph[i].clone(),
                 config: gossip.clone(),
                 instances: BTreeMap::new(),
@@ -741,12 +869,12 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
     if cfg.partitions && !split {
         let at = Timestamp::from_millis(1500 + below(&mut rng, 1000));
         let heal = at + 1000 + below(&mut rng, 1500);
-        let mut side: Vec<NodeId> = (0..m).filter(|_| rng.next_u64() & 1 == 1).collect();
+        let mut side: Vec<NodeId> = (0..universe).filter(|_| rng.next_u64() & 1 == 1).collect();
         if side.is_empty() {
             side.push(0);
         }
         let other: Vec<NodeId> =
-            (0..m).filter(|v| !side.contains(v)).chain(guardian_ids.iter().copied()).collect();
+            (0..universe).filter(|v| !side.contains(v)).chain(guardian_ids.iter().copied()).collect();
         sim.schedule_partition(at, heal, vec![side, other]);
         healed = healed.max(heal);
     }
@@ -781,14 +909,22 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
         Err(e) => Some(format!("simulation error: {e}")),
     };
     let liveness_failure =
-        violation.is_none() && !split && liveness_failed(&c, &set, &byz, healed, end, mean_delay);
+        violation.is_none() && !split && liveness_failed(&c, &schedule, &byz, healed, end, mean_delay);
     let settle_delays = c
         .first_settled_at
         .iter()
         .filter_map(|(h, at)| c.proposed_at.get(h).map(|p| (at.millis_since(*p)) as f64 / mean_delay))
         .collect();
+    let last_change = schedule.changes().last().map(|(h, _)| h);
+    let late_proposers = last_change.map_or_else(BTreeSet::new, |eff| {
+        c.settled.range(eff.saturating_add(1)..).filter_map(|(_, h)| c.proposer_of.get(h).copied()).collect()
+    });
+    let last_set = schedule.set_for(u64::MAX);
+    let final_members = (0..universe).filter(|&i| last_set.contains(i as ValidatorIndex)).collect();
     Ok(RunOutcome {
         seed,
+        late_proposers,
+        final_members,
         violation,
         liveness_failure,
         settled: c.settled.keys().next_back().copied().unwrap_or(0),
@@ -808,7 +944,7 @@ pub fn run<S: Scheme + KeyBytes>(cfg: &SweepConfig, seed: u64) -> Result<RunOutc
 /// honest validator gets there.
 fn liveness_failed<S: Scheme>(
     c: &Checker,
-    set: &ValidatorSet<S>,
+    schedule: &SetSchedule<S>,
     byz: &BTreeSet<NodeId>,
     healed: Timestamp,
     end: Timestamp,
@@ -816,7 +952,13 @@ fn liveness_failed<S: Scheme>(
 ) -> bool {
     let base = c.settled_height_at(healed);
     let e0 = c.epochs_entered.iter().filter(|(_, at)| **at <= healed).map(|(e, _)| *e).max().unwrap_or(1);
-    let honest = |e: u64| !byz.contains(&(set.proposer(e) as NodeId));
+    // With set changes an epoch's proposer depends on the height proposed: count an epoch
+    // as honest-led only if its proposer is honest in every set of the schedule.
+    let honest = |e: u64| {
+        std::iter::once(schedule.genesis())
+            .chain(schedule.changes().map(|(_, s)| s))
+            .all(|set| !byz.contains(&(set.proposer(e) as NodeId)))
+    };
     let mut e = e0 + 2;
     while !(honest(e) && honest(e + 1)) {
         e += 1;

@@ -222,10 +222,23 @@ pub trait Context {
         Some(self.validator_set().clone())
     }
 
-    /// Our index and the signature of `msg` by our key, or `None` for an observer.
+    /// The first height of the set that [`Context::validator_set_for`] gives at `height`:
+    /// the effective height of the last change at or below `height`, `0` while the
+    /// genesis set is in force; `None` when the ledger cannot tell yet. An embedder that
+    /// overrides `validator_set_for` must override this too (the default, `0`, matches
+    /// the default `validator_set_for`). The machine uses it to find open hand-overs
+    /// ([`crate::BlockQuorum`]).
+    fn set_since(&self, height: u64) -> Option<u64> {
+        let _ = height;
+        Some(0)
+    }
+
+    /// Our index (in the validator universe, the same in every set of the schedule) and
+    /// the signature of `msg` by our key, or `None` for an observer.
     fn sign(&self, msg: &[u8]) -> Option<(ValidatorIndex, <Self::Scheme as Scheme>::Signature)>;
 
-    /// Our validator index, if we are one.
+    /// Our index in the validator universe, if we hold a key of it (we vote and propose
+    /// only at heights whose sets give us stake).
     fn me(&self) -> Option<ValidatorIndex>;
 
     /// The payload of the block we propose at `height` (transactions from the mempool).

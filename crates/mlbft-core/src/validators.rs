@@ -61,8 +61,13 @@ pub struct ValidatorSet<S: Scheme> {
 }
 
 impl<S: KeyBytes> ValidatorSet<S> {
-    /// A set from `(key, stake)` pairs. Fails when empty, larger than `u32::MAX`, when a
-    /// stake is zero, or when the total overflows `U256`.
+    /// A set from `(key, stake)` pairs. Fails when empty, larger than `u32::MAX`, when the
+    /// total stake is zero, or when it overflows `U256`.
+    ///
+    /// An entry with zero stake is a validator *absent* from this set that keeps its
+    /// index: a set change ([`crate::SetSchedule`]) restakes one fixed list of keys (the
+    /// validator universe), so index `i` names the same validator in every set of a
+    /// schedule and certificates' bitmaps keep one length.
     pub fn new(members: Vec<(S::PublicKey, U256)>) -> Result<Self, Error> {
         if members.is_empty() {
             return Err(Error::InvalidValidatorSet { reason: "no validators" });
@@ -70,13 +75,13 @@ impl<S: KeyBytes> ValidatorSet<S> {
         if u32::try_from(members.len()).is_err() {
             return Err(Error::InvalidValidatorSet { reason: "more than u32::MAX validators" });
         }
-        if members.iter().any(|(_, s)| s.is_zero()) {
-            return Err(Error::InvalidValidatorSet { reason: "zero stake" });
-        }
         let total = members
             .iter()
             .try_fold(U256::zero(), |acc, (_, s)| acc.checked_add(*s))
             .ok_or(Error::StakeOverflow)?;
+        if total.is_zero() {
+            return Err(Error::InvalidValidatorSet { reason: "zero total stake" });
+        }
         let mut rlp = RlpStream::new_list(members.len());
         for (pk, stake) in &members {
             rlp.begin_list(2);
@@ -95,7 +100,7 @@ impl<S: KeyBytes> ValidatorSet<S> {
 }
 
 impl<S: Scheme> ValidatorSet<S> {
-    /// Number of validators.
+    /// Number of entries (members and zero-stake absentees: the universe size).
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -131,9 +136,15 @@ impl<S: Scheme> ValidatorSet<S> {
         self.hash
     }
 
-    /// Whether `index` is a member.
+    /// Whether `index` is a member: in range and with non-zero stake.
     pub fn contains(&self, index: ValidatorIndex) -> bool {
-        (index as usize) < self.keys.len()
+        self.stakes.get(index as usize).is_some_and(|s| !s.is_zero())
+    }
+
+    /// Whether `other` lists the same keys by index (the same validator universe), as a
+    /// set change requires.
+    pub fn same_universe(&self, other: &ValidatorSet<S>) -> bool {
+        self.keys == other.keys
     }
 
     /// `3·stake(signers) > 2·total`. Indices out of range and duplicates count zero.
@@ -183,6 +194,15 @@ mod tests {
     use super::*;
     use bls_gossip::FakeScheme;
 
+    fn set_with(stakes: &[u64]) -> ValidatorSet<FakeScheme> {
+        let members = stakes
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (FakeScheme::keypair(&[i as u8 + 1; 32]).unwrap().1, U256::from(s)))
+            .collect();
+        ValidatorSet::new(members).unwrap()
+    }
+
     fn set(stakes: &[u64]) -> ValidatorSet<FakeScheme> {
         let members = stakes
             .iter()
@@ -217,6 +237,23 @@ mod tests {
             ValidatorSet::<FakeScheme>::new(vec![(k, U256::zero())]),
             Err(Error::InvalidValidatorSet { .. })
         ));
+    }
+
+    #[test]
+    fn zero_stake_entries_are_absent_members_that_keep_their_index() {
+        let s = set_with(&[1, 0, 1, 1]);
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.total_stake(), U256::from(3));
+        let table = [(0, true), (1, false), (2, true), (3, true), (4, false)];
+        for (i, member) in table {
+            assert_eq!(s.contains(i), member, "index {i}");
+        }
+        // The absentee never proposes and adds nothing to a quorum.
+        assert!((0..500).all(|e| s.proposer(e) != 1));
+        assert!(!s.is_quorum([1, 2, 3]));
+        assert!(s.is_quorum([0, 2, 3]));
+        assert!(s.same_universe(&set_with(&[5, 5, 5, 5])));
+        assert!(!s.same_universe(&set_with(&[1, 1, 1])));
     }
 
     #[test]
