@@ -21,8 +21,8 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group};
 use gpu_encode::{Limits, Transcoder, TranscoderConfig, decode_segment, probe};
 use transcode_verify::{
-    ClaimSignature, Fps, Profile, RenditionClaim, RenditionFacts, SegmentExpectation, TranscodeClaim,
-    Verifier, VerifierConfig, metrics, rendition_hash,
+    ClaimPrice, Fps, Profile, RenditionClaim, RenditionFacts, SegmentExpectation, TranscodeClaim, Verifier,
+    VerifierConfig, metrics, rendition_hash,
 };
 
 const PRESET: &str = "veryfast";
@@ -228,21 +228,24 @@ fn transcode_figures(src_path: &Path, src: &[u8], d: &Path) {
     );
 }
 
-struct Mac;
-
-impl ClaimSignature for Mac {
-    fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
-        rendition_hash(digest).as_slice() == signature
-    }
+/// The orchestrator key of the bench's claims (the cheap step includes its secp256k1
+/// signature recovery, as in production).
+fn orchestrator_key() -> transcode_verify::SecretKey {
+    transcode_verify::SecretKey::from_bytes([5; 32]).unwrap()
 }
 
+const PRICE: ClaimPrice = ClaimPrice {
+    price_per_unit: transcode_verify::U256::one(),
+    pixels_per_unit: transcode_verify::U256::one(),
+};
+
 fn claim_for(out: &gpu_encode::SegmentOutput, src: &[u8]) -> (TranscodeClaim, SegmentExpectation) {
-    let mut claim = TranscodeClaim {
-        stream_id: [1; 32],
-        sequence: 0,
-        source_hash: rendition_hash(src),
-        renditions: out
-            .renditions
+    let claim = TranscodeClaim::signed(
+        [1; 32],
+        0,
+        rendition_hash(src),
+        PRICE,
+        out.renditions
             .iter()
             .map(|r| RenditionClaim {
                 profile: r.profile.name.into(),
@@ -253,15 +256,16 @@ fn claim_for(out: &gpu_encode::SegmentOutput, src: &[u8]) -> (TranscodeClaim, Se
                 hash: rendition_hash(&r.data),
             })
             .collect(),
-        signature: Vec::new(),
-    };
-    claim.signature = rendition_hash(&claim.digest()).to_vec();
+        &orchestrator_key(),
+    );
     let expect = SegmentExpectation {
         profiles: LADDER.to_vec(),
         source_width: out.source.width,
         source_height: out.source.height,
         source_duration_us: out.source.duration_us,
         source_hash: rendition_hash(src),
+        orchestrator: orchestrator_key().address(),
+        price: PRICE,
     };
     (claim, expect)
 }
@@ -288,7 +292,7 @@ fn cheap_step(
             }
         })
         .collect();
-    let faults = v.cheap(expect, claim, &facts, &Mac);
+    let faults = v.cheap(expect, claim, &facts);
     assert!(faults.is_empty(), "{faults:?}");
     faults.len()
 }

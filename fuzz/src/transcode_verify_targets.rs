@@ -1,7 +1,9 @@
 //! Harnesses for the decoders of untrusted bytes in `transcode-verify`: the
 //! orchestrator's signed claim and fault evidence.
 
-use transcode_verify::{Evidence, Fault, FrameMetrics, RenditionClaim, TranscodeClaim};
+use transcode_verify::{
+    ClaimPrice, Evidence, Fault, FrameMetrics, RenditionClaim, SecretKey, TranscodeClaim, U256,
+};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -12,6 +14,7 @@ pub fn claim(data: &[u8]) {
         assert_eq!(c.to_bytes(), data, "claims are canonical");
         let _ = c.digest();
         let _ = c.segment_id();
+        let _ = c.verify_signature();
     }
 }
 
@@ -27,20 +30,22 @@ pub fn evidence(data: &[u8]) {
 
 /// Seeds: valid encodings to mutate from.
 pub fn seeds() -> Vec<Vec<u8>> {
-    let claim = TranscodeClaim {
-        stream_id: [1; 32],
-        sequence: 42,
-        source_hash: [2; 32],
-        renditions: vec![RenditionClaim {
-            profile: "P360P30".into(),
+    let Ok(key) = SecretKey::from_bytes([7; 32]) else { return Vec::new() };
+    let claim = TranscodeClaim::signed(
+        [1; 32],
+        42,
+        [2; 32],
+        ClaimPrice { price_per_unit: U256::from(3u8), pixels_per_unit: U256::one() },
+        vec![RenditionClaim {
+            profile: "P360p30fps16x9".into(),
             width: 640,
             height: 360,
             frames: 60,
             pixels: 60 * 640 * 360,
             hash: [3; 32],
         }],
-        signature: vec![7; 65],
-    };
+        &key,
+    );
     let m =
         FrameMetrics { frame: 3, psnr_y_cdb: 3500, psnr_uv_cdb: 4000, ssim_y_e4: 9800, outlier_blocks_e4: 0 };
     let evidence = Evidence {

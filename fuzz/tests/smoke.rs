@@ -3,8 +3,8 @@
 
 use meshcast_fuzz::{
     bls_gossip_targets, ledger_eth_targets, ledger_targets, micropool_targets, mlbft_targets,
-    mpt_refcount_targets, pm_tickets_targets, primitives_targets, smoke, tracker_geo_targets,
-    transcode_verify_targets,
+    mpt_refcount_targets, orchestration_targets, pm_tickets_targets, primitives_targets, smoke,
+    tracker_geo_targets, transcode_verify_targets,
 };
 
 #[test]
@@ -140,4 +140,11 @@ fn transcode_verify_decoders_never_panic() {
     let seeds = transcode_verify_targets::seeds();
     assert!(smoke(transcode_verify_targets::claim, &seeds, 3_000, 11) > 3_000);
     assert!(smoke(transcode_verify_targets::evidence, &seeds, 3_000, 12) > 3_000);
+}
+
+#[test]
+fn orchestration_messages_never_panic() {
+    let seeds = orchestration_targets::seeds();
+    assert_eq!(seeds.len(), 5);
+    assert!(smoke(orchestration_targets::message, &seeds, 3_000, 41) > 3_000);
 }

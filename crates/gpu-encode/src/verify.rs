@@ -3,8 +3,8 @@
 //! picks).
 
 use transcode_verify::{
-    ClaimSignature, Fault, Fps, Profile, RenditionClaim, RenditionFacts, SegmentExpectation, TranscodeClaim,
-    Verdict, Verifier, VerifierConfig, metrics, rendition_hash,
+    ClaimPrice, Fault, Fps, Profile, RenditionClaim, RenditionFacts, SecretKey, SegmentExpectation,
+    TranscodeClaim, U256, Verdict, Verifier, VerifierConfig, metrics, rendition_hash,
 };
 
 use crate::error::Error;
@@ -69,15 +69,14 @@ fn json_string(s: &str) -> String {
     out
 }
 
-/// The tool has no signed claim: the rendition file stands for what was delivered, so
-/// the claim is built from its own facts and its signature is not checked.
-struct Unsigned;
+/// The tool has no orchestrator's claim: the rendition file stands for what was
+/// delivered, so the claim is built from its own facts and signed with this fixed local
+/// key (the signature, orchestrator and price checks pass by construction; the tool
+/// judges content only).
+const TOOL_KEY: [u8; 32] = [1; 32];
 
-impl ClaimSignature for Unsigned {
-    fn verify(&self, _digest: &[u8; 32], _signature: &[u8]) -> bool {
-        true
-    }
-}
+/// The price the tool's claims state (not judged).
+const TOOL_PRICE: ClaimPrice = ClaimPrice { price_per_unit: U256::zero(), pixels_per_unit: U256::one() };
 
 /// The 32-byte sampling secret for the tool's `--secret N`: keccak256 of `N` (8 bytes,
 /// little endian).
@@ -119,18 +118,23 @@ pub fn verify_rendition(
         Err(e) => return Ok(unreadable(e)),
     };
     let hash = rendition_hash(rendition);
+    let key = SecretKey::from_bytes(TOOL_KEY)
+        .map_err(|e| Error::Profile(transcode_verify::Error::Decode { reason: format!("tool key: {e}") }))?;
     let expect = SegmentExpectation {
         profiles: vec![profile],
         source_width: src.width,
         source_height: src.height,
         source_duration_us: src.duration_us,
         source_hash: rendition_hash(source),
+        orchestrator: key.address(),
+        price: TOOL_PRICE,
     };
-    let claim = TranscodeClaim {
-        stream_id: [0; 32],
-        sequence: 0,
-        source_hash: expect.source_hash,
-        renditions: vec![RenditionClaim {
+    let claim = TranscodeClaim::signed(
+        [0; 32],
+        0,
+        expect.source_hash,
+        TOOL_PRICE,
+        vec![RenditionClaim {
             profile: profile.name.into(),
             width: facts.width,
             height: facts.height,
@@ -138,8 +142,8 @@ pub fn verify_rendition(
             pixels: facts.frames.saturating_mul(u64::from(facts.width) * u64::from(facts.height)),
             hash,
         }],
-        signature: Vec::new(),
-    };
+        &key,
+    );
     let observed = [RenditionFacts {
         width: facts.width,
         height: facts.height,
@@ -149,7 +153,7 @@ pub fn verify_rendition(
         hash,
     }];
     let verifier = Verifier::new(VerifierConfig::default(), secret);
-    let cheap = verifier.cheap(&expect, &claim, &observed, &Unsigned);
+    let cheap = verifier.cheap(&expect, &claim, &observed);
     let same_size = reference
         .first()
         .zip(decoded.first())

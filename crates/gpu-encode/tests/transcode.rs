@@ -162,7 +162,7 @@ fn runaway_guard_stops_an_encoder_over_budget() {
     cfg.preset = "ultrafast".into();
     cfg.limits = Limits { runaway_factor: 0, runaway_slack_bytes: 1000, ..Limits::default() };
     let r = Transcoder::new(cfg).unwrap().transcode(&src);
-    assert!(matches!(r, Err(Error::RunawayOutput { profile: "P144P30", .. })), "{r:?}");
+    assert!(matches!(r, Err(Error::RunawayOutput { profile: "P144p30fps16x9", .. })), "{r:?}");
 }
 
 #[test]

@@ -6,11 +6,12 @@
 //! other workload (an AI model, a render job) by an opaque id and is priced per unit of work,
 //! so nothing in the registry, negotiation or selection assumes video.
 
+use parity_scale_codec::{Decode, Encode};
 use primitives::U256;
 
 /// Where a transcoding capability runs. GPU and CPU work is priced separately because
 /// their costs differ by an order of magnitude.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum Hardware {
     /// Software encoding (libx264).
     Cpu,
@@ -19,7 +20,7 @@ pub enum Hardware {
 }
 
 /// A kind of job an orchestrator can be paid for.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum JobKind {
     /// H.264 transcoding into one profile of the ladder, named as go-livepeer names it
     /// (`"P720p30fps16x9"`, …); the unit of work is one output pixel.
@@ -45,10 +46,33 @@ impl JobKind {
             JobKind::Compute { .. } => "compute",
         }
     }
+
+    /// `family/name` (`transcode/P720p30fps16x9/gpu`, `compute/sha256-chain/v1`): how
+    /// protocol errors name a kind.
+    pub fn label(&self) -> String {
+        match self {
+            JobKind::Transcode { profile, hardware } => {
+                let hw = match hardware {
+                    Hardware::Cpu => "cpu",
+                    Hardware::Gpu => "gpu",
+                };
+                format!("transcode/{profile}/{hw}")
+            }
+            JobKind::Compute { workload } => format!("compute/{workload}"),
+        }
+    }
+
+    /// The name inside the kind (profile or workload id), for length checks on decode.
+    pub fn name(&self) -> &str {
+        match self {
+            JobKind::Transcode { profile, .. } => profile,
+            JobKind::Compute { workload } => workload,
+        }
+    }
 }
 
 /// How a buyer checks the work of one job kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub enum VerificationPolicy {
     /// No check: only for trusted parties (an orchestrator's own transcoders).
     Trusted,
@@ -69,7 +93,7 @@ impl VerificationPolicy {
 
 /// One thing an orchestrator offers: a job kind at a unit price, with the verification
 /// policy buyers apply to it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
 pub struct Capability {
     /// What is sold.
     pub kind: JobKind,

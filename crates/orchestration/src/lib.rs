@@ -63,6 +63,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Market
+//!
+//! * [`job`]: job kinds, capabilities and verification policies.
+//! * [`negotiation`]: the [`negotiation::Broadcaster`] and [`negotiation::Orchestrator`]
+//!   machines and their bounded wire codec ([`negotiation::Message`]): discovery, price
+//!   and capacity checks, session tokens, segments with failover (at most 3 attempts),
+//!   suspension of failing orchestrators, verification requests, payment in arrears with
+//!   `pm-tickets`.
+//! * [`selection`]: the multiplicative, sticky orchestrator score.
+//! * [`pool`]: an orchestrator's transcoder pool, verifying public transcoders through
+//!   `transcode-verify`'s verdict.
+//!
+//! The `market` example runs the whole market on `netsim` (see `docs/orchestration.md`).
+//!
 //! ```
 //! use orchestration::job::{Capability, Hardware, JobKind, VerificationPolicy};
 //! use primitives::U256;
@@ -78,6 +92,9 @@
 #![forbid(unsafe_code)]
 
 pub mod job;
+pub mod negotiation;
+pub mod pool;
 pub mod registry;
+pub mod selection;
 pub mod slashing;
 pub mod staking;

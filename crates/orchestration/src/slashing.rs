@@ -23,8 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use primitives::{Address, H256, Signature, U256, keccak256, keccak256_concat};
 use transcode_verify::{
-    ClaimSignature, Evidence, Profile, RenditionFacts, SegmentExpectation, TranscodeClaim, cheap_checks,
-    rendition_hash,
+    Evidence, Profile, RenditionFacts, SegmentExpectation, TranscodeClaim, cheap_checks, rendition_hash,
 };
 
 use crate::registry::PPM;
@@ -207,14 +206,6 @@ pub struct SlashOutcome {
     pub burned: U256,
 }
 
-struct Secp(Address);
-
-impl ClaimSignature for Secp {
-    fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
-        Signature::from_bytes(signature).and_then(|s| s.verify(&H256(*digest), self.0)).is_ok()
-    }
-}
-
 /// The slasher: verifies reports, applies them to [`Staking`], keeps the reported set,
 /// the reporters' bonuses and the burned total.
 #[derive(Clone, Debug)]
@@ -278,8 +269,7 @@ impl Slasher {
                 if bytes > self.config.max_proof_bytes || renditions.len() > self.config.max_renditions {
                     return Err(SlashError::TooLarge { bytes, renditions: renditions.len() });
                 }
-                let sig = Secp(*orchestrator);
-                if !sig.verify(&claim.digest(), &claim.signature) {
+                if claim.orchestrator != *orchestrator || claim.verify_signature().is_err() {
                     return Err(SlashError::NotSigned { orchestrator: *orchestrator });
                 }
                 let source_hash = rendition_hash(source);
@@ -313,8 +303,12 @@ impl Slasher {
                     source_height: src.height,
                     source_duration_us: src.duration_us,
                     source_hash,
+                    orchestrator: *orchestrator,
+                    // The price is between broadcaster and orchestrator; the slasher judges
+                    // the work, so the signed price is taken as agreed.
+                    price: claim.price,
                 };
-                let faults = cheap_checks(&expect, claim, &observed, &sig);
+                let faults = cheap_checks(&expect, claim, &observed);
                 let perceptual = || {
                     evidence.faults.iter().any(|f| !f.is_cheap())
                         && judge.confirm_perceptual(evidence, source, renditions)

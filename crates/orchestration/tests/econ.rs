@@ -10,7 +10,7 @@ use orchestration::slashing::{ComputeClaim, FaultJudge, FaultProof, SlashError, 
 use orchestration::staking::{FACTOR_SCALE, FeeOutcome, RewardOutcome, Staking, StakingConfig, StakingError};
 use primitives::{Address, H256, SecretKey, U256, keccak256};
 use transcode_verify::{
-    Evidence, Fault, Fps, RenditionClaim, RenditionFacts, TranscodeClaim, rendition_hash,
+    ClaimPrice, Evidence, Fault, Fps, RenditionClaim, RenditionFacts, TranscodeClaim, rendition_hash,
 };
 
 const ROUNDS: Rounds = Rounds { length: 100, lock_blocks: 10 };
@@ -601,11 +601,12 @@ fn transcode_proof(rendition: Vec<u8>, claimed_pixels: Option<u64>) -> FaultProo
     let source = container(1280, 720, 60, 2_000_000, "source");
     let (w, h) = (640u32, 360u32);
     let pixels = claimed_pixels.unwrap_or(60 * u64::from(w) * u64::from(h));
-    let mut claim = TranscodeClaim {
-        stream_id: [3; 32],
-        sequence: 17,
-        source_hash: rendition_hash(&source),
-        renditions: vec![RenditionClaim {
+    let claim = TranscodeClaim::signed(
+        [3; 32],
+        17,
+        rendition_hash(&source),
+        ClaimPrice { price_per_unit: u(1), pixels_per_unit: u(1) },
+        vec![RenditionClaim {
             profile: "P360P30".into(),
             width: w,
             height: h,
@@ -613,9 +614,8 @@ fn transcode_proof(rendition: Vec<u8>, claimed_pixels: Option<u64>) -> FaultProo
             pixels,
             hash: rendition_hash(&rendition),
         }],
-        signature: Vec::new(),
-    };
-    claim.signature = orch_key().sign_prehash(&H256(claim.digest())).to_bytes().to_vec();
+        &orch_key(),
+    );
     let evidence = Evidence {
         claim,
         faults: vec![Fault::PixelCount { rendition: 0, claimed: pixels, computed: 0 }],
@@ -672,16 +672,23 @@ fn transcode_reports_must_use_the_bytes_the_orchestrator_signed() {
         slasher.report(&mut st, o, addr(42), &other_source, &Judge),
         Err(SlashError::SourceNotClaimed)
     );
+    let other = SecretKey::from_bytes([8; 32]).unwrap();
+    // A signature by another key over a claim naming the orchestrator …
     let mut forged = evidence.clone();
-    forged.claim.signature = SecretKey::from_bytes([8; 32])
-        .unwrap()
-        .sign_prehash(&H256(forged.claim.digest()))
-        .to_bytes()
-        .to_vec();
+    forged.claim.signature = other.sign_prehash(&H256(forged.claim.digest()));
     let forged =
         FaultProof::Transcode { evidence: forged, source: source.clone(), renditions: renditions.clone() };
     assert_eq!(
         slasher.report(&mut st, o, addr(42), &forged, &Judge),
+        Err(SlashError::NotSigned { orchestrator: o })
+    );
+    // … or a validly signed claim that names another orchestrator: neither slashes `o`.
+    let mut elsewhere = evidence.clone();
+    elsewhere.claim.resign(&other);
+    let elsewhere =
+        FaultProof::Transcode { evidence: elsewhere, source: source.clone(), renditions: renditions.clone() };
+    assert_eq!(
+        slasher.report(&mut st, o, addr(42), &elsewhere, &Judge),
         Err(SlashError::NotSigned { orchestrator: o })
     );
     assert_eq!(st.totals().slashed, U256::zero());

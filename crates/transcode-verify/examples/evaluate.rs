@@ -29,29 +29,15 @@ use std::process::Command;
 
 use gpu_encode::{Limits, Transcoder, TranscoderConfig, decode_segment, probe};
 use transcode_verify::{
-    ClaimSignature, Fault, Fps, Profile, RenditionClaim, RenditionFacts, SegmentExpectation, TranscodeClaim,
-    Verdict, Verifier, VerifierConfig, rendition_hash,
+    ClaimPrice, Fault, Fps, Profile, RenditionClaim, RenditionFacts, SecretKey, SegmentExpectation,
+    TranscodeClaim, U256, Verdict, Verifier, VerifierConfig, rendition_hash,
 };
 
 const PROFILE: Profile = Profile::P360P30;
 const SECONDS: &str = "1";
 
-/// Toy signature for the evaluation: keccak(key ‖ digest). meshcast uses secp256k1.
-struct MacSignature([u8; 32]);
-
-impl MacSignature {
-    fn sign(&self, digest: &[u8; 32]) -> Vec<u8> {
-        let mut v = self.0.to_vec();
-        v.extend_from_slice(digest);
-        rendition_hash(&v).to_vec()
-    }
-}
-
-impl ClaimSignature for MacSignature {
-    fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
-        self.sign(digest) == signature
-    }
-}
+/// The price every evaluated claim states (the evaluation is about content, not price).
+const PRICE: ClaimPrice = ClaimPrice { price_per_unit: U256::one(), pixels_per_unit: U256::one() };
 
 struct Rng(u64);
 
@@ -160,7 +146,7 @@ fn main() {
         std::env::temp_dir().join(format!("transcode-verify-eval-{}", std::process::id()))
     });
     std::fs::create_dir_all(&dir).unwrap();
-    let key = MacSignature([7; 32]);
+    let key = SecretKey::from_bytes([7; 32]).expect("a valid secp256k1 key");
     let verifier = Verifier::new(VerifierConfig { rate: 1, ..VerifierConfig::default() }, [42; 32]);
     let mut rng = Rng(2026);
     let limits = Limits::default();
@@ -229,6 +215,8 @@ fn main() {
             source_height: src_info.height,
             source_duration_us: src_info.duration_us,
             source_hash: rendition_hash(&src),
+            orchestrator: key.address(),
+            price: PRICE,
         };
 
         if dump && held_out {
@@ -407,11 +395,12 @@ fn main() {
             } else {
                 class
             };
-            let mut claim = TranscodeClaim {
-                stream_id: [i as u8; 32],
-                sequence: i as u64,
-                source_hash: expect.source_hash,
-                renditions: vec![RenditionClaim {
+            let claim = TranscodeClaim::signed(
+                [i as u8; 32],
+                i as u64,
+                expect.source_hash,
+                PRICE,
+                vec![RenditionClaim {
                     profile: PROFILE.name.into(),
                     width: facts.width,
                     height: facts.height,
@@ -419,9 +408,8 @@ fn main() {
                     pixels: facts.frames * u64::from(facts.width) * u64::from(facts.height),
                     hash: rendition_hash(&bytes),
                 }],
-                signature: Vec::new(),
-            };
-            claim.signature = key.sign(&claim.digest());
+                &key,
+            );
             let observed = [RenditionFacts {
                 width: facts.width,
                 height: facts.height,
@@ -430,7 +418,7 @@ fn main() {
                 fps: Fps::new(facts.fps.0, facts.fps.1).ok(),
                 hash: rendition_hash(&bytes),
             }];
-            let cheap = verifier.cheap(&expect, &claim, &observed, &key);
+            let cheap = verifier.cheap(&expect, &claim, &observed);
             let mut reports = Vec::new();
             if cheap.is_empty() && verifier.is_sampled(&claim) {
                 let report =

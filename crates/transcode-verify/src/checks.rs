@@ -1,6 +1,8 @@
 //! Cheap checks, run on every segment: they need container facts only, no decoding.
 
-use crate::claim::{ClaimSignature, TranscodeClaim};
+use primitives::Address;
+
+use crate::claim::{ClaimPrice, TranscodeClaim};
 use crate::profile::{Fps, Profile};
 use crate::verdict::Fault;
 
@@ -17,6 +19,11 @@ pub struct SegmentExpectation {
     pub source_duration_us: u64,
     /// keccak256 of the source segment.
     pub source_hash: [u8; 32],
+    /// The orchestrator the segment was sent to: the claim must name it and be signed
+    /// by it.
+    pub orchestrator: Address,
+    /// The price agreed with it for this segment.
+    pub price: ClaimPrice,
 }
 
 /// Facts the verifier read from a rendition's bytes (container probe + hash).
@@ -36,17 +43,24 @@ pub struct RenditionFacts {
     pub hash: [u8; 32],
 }
 
-/// Runs the cheap checks and returns every fault found (empty = pass). Frame counts and
+/// Runs the cheap checks and returns every fault found (empty = pass): the claim's
+/// signature recovers to the orchestrator it names, which is the one hired, at the agreed
+/// price, then the container facts. Frame counts and
 /// durations are allowed one frame of slack (segment boundaries round).
 pub fn cheap_checks(
     expect: &SegmentExpectation,
     claim: &TranscodeClaim,
     observed: &[RenditionFacts],
-    signature: &dyn ClaimSignature,
 ) -> Vec<Fault> {
     let mut faults = Vec::new();
-    if !signature.verify(&claim.digest(), &claim.signature) {
+    if claim.verify_signature().is_err() {
         faults.push(Fault::BadSignature);
+    }
+    if claim.orchestrator != expect.orchestrator {
+        faults.push(Fault::WrongOrchestrator { expected: expect.orchestrator, claimed: claim.orchestrator });
+    }
+    if claim.price != expect.price {
+        faults.push(Fault::PriceMismatch { expected: expect.price, claimed: claim.price });
     }
     if claim.source_hash != expect.source_hash {
         faults.push(Fault::SourceMismatch);

@@ -80,4 +80,12 @@ pub enum Error {
         /// Expected.
         expected: u8,
     },
+    /// A claim's signature does not recover to the orchestrator it names.
+    #[error("claim signed by {found:?}, expected {expected:?}")]
+    ClaimSigner {
+        /// The address the claim names.
+        expected: primitives::Address,
+        /// The address the signature recovers to (`None`: it recovers to none).
+        found: Option<primitives::Address>,
+    },
 }

@@ -6,8 +6,10 @@
 //!
 //! ## Model
 //! An orchestrator transcodes each source segment into a ladder of [`Profile`]s and signs
-//! a [`TranscodeClaim`] over the rendition hashes. The broadcaster's [`Verifier`]
-//! 1. runs the **cheap checks** on every segment ([`cheap_checks`]): signature, source
+//! a [`TranscodeClaim`] over the rendition hashes, naming its address and the agreed price,
+//! with a recoverable secp256k1 signature through [`Signer`]. The broadcaster's [`Verifier`]
+//! 1. runs the **cheap checks** on every segment ([`cheap_checks`]): signature (it must
+//!    recover to the orchestrator hired), agreed price, source
 //!    hash, rendition count, hash of each delivered rendition, resolution against the
 //!    profile's aspect-preserving fit, frame count, duration, frame rate, pixel count;
 //! 2. samples **1 in `rate`** segments with a secret seed ([`SamplingPolicy`]: a keyed
@@ -67,11 +69,14 @@ mod verdict;
 mod verifier;
 
 pub use checks::{RenditionFacts, SegmentExpectation, cheap_checks};
-pub use claim::{CODEC_VERSION, ClaimSignature, RenditionClaim, TranscodeClaim, rendition_hash};
+pub use claim::{CLAIM_DOMAIN, CODEC_VERSION, ClaimPrice, RenditionClaim, TranscodeClaim, rendition_hash};
 pub use error::Error;
 pub use frame::{Frame, Plane};
 pub use perceptual::{FrameFeatures, FrameMetrics, PerceptualReport, Thresholds, perceptual_check};
 pub use policy::SamplingPolicy;
+/// The signing types a claim uses, re-exported so embedders need no direct `primitives`
+/// dependency to build or check one.
+pub use primitives::{Address, H256, SecretKey, Signature, Signer, U256};
 pub use profile::{Fps, Profile};
 pub use verdict::{Evidence, Fault, Verdict};
 pub use verifier::{Verifier, VerifierConfig};

@@ -56,56 +56,68 @@ pub struct Profile {
 }
 
 macro_rules! profiles {
-    ($( $(#[$doc:meta])* $id:ident = ($w:expr, $h:expr, $fps:expr, $kbps:expr); )*) => {
+    ($( $(#[$doc:meta])* $id:ident = $name:literal ($w:expr, $h:expr, $fps:expr, $kbps:expr); )*) => {
         impl Profile {
             $( $(#[$doc])* pub const $id: Profile = Profile {
-                name: stringify!($id), width: $w, height: $h, fps: Fps::whole($fps), bitrate: $kbps * 1000,
+                name: $name, width: $w, height: $h, fps: Fps::whole($fps), bitrate: $kbps * 1000,
             }; )*
             /// Every profile of the table, in descending order of size then frame rate.
             pub const TABLE: &'static [Profile] = &[$(Profile::$id),*];
+            /// The names meshcast used before it adopted go-livepeer's (`"P720P30"` for
+            /// `"P720p30fps16x9"`): the constant's identifier. [`Profile::by_name`] accepts
+            /// them as aliases, so stored jobs and configs keep working.
+            pub const ALIASES: &'static [(&'static str, Profile)] = &[$((stringify!($id), Profile::$id)),*];
         }
     };
 }
 
+// Names are go-livepeer's (`ffmpeg.VideoProfileLookup`: `P{height}p{fps}fps16x9`); the
+// constant identifiers are the older meshcast names, kept as aliases.
 // The common Livepeer-style ladder (1280x720 .. 256x144) at 25, 30 and 60 fps; bit rates
 // scale with pixel rate (the 60 fps rungs get 1.5x the 30 fps rate).
 profiles! {
     /// 1280x720 at 25 fps, 4 Mb/s.
-    P720P25 = (1280, 720, 25, 4000);
+    P720P25 = "P720p25fps16x9" (1280, 720, 25, 4000);
     /// 1280x720 at 30 fps, 4 Mb/s.
-    P720P30 = (1280, 720, 30, 4000);
+    P720P30 = "P720p30fps16x9" (1280, 720, 30, 4000);
     /// 1280x720 at 60 fps, 6 Mb/s.
-    P720P60 = (1280, 720, 60, 6000);
+    P720P60 = "P720p60fps16x9" (1280, 720, 60, 6000);
     /// 1024x576 at 25 fps, 1.5 Mb/s.
-    P576P25 = (1024, 576, 25, 1500);
+    P576P25 = "P576p25fps16x9" (1024, 576, 25, 1500);
     /// 1024x576 at 30 fps, 1.5 Mb/s.
-    P576P30 = (1024, 576, 30, 1500);
+    P576P30 = "P576p30fps16x9" (1024, 576, 30, 1500);
     /// 1024x576 at 60 fps, 2.25 Mb/s.
-    P576P60 = (1024, 576, 60, 2250);
+    P576P60 = "P576p60fps16x9" (1024, 576, 60, 2250);
     /// 640x360 at 25 fps, 1.2 Mb/s.
-    P360P25 = (640, 360, 25, 1200);
+    P360P25 = "P360p25fps16x9" (640, 360, 25, 1200);
     /// 640x360 at 30 fps, 1.2 Mb/s.
-    P360P30 = (640, 360, 30, 1200);
+    P360P30 = "P360p30fps16x9" (640, 360, 30, 1200);
     /// 640x360 at 60 fps, 1.8 Mb/s.
-    P360P60 = (640, 360, 60, 1800);
+    P360P60 = "P360p60fps16x9" (640, 360, 60, 1800);
     /// 426x240 at 25 fps, 600 kb/s.
-    P240P25 = (426, 240, 25, 600);
+    P240P25 = "P240p25fps16x9" (426, 240, 25, 600);
     /// 426x240 at 30 fps, 600 kb/s.
-    P240P30 = (426, 240, 30, 600);
+    P240P30 = "P240p30fps16x9" (426, 240, 30, 600);
     /// 426x240 at 60 fps, 900 kb/s.
-    P240P60 = (426, 240, 60, 900);
+    P240P60 = "P240p60fps16x9" (426, 240, 60, 900);
     /// 256x144 at 25 fps, 400 kb/s.
-    P144P25 = (256, 144, 25, 400);
+    P144P25 = "P144p25fps16x9" (256, 144, 25, 400);
     /// 256x144 at 30 fps, 400 kb/s.
-    P144P30 = (256, 144, 30, 400);
+    P144P30 = "P144p30fps16x9" (256, 144, 30, 400);
     /// 256x144 at 60 fps, 600 kb/s.
-    P144P60 = (256, 144, 60, 600);
+    P144P60 = "P144p60fps16x9" (256, 144, 60, 600);
 }
 
 impl Profile {
-    /// Looks a profile up by name in [`Profile::TABLE`].
+    /// Looks a profile up by its go-livepeer name in [`Profile::TABLE`]
+    /// (`"P720p30fps16x9"`), or by its older meshcast alias ([`Profile::ALIASES`],
+    /// `"P720P30"`). The returned profile always carries the go-livepeer name.
     pub fn by_name(name: &str) -> Option<Profile> {
-        Self::TABLE.iter().copied().find(|p| p.name == name)
+        Self::TABLE
+            .iter()
+            .copied()
+            .find(|p| p.name == name)
+            .or_else(|| Self::ALIASES.iter().find(|(alias, _)| *alias == name).map(|(_, p)| *p))
     }
 
     /// The output size for a `src_w`×`src_h` source: the largest size inside the box with

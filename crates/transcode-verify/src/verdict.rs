@@ -2,7 +2,9 @@
 
 use parity_scale_codec::{Decode, Encode};
 
-use crate::claim::{TranscodeClaim, decode_versioned, encode_versioned};
+use primitives::Address;
+
+use crate::claim::{ClaimPrice, TranscodeClaim, decode_versioned, encode_versioned};
 use crate::error::Error;
 use crate::perceptual::FrameMetrics;
 
@@ -10,8 +12,22 @@ use crate::perceptual::FrameMetrics;
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 #[non_exhaustive]
 pub enum Fault {
-    /// The claim's signature does not verify.
+    /// The claim's signature does not recover to the orchestrator it names.
     BadSignature,
+    /// The claim names another orchestrator than the one the segment was sent to.
+    WrongOrchestrator {
+        /// The orchestrator hired.
+        expected: Address,
+        /// The one the claim names.
+        claimed: Address,
+    },
+    /// The claim states another price than the one agreed.
+    PriceMismatch {
+        /// The price agreed.
+        expected: ClaimPrice,
+        /// The price claimed.
+        claimed: ClaimPrice,
+    },
     /// The claim names another source segment.
     SourceMismatch,
     /// Wrong number of renditions (claimed or delivered).

@@ -6,9 +6,9 @@ mod common;
 use common::box_blur;
 use proptest::prelude::*;
 use transcode_verify::{
-    ClaimSignature, Error, Evidence, Fault, Fps, Frame, Plane, Profile, RenditionClaim, RenditionFacts,
-    SamplingPolicy, SegmentExpectation, Thresholds, TranscodeClaim, Verdict, Verifier, VerifierConfig,
-    cheap_checks, metrics, perceptual_check, rendition_hash,
+    Address, CODEC_VERSION, ClaimPrice, Error, Evidence, Fault, Fps, Frame, Plane, Profile, RenditionClaim,
+    RenditionFacts, SamplingPolicy, SecretKey, SegmentExpectation, Signer, Thresholds, TranscodeClaim, U256,
+    Verdict, Verifier, VerifierConfig, cheap_checks, metrics, perceptual_check, rendition_hash,
 };
 
 /// A moving, textured synthetic clip: frame `t` is a diagonal gradient shifted by 5·t
@@ -91,6 +91,16 @@ fn output_sizes_keep_aspect_and_are_even() {
     assert_eq!(Profile::P144P30.output_size(320, 240).unwrap(), (192, 144));
     assert!(p.output_size(0, 10).is_err());
     assert_eq!(Profile::by_name("P360P60"), Some(Profile::P360P60));
+    assert_eq!(Profile::by_name("P360p60fps16x9"), Some(Profile::P360P60));
+    assert_eq!(Profile::P720P30.name, "P720p30fps16x9");
+    assert_eq!(Profile::by_name("P720P30").map(|p| p.name), Some("P720p30fps16x9"));
+    assert_eq!(Profile::by_name("P720p31fps16x9"), None);
+    // Every profile is found by its go-livepeer name and by its alias.
+    for (alias, p) in Profile::ALIASES {
+        assert_eq!(Profile::by_name(p.name), Some(*p));
+        assert_eq!(Profile::by_name(alias), Some(*p));
+    }
+    assert_eq!(Profile::ALIASES.len(), Profile::TABLE.len());
     assert_eq!(Profile::TABLE.len(), 15);
     assert_eq!(Fps::whole(30).frames_in(2_000_000), 60);
     assert_eq!(Fps::new(30_000, 1001).unwrap().frames_in(2_002_000), 60);
@@ -135,9 +145,13 @@ proptest! {
     }
 
     #[test]
-    fn claim_codec_round_trips(seq in any::<u64>(), frames in 0u64..1 << 30, sig in proptest::collection::vec(any::<u8>(), 0..80)) {
-        let c = TranscodeClaim { sequence: seq, signature: sig, ..claim(frames) };
-        prop_assert_eq!(TranscodeClaim::from_bytes(&c.to_bytes(), 4096).unwrap(), c);
+    fn claim_codec_round_trips(seq in any::<u64>(), frames in 0u64..1 << 30, key in 1u8..=0xfe, price in any::<u64>()) {
+        let mut c = TranscodeClaim { sequence: seq, ..claim(frames) };
+        c.price.price_per_unit = U256::from(price);
+        c.resign(&SecretKey::from_bytes([key; 32]).unwrap());
+        let back = TranscodeClaim::from_bytes(&c.to_bytes(), 4096).unwrap();
+        prop_assert!(back.verify_signature().is_ok());
+        prop_assert_eq!(back, c);
     }
 }
 
@@ -157,38 +171,68 @@ fn sampling_is_secret_deterministic_and_near_the_rate() {
     assert!(ids.iter().all(|i| SamplingPolicy::new(1, [0; 32]).is_sampled(i)));
 }
 
-struct Mac;
-
-impl ClaimSignature for Mac {
-    fn verify(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
-        signature == sign(digest)
-    }
+/// The hired orchestrator's key.
+fn orchestrator_key() -> SecretKey {
+    SecretKey::from_bytes([0x42; 32]).unwrap()
 }
 
-fn sign(digest: &[u8; 32]) -> Vec<u8> {
-    rendition_hash(&[b"key".as_slice(), digest].concat()).to_vec()
+/// Someone else's key.
+fn other_key() -> SecretKey {
+    SecretKey::from_bytes([0x43; 32]).unwrap()
+}
+
+fn price() -> ClaimPrice {
+    ClaimPrice { price_per_unit: U256::from(3u8), pixels_per_unit: U256::one() }
 }
 
 fn claim(frames: u64) -> TranscodeClaim {
-    TranscodeClaim {
-        stream_id: [3; 32],
-        sequence: 7,
-        source_hash: [9; 32],
-        renditions: vec![RenditionClaim {
-            profile: "P360P30".into(),
+    TranscodeClaim::signed(
+        [3; 32],
+        7,
+        [9; 32],
+        price(),
+        vec![RenditionClaim {
+            profile: "P360p30fps16x9".into(),
             width: 640,
             height: 360,
             frames,
             pixels: frames * 640 * 360,
             hash: rendition_hash(b"rendition"),
         }],
-        signature: Vec::new(),
-    }
+        &orchestrator_key(),
+    )
 }
 
+/// Signed again by the hired orchestrator after a change.
 fn signed(mut c: TranscodeClaim) -> TranscodeClaim {
-    c.signature = sign(&c.digest());
+    c.resign(&orchestrator_key());
     c
+}
+
+#[test]
+fn claims_recover_to_the_orchestrator_they_name() {
+    let c = claim(60);
+    assert_eq!(c.orchestrator, orchestrator_key().address());
+    assert_eq!(c.verify_signature(), Ok(()));
+    // Any field changed after signing breaks the signature.
+    let mut moved = c.clone();
+    moved.price.pixels_per_unit = U256::from(2u8);
+    assert!(matches!(moved.verify_signature(), Err(Error::ClaimSigner { found: Some(_), .. })));
+    // Naming another orchestrator without its key fails too.
+    let mut named = c.clone();
+    named.orchestrator = other_key().address();
+    // (the orchestrator is part of the digest, so the signature recovers to neither key)
+    match named.verify_signature() {
+        Err(Error::ClaimSigner { expected, found }) => {
+            assert_eq!(expected, other_key().address());
+            assert_ne!(found, Some(other_key().address()));
+        }
+        r => panic!("{r:?}"),
+    }
+    // The digest is domain-tagged and covers the orchestrator.
+    assert_ne!(c.digest(), named.digest());
+    let zero = Address::zero();
+    assert_ne!(c.orchestrator, zero);
 }
 
 fn expectation() -> SegmentExpectation {
@@ -198,6 +242,8 @@ fn expectation() -> SegmentExpectation {
         source_height: 1080,
         source_duration_us: 2_000_000,
         source_hash: [9; 32],
+        orchestrator: orchestrator_key().address(),
+        price: price(),
     }
 }
 
@@ -215,10 +261,17 @@ fn facts() -> RenditionFacts {
 #[test]
 fn cheap_checks_table() {
     let good = signed(claim(60));
-    assert_eq!(cheap_checks(&expectation(), &good, &[facts()], &Mac), vec![]);
+    assert_eq!(cheap_checks(&expectation(), &good, &[facts()]), vec![]);
     type Case = (&'static str, Box<dyn Fn(&mut TranscodeClaim, &mut RenditionFacts)>, fn(&Fault) -> bool);
     let cases: Vec<Case> = vec![
-        ("bad signature", Box::new(|c, _| c.signature[0] ^= 1), |f| matches!(f, Fault::BadSignature)),
+        (
+            "bad signature",
+            Box::new(|c, _| c.signature = other_key().sign_digest(&primitives_h256(c.digest()))),
+            |f| matches!(f, Fault::BadSignature),
+        ),
+        ("price", Box::new(|c, _| c.price.price_per_unit = U256::from(4u8)), |f| {
+            matches!(f, Fault::BadSignature)
+        }),
         ("other source", Box::new(|c, _| c.source_hash = [1; 32]), |f| matches!(f, Fault::BadSignature)),
         ("hash", Box::new(|_, o| o.hash = [0; 32]), |f| matches!(f, Fault::HashMismatch { rendition: 0 })),
         ("resolution", Box::new(|_, o| o.width = 480), |f| {
@@ -240,28 +293,39 @@ fn cheap_checks_table() {
     for (name, mutate, want) in cases {
         let (mut c, mut o) = (good.clone(), facts());
         mutate(&mut c, &mut o);
-        let faults = cheap_checks(&expectation(), &c, &[o.clone()], &Mac);
+        let faults = cheap_checks(&expectation(), &c, &[o.clone()]);
         assert!(faults.iter().any(want), "{name}: {faults:?}");
         // Re-signed by a cheating orchestrator, the content faults remain.
         let resigned = signed(c);
-        let faults = cheap_checks(&expectation(), &resigned, &[o], &Mac);
+        let faults = cheap_checks(&expectation(), &resigned, &[o]);
         if name != "bad signature" {
             assert!(!faults.is_empty() && !faults.contains(&Fault::BadSignature), "{name}: {faults:?}");
         }
+        if name == "price" {
+            assert!(faults.iter().any(|f| matches!(f, Fault::PriceMismatch { .. })), "{faults:?}");
+        }
     }
+    // A valid claim by someone other than the orchestrator hired.
+    let mut by_other = good.clone();
+    by_other.resign(&other_key());
+    assert_eq!(
+        cheap_checks(&expectation(), &by_other, &[facts()]),
+        vec![Fault::WrongOrchestrator {
+            expected: orchestrator_key().address(),
+            claimed: other_key().address()
+        }]
+    );
     let mut more = signed(claim(60));
     more.renditions[0].pixels = 1;
     let more = signed(more);
     assert!(
-        cheap_checks(&expectation(), &more, &[facts()], &Mac)
-            .iter()
-            .any(|f| matches!(f, Fault::PixelCount { .. }))
+        cheap_checks(&expectation(), &more, &[facts()]).iter().any(|f| matches!(f, Fault::PixelCount { .. }))
     );
     // One frame of slack on the count.
     let mut o = facts();
     o.frames = 61;
     let c = signed(claim(61));
-    assert_eq!(cheap_checks(&expectation(), &c, &[o], &Mac), vec![]);
+    assert_eq!(cheap_checks(&expectation(), &c, &[o]), vec![]);
 }
 
 #[test]
@@ -271,8 +335,13 @@ fn claim_and_evidence_decoders_reject_bad_bytes() {
     assert_eq!(TranscodeClaim::from_bytes(&bytes, 4096).unwrap(), c);
     assert!(matches!(TranscodeClaim::from_bytes(&bytes, 10), Err(Error::TooLarge { .. })));
     let mut v = bytes.clone();
-    v[0] = 2;
-    assert!(matches!(TranscodeClaim::from_bytes(&v, 4096), Err(Error::Version { found: 2, expected: 1 })));
+    v[0] = CODEC_VERSION + 1;
+    assert_eq!(
+        TranscodeClaim::from_bytes(&v, 4096),
+        Err(Error::Version { found: CODEC_VERSION + 1, expected: CODEC_VERSION })
+    );
+    v[0] = 1;
+    assert!(matches!(TranscodeClaim::from_bytes(&v, 4096), Err(Error::Version { found: 1, expected: 2 })));
     let mut v = bytes.clone();
     v.push(0);
     assert!(matches!(TranscodeClaim::from_bytes(&v, 4096), Err(Error::Decode { .. })));
@@ -348,7 +417,7 @@ fn verifier_is_deterministic_and_builds_evidence() {
     let run = |secret: [u8; 32]| {
         let v = Verifier::new(VerifierConfig { rate: 1, ..VerifierConfig::default() }, secret);
         let c = signed(claim(60));
-        let cheap = v.cheap(&expectation(), &c, &[facts()], &Mac);
+        let cheap = v.cheap(&expectation(), &c, &[facts()]);
         let sampled = v.is_sampled(&c);
         let report = v.perceptual(&c, 0, &reference, None, &bad).unwrap();
         v.verdict(&c, cheap, sampled, vec![(0, report)])
@@ -821,4 +890,8 @@ proptest! {
             prop_assert!((s - naive::ssim(&a, &b)).abs() < 1e-9, "{} vs {}", s, naive::ssim(&a, &b));
         }
     }
+}
+
+fn primitives_h256(d: [u8; 32]) -> transcode_verify::H256 {
+    transcode_verify::H256(d)
 }
