@@ -78,7 +78,8 @@ pub fn cheap_checks(
         if c.hash != o.hash {
             faults.push(Fault::HashMismatch { rendition: r });
         }
-        if c.profile != p.name {
+        // By the profile named, so a claim may use go-livepeer's name or its alias.
+        if Profile::by_name(&c.profile) != Some(*p) {
             faults.push(Fault::WrongProfile { rendition: r });
         }
         match p.output_size(expect.source_width, expect.source_height) {

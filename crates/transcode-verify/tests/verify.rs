@@ -321,6 +321,17 @@ fn cheap_checks_table() {
     assert!(
         cheap_checks(&expectation(), &more, &[facts()]).iter().any(|f| matches!(f, Fault::PixelCount { .. }))
     );
+    // A claim may name the profile by its older alias: the same profile, no fault; an
+    // alias of another rung is still the wrong profile.
+    let mut aliased = good.clone();
+    aliased.renditions[0].profile = "P360P30".into();
+    assert_eq!(cheap_checks(&expectation(), &signed(aliased.clone()), &[facts()]), vec![]);
+    aliased.renditions[0].profile = "P240P30".into();
+    assert!(
+        cheap_checks(&expectation(), &signed(aliased), &[facts()])
+            .iter()
+            .any(|f| matches!(f, Fault::WrongProfile { rendition: 0 }))
+    );
     // One frame of slack on the count.
     let mut o = facts();
     o.frames = 61;
