@@ -31,9 +31,17 @@ pub struct LedgerConfig {
     pub max_validators: usize,
     /// Blocks between a withdrawal and the stake's return (Theta: 28 800; at least 1).
     pub return_locking_period: u64,
-    /// The micropayment pool's rules. Its `chain_id` is unused: pool transactions are
-    /// Theta transactions, signed over [`LedgerConfig::chain_id`].
+    /// The micropayment pool's rules. Pool transactions are Theta transactions, signed
+    /// over [`LedgerConfig::chain_id`]; the pool's own `chain_id` is the one the
+    /// off-chain cheques of overspend evidence (a Slash transaction) are signed for.
     pub pool: micropool::PoolConfig,
+    /// Fraction of a double-signing validator's stake a Slash transaction takes, in
+    /// basis points (default 10 000: all of it).
+    pub double_sign_slash_bps: u32,
+    /// Fraction of a double-signing slash paid to the reporting validator, in basis
+    /// points (default 0: all burned, so an offender colluding with a reporter gains
+    /// nothing).
+    pub reporter_reward_bps: u32,
 }
 
 impl LedgerConfig {
@@ -48,6 +56,21 @@ impl LedgerConfig {
             max_validators: THETA_MAX_VALIDATORS,
             return_locking_period: THETA_RETURN_LOCKING_PERIOD,
             pool: micropool::PoolConfig { min_fee: U256::from(THETA_MIN_TX_FEE), ..Default::default() },
+            double_sign_slash_bps: crate::rewards::BASIS_POINTS,
+            reporter_reward_bps: 0,
+        }
+    }
+
+    /// The rules a Slash transaction's evidence is verified under: the pool's rules for
+    /// overspend, the two fractions above, and evidence at most
+    /// [`LedgerConfig::return_locking_period`] blocks old (so the offender's stake, even
+    /// withdrawn, cannot have left yet).
+    pub fn slash_config(&self) -> crate::slashing::SlashConfig {
+        crate::slashing::SlashConfig {
+            pool: self.pool.clone(),
+            double_sign_slash_bps: self.double_sign_slash_bps,
+            reporter_reward_bps: self.reporter_reward_bps,
+            max_evidence_age: self.return_locking_period.max(1),
         }
     }
 

@@ -157,12 +157,23 @@ pub enum ExecError {
     #[error("{0}")]
     Tx(#[from] Error),
     /// The transaction type is decoded but its executor is built elsewhere and not wired
-    /// in yet (Coinbase and Slash: rewards and slashing; SplitRule and
-    /// StakeRewardDistribution).
+    /// in yet (Coinbase: rewards; SplitRule and StakeRewardDistribution).
     #[error("{tx_type:?} transactions are not executable yet")]
     NotEnabled {
         /// The type refused.
         tx_type: TxType,
+    },
+    /// A Slash transaction's evidence does not verify (or does not match the
+    /// transaction's fields).
+    #[error("slash: {0}")]
+    Slash(#[from] crate::slashing::SlashError),
+    /// A Slash transaction's proposer is not a validator of the block's height.
+    #[error("{proposer:?} is not a validator at height {height}")]
+    NotValidator {
+        /// The proposer.
+        proposer: Address,
+        /// The block's height.
+        height: u64,
     },
     /// A stake purpose with no pool here (elite edge nodes, purpose 2, and anything above).
     #[error("stake purpose {purpose} is not supported")]

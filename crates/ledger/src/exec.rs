@@ -2,16 +2,27 @@
 //! [`View`]: each reads what it needs, checks every condition, and only then writes into
 //! the view's transaction overlay, which the caller keeps or drops as a whole.
 
+use std::collections::BTreeMap;
+
+use micropool::ReservedFund;
 use mpt_refcount::NodeStore;
-use primitives::{Address, U256};
+use primitives::{Address, H256, U256};
 
 use crate::config::LedgerConfig;
 use crate::error::{Error, ExecError};
-use crate::state::{Account, Stake, StakeHolder, View, bls_index_key, stake_return_key};
+use crate::slashing::{Committee, MAX_SLASH_PROOF_LEN, Offence, SlashContext, SlashOrder, verify_slash_tx};
+use crate::state::{
+    Account, Stake, StakeHolder, View, bls_index_key, reserve_key, slashed_key, stake_return_key,
+};
 use crate::tx::{
     Coins, DepositStakeV2Tx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,
-    StakeTx, Transaction, TxInput, TxType,
+    SlashTx, StakeTx, Transaction, TxInput, TxType,
 };
+
+/// The validator committees a Slash transaction's verification reads, by block height
+/// (the one of the Slash's own block and those of the evidence's statements), as the
+/// ledger computed them from its retained states. Empty for other transactions.
+pub(crate) type Committees = BTreeMap<u64, Committee>;
 
 /// What one executed transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +74,7 @@ pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError
         _ => {}
     }
     match tx.tx_type() {
-        t @ (TxType::Coinbase | TxType::Slash | TxType::SplitRule | TxType::StakeRewardDistribution) => {
+        t @ (TxType::Coinbase | TxType::SplitRule | TxType::StakeRewardDistribution) => {
             Err(ExecError::NotEnabled { tx_type: t })
         }
         _ => Ok(()),
@@ -76,6 +87,7 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
     height: u64,
     tx: &Transaction,
     sigs: Sigs,
+    committees: &Committees,
 ) -> Result<TxReceipt, ExecError> {
     check_shape(cfg, tx)?;
     if sigs == Sigs::Check {
@@ -97,6 +109,7 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
         Transaction::ReserveFund(_) | Transaction::ReleaseFund(_) | Transaction::ServicePayment(_) => {
             crate::pool::apply(view, cfg, height, tx)
         }
+        Transaction::Slash(t) => slash(view, cfg, height, t, committees),
         other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
     }
 }
@@ -408,4 +421,176 @@ pub(crate) fn return_stake<S: NodeStore + ?Sized>(
     view.delete(key.to_vec());
     credit(view, &source, &Coins::new(stake.amount, U256::zero()))?;
     Ok(ReturnedStake { purpose, holder, source, amount: stake.amount })
+}
+
+/// What slash verification reads: the block's height, the committees the ledger
+/// computed, reserve records and slashed-offence markers from the view.
+struct SlashView<'v, 'a, S: NodeStore + ?Sized> {
+    view: &'v View<'a, S>,
+    height: u64,
+    committees: &'v Committees,
+    error: std::cell::RefCell<Option<ExecError>>,
+}
+
+impl<S: NodeStore + ?Sized> SlashView<'_, '_, S> {
+    fn latch(&self, e: ExecError) {
+        let mut slot = self.error.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+}
+
+impl<S: NodeStore + ?Sized> SlashContext for SlashView<'_, '_, S> {
+    fn height(&self) -> u64 {
+        self.height
+    }
+    fn committee_at(&self, height: u64) -> Option<&Committee> {
+        self.committees.get(&height)
+    }
+    fn reserve(&self, source: &Address, reserve_seq: u64) -> Option<ReservedFund> {
+        let key = reserve_key(source, reserve_seq);
+        match self.view.get(&key) {
+            Ok(Some(v)) => match ReservedFund::decode(&v) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.latch(ExecError::CorruptState {
+                        key: String::from_utf8_lossy(&key).into_owned(),
+                        reason: e.to_string(),
+                    });
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e) => {
+                self.latch(e);
+                None
+            }
+        }
+    }
+    fn evidence_used(&self, key: &H256) -> bool {
+        match self.view.get(&slashed_key(key)) {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                // Unreadable state: refuse (the latched error replaces the verdict).
+                self.latch(e);
+                true
+            }
+        }
+    }
+}
+
+/// Slash (Theta's `SlashTxExecutor`, with the evidence of [`crate::slashing`]): the
+/// proposer is a validator of the block's height and signs with its next sequence (no
+/// fee: Theta's SlashTx has none, and only validators may submit one); the evidence
+/// verifies against the ledger ([`verify_slash_tx`]); then the order is applied and the
+/// offence recorded under its evidence key, so it cannot slash twice.
+///
+/// * Double signing: the amount is taken from the offender's validator stakes, withdrawn
+///   ones included (capped at what it still holds), pro rata over its sources (floors;
+///   the remainder from the stakes in deposit order). The reporter's share, scaled down
+///   with the cap, is credited in THETA; the rest is burned (`Supply::slashed`). A
+///   validator left with no stake drops out of the next validator sets.
+/// * Overspend: the reserve record after the slash is written back (its collateral is
+///   the compensation pool, its deposit left for honest payees) and the penalty is paid
+///   to the reporter or burned, in TFUEL, as `pool.slash_to` says.
+fn slash<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    height: u64,
+    tx: &SlashTx,
+    committees: &Committees,
+) -> Result<TxReceipt, ExecError> {
+    let proposer = tx.proposer.address;
+    let is_validator = committees.get(&height).is_some_and(|c| {
+        c.addresses.iter().zip(0u32..).any(|(a, i)| *a == proposer && !c.set.stake(i).is_zero())
+    });
+    if !is_validator {
+        return Err(ExecError::NotValidator { proposer, height });
+    }
+    let acc = check_input(view, &tx.proposer, &Coins::zero())?;
+    let order = {
+        let ctx = SlashView { view, height, committees, error: std::cell::RefCell::new(None) };
+        let order = verify_slash_tx(tx, MAX_SLASH_PROOF_LEN, &cfg.slash_config(), &ctx);
+        if let Some(e) = ctx.error.into_inner() {
+            return Err(e);
+        }
+        order?
+    };
+    // The proposer's sequence first: the order may credit the proposer (the reporter).
+    debit_signer(view, &proposer, acc, &Coins::zero())?;
+    let slashed = apply_order(view, &order)?;
+    view.put(slashed_key(&order.evidence_key), vec![1]);
+    Ok(TxReceipt { tx_type: TxType::Slash, fee: Coins::zero(), slashed })
+}
+
+/// Applies a verified order; returns what it burned.
+fn apply_order<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    order: &SlashOrder,
+) -> Result<Coins, ExecError> {
+    let overflow = |what| ExecError::Overflow { what };
+    let (reward, burned) = match order.offence {
+        Offence::DoubleSign { .. } => {
+            let taken = take_stake(view, &order.offender, order.amount)?;
+            let reward = match order.beneficiary {
+                Some((_, r)) if !order.amount.is_zero() => {
+                    crate::rewards::mul_div(r, taken, order.amount).ok_or(overflow("slash reward"))?
+                }
+                _ => U256::zero(),
+            };
+            let burned = taken.checked_sub(reward).ok_or(overflow("slash burn"))?;
+            (Coins::new(reward, U256::zero()), Coins::new(burned, U256::zero()))
+        }
+        Offence::Overspend { .. } => {
+            let fund = order.reserve.as_ref().ok_or(overflow("overspend order without its reserve"))?;
+            view.put(reserve_key(&fund.source, fund.reserve_seq), fund.encode());
+            let reward = order.beneficiary.map(|(_, r)| r).unwrap_or_default();
+            (Coins::new(U256::zero(), reward), Coins::new(U256::zero(), order.burned))
+        }
+    };
+    if let Some((reporter, _)) = order.beneficiary
+        && !reward.is_zero()
+    {
+        credit(view, &reporter, &reward)?;
+    }
+    if !burned.is_zero() {
+        let mut s = view.supply()?;
+        s.slashed = s.slashed.checked_add(&burned).ok_or(overflow("slashed supply"))?;
+        view.set_supply(&s);
+    }
+    Ok(burned)
+}
+
+/// Takes up to `amount` THETA from `offender`'s validator stakes (withdrawn ones too),
+/// pro rata over them; returns what was taken.
+fn take_stake<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    offender: &Address,
+    amount: U256,
+) -> Result<U256, ExecError> {
+    let Some(mut rec) = view.holder(STAKE_FOR_VALIDATOR, offender)? else {
+        return Ok(U256::zero());
+    };
+    let held = rec.locked()?;
+    let taken = amount.min(held);
+    if taken.is_zero() {
+        return Ok(U256::zero());
+    }
+    let mut cut = U256::zero();
+    for s in &mut rec.stakes {
+        let c = crate::rewards::mul_div(s.amount, taken, held)
+            .ok_or(ExecError::Overflow { what: "stake cut" })?;
+        s.amount -= c;
+        cut += c;
+    }
+    // Floors leave at most one unit per stake: take it in deposit order.
+    let mut rest = taken - cut;
+    for s in &mut rec.stakes {
+        let c = rest.min(s.amount);
+        s.amount -= c;
+        rest -= c;
+    }
+    view.set_holder(STAKE_FOR_VALIDATOR, &rec)?;
+    Ok(taken)
 }

@@ -10,9 +10,10 @@ use primitives::{Address, H256};
 
 use crate::config::LedgerConfig;
 use crate::error::ExecError;
-use crate::exec::{self, ReturnedStake, Sigs, TxReceipt};
+use crate::exec::{self, Committees, ReturnedStake, Sigs, TxReceipt};
 use crate::genesis::Genesis;
 use crate::sets::{self, Guardian, Validator};
+use crate::slashing::{Committee, MAX_SLASH_PROOF_LEN, SlashEvidence};
 use crate::state::{
     Account, CHAIN_ID_KEY, HEIGHT_KEY, STAKE_RETURN_PREFIX, Supply, View, Writes, visit_prefix,
 };
@@ -263,14 +264,17 @@ impl<S: NodeStore> Ledger<S> {
     pub fn check_tx(&self, tx: &Transaction) -> Result<TxReceipt, ExecError> {
         match &self.block {
             Some(_) => {
+                let height = self.next_height();
+                let committees = self.slash_committees(height, tx)?;
                 let mut view = self.view();
-                exec::apply(&mut view, &self.config, self.next_height(), tx, Sigs::Check)
+                exec::apply(&mut view, &self.config, height, tx, Sigs::Check, &committees)
             }
             None => {
                 let height = self.next_height();
                 let (writes, _) = self.block_start(height)?;
+                let committees = self.slash_committees(height, tx)?;
                 let mut view = View::new(&self.store, &self.trie, &writes);
-                exec::apply(&mut view, &self.config, height, tx, Sigs::Check)
+                exec::apply(&mut view, &self.config, height, tx, Sigs::Check, &committees)
             }
         }
     }
@@ -329,9 +333,11 @@ impl<S: NodeStore> Ledger<S> {
     }
 
     fn apply_checked(&mut self, tx: &Transaction, sigs: Sigs) -> Result<&TxReceipt, ExecError> {
+        let height = self.block.as_ref().ok_or(ExecError::NoBlockInProgress)?.height;
+        let committees = self.slash_committees(height, tx)?;
         let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
         let mut view = View::new(&self.store, &self.trie, &block.writes);
-        let receipt = exec::apply(&mut view, &self.config, block.height, tx, sigs)?;
+        let receipt = exec::apply(&mut view, &self.config, block.height, tx, sigs, &committees)?;
         let writes = view.into_writes();
         block.writes.extend(writes);
         block.receipts.push(receipt);
@@ -474,6 +480,41 @@ impl<S: NodeStore> Ledger<S> {
     /// The committed state's validator set as `mlbft-core` takes it.
     pub fn validator_set(&self) -> Result<ValidatorSet<Bls>, ExecError> {
         sets::validator_set(&self.store, self.root, &self.config)
+    }
+
+    /// The committee that validated blocks at `height` under `mlbft-core`'s lag rule
+    /// (the set for a block is read from the state two heights below it,
+    /// [`mlbft_core::SET_CHANGE_LAG`]): the validator set of the committed state at
+    /// `height − 2` (genesis for heights 0–2) with each member's account. `None` when
+    /// that state is not committed or no longer retained: evidence about blocks older
+    /// than the pruning window cannot be checked and is refused.
+    pub fn committee_at(&self, height: u64) -> Result<Option<Committee>, ExecError> {
+        let Some(root) = self.root_at(height.saturating_sub(mlbft_core::SET_CHANGE_LAG)) else {
+            return Ok(None);
+        };
+        sets::committee(&self.store, root, &self.config).map(Some)
+    }
+
+    /// The committees a Slash transaction in block `height` is checked against: the
+    /// block's own (its proposer must be a member) and those of the heights its
+    /// double-signing evidence names. Nothing for other transactions, or for evidence
+    /// that does not decode (verification then reports why).
+    fn slash_committees(&self, height: u64, tx: &Transaction) -> Result<Committees, ExecError> {
+        let mut out = Committees::new();
+        let Transaction::Slash(t) = tx else { return Ok(out) };
+        let mut heights = vec![height];
+        if let Ok(SlashEvidence::DoubleSign(e)) = SlashEvidence::decode(&t.slash_proof, MAX_SLASH_PROOF_LEN) {
+            heights
+                .extend([e.first.block.height, e.second.block.height].into_iter().filter(|h| *h <= height));
+        }
+        for h in heights {
+            if let std::collections::btree_map::Entry::Vacant(slot) = out.entry(h)
+                && let Some(c) = self.committee_at(h)?
+            {
+                slot.insert(c);
+            }
+        }
+        Ok(out)
     }
 
     /// The guardians of the committed state, sorted by holder address.

@@ -12,9 +12,12 @@
 //!    a supply record in an `mpt-refcount` trie under readable key prefixes ([`state`]);
 //!    Send, DepositStake/V2, WithdrawStake, ReserveFund, ServicePayment, ReleaseFund;
 //!    blocks executed all or nothing; per-state validator and guardian sets; pruning by
-//!    policy ([`PruningPolicy`]). Coinbase and Slash (rewards and slashing, built in
-//!    parallel elsewhere), SplitRule and StakeRewardDistribution are refused with
-//!    [`ExecError::NotEnabled`]; SmartContract with [`Error::Unsupported`].
+//!    policy ([`PruningPolicy`]); Slash, whose double-signing or overspend evidence
+//!    ([`slashing`]) is verified against the committee the ledger computes for the
+//!    offence's height ([`Ledger::committee_at`]) and then takes the offender's stake or
+//!    reserve. Coinbase (the credit list is [`rewards`]'; the executor does not yet
+//!    receive the block context it needs), SplitRule and StakeRewardDistribution are
+//!    refused with [`ExecError::NotEnabled`]; SmartContract with [`Error::Unsupported`].
 //!
 //! State sync is not built here; see `docs/ledger.md`.
 //!

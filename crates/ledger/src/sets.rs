@@ -115,11 +115,23 @@ pub fn validator_set<S: NodeStore + ?Sized>(
     root: H256,
     cfg: &LedgerConfig,
 ) -> Result<ValidatorSet<Bls>, ExecError> {
-    let members = validators(store, root, cfg)?
-        .into_iter()
+    Ok(committee(store, root, cfg)?.set)
+}
+
+/// The validator set of the state `root` with each member's account, index-aligned
+/// (what slash verification needs).
+pub fn committee<S: NodeStore + ?Sized>(
+    store: &S,
+    root: H256,
+    cfg: &LedgerConfig,
+) -> Result<crate::slashing::Committee, ExecError> {
+    let vs = validators(store, root, cfg)?;
+    let members = vs
+        .iter()
         .map(|v| Ok((bls_key(v.holder, &v.bls_pubkey)?, v.stake)))
         .collect::<Result<Vec<_>, ExecError>>()?;
-    ValidatorSet::new(members).map_err(|e| ExecError::Set(e.to_string()))
+    let set = ValidatorSet::new(members).map_err(|e| ExecError::Set(e.to_string()))?;
+    Ok(crate::slashing::Committee { set, addresses: vs.into_iter().map(|v| v.holder).collect() })
 }
 
 /// A guardian: holder, stake (`u128`, see the module docs), BLS key.

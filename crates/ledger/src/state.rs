@@ -49,6 +49,8 @@ pub const RESERVE_PREFIX: &[u8] = b"ls/rf/";
 pub const RESERVE_SEQ_PREFIX: &[u8] = b"ls/rs/";
 /// Key of the supply record.
 pub const SUPPLY_KEY: &[u8] = b"ls/supply";
+/// Offences already slashed (`ls/sx/<evidence key>`), so evidence cannot slash twice.
+pub const SLASHED_PREFIX: &[u8] = b"ls/sx/";
 /// Key of the last executed height.
 pub const HEIGHT_KEY: &[u8] = b"ls/height";
 /// Key of the chain id (Theta's `chainid`).
@@ -100,6 +102,12 @@ pub fn reserve_key(source: &Address, reserve_seq: u64) -> Vec<u8> {
 /// The key of `source`'s last reserve sequence.
 pub fn reserve_seq_key(source: &Address) -> Vec<u8> {
     concat(&[RESERVE_SEQ_PREFIX, source.as_bytes()])
+}
+
+/// The marker of an offence slashed under `evidence_key`
+/// ([`crate::slashing::SlashOrder::evidence_key`]).
+pub fn slashed_key(evidence_key: &H256) -> Vec<u8> {
+    concat(&[SLASHED_PREFIX, evidence_key.as_bytes()])
 }
 
 fn corrupt(key: &[u8], reason: impl Into<String>) -> ExecError {

@@ -357,7 +357,18 @@ fn types_not_executed_here_are_refused_with_their_type() {
         reserve_sequence: 1,
         slash_proof: vec![1, 2, 3],
     });
-    assert_eq!(err_of(&l, &signed(slash, &[1])), ExecError::NotEnabled { tx_type: TxType::Slash });
+    // Slash executes (tests/slash_exec.rs): holder 1 is a validator, so garbage evidence
+    // is refused as such; a non-validator proposer is refused first.
+    assert!(matches!(
+        err_of(&l, &signed(slash.clone(), &[1])),
+        ExecError::Slash(ledger::slashing::SlashError::Malformed { .. })
+    ));
+    let Transaction::Slash(mut by_other) = slash else { unreachable!() };
+    by_other.proposer = TxInput::new(addr(3), Coins::zero(), 1);
+    assert_eq!(
+        err_of(&l, &signed(Transaction::Slash(by_other), &[3])),
+        ExecError::NotValidator { proposer: addr(3), height: 1 }
+    );
     let split = Transaction::SplitRule(SplitRuleTx {
         fee: tfuel(100),
         resource_id: "r".into(),
