@@ -42,6 +42,8 @@ pub struct LedgerConfig {
     /// points (default 0: all burned, so an offender colluding with a reporter gains
     /// nothing).
     pub reporter_reward_bps: u32,
+    /// Issuance and its split (the Coinbase's rewards).
+    pub rewards: crate::rewards::RewardConfig,
 }
 
 impl LedgerConfig {
@@ -58,6 +60,7 @@ impl LedgerConfig {
             pool: micropool::PoolConfig { min_fee: U256::from(THETA_MIN_TX_FEE), ..Default::default() },
             double_sign_slash_bps: crate::rewards::BASIS_POINTS,
             reporter_reward_bps: 0,
+            rewards: crate::rewards::RewardConfig::default(),
         }
     }
 

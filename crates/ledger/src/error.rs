@@ -157,7 +157,7 @@ pub enum ExecError {
     #[error("{0}")]
     Tx(#[from] Error),
     /// The transaction type is decoded but its executor is built elsewhere and not wired
-    /// in yet (Coinbase: rewards; SplitRule and StakeRewardDistribution).
+    /// in yet (SplitRule and StakeRewardDistribution).
     #[error("{tx_type:?} transactions are not executable yet")]
     NotEnabled {
         /// The type refused.
@@ -167,6 +167,32 @@ pub enum ExecError {
     /// transaction's fields).
     #[error("slash: {0}")]
     Slash(#[from] crate::slashing::SlashError),
+    /// A Coinbase in a block executed without its consensus context
+    /// ([`crate::Ledger::execute_block_in`]), or submitted on its own.
+    #[error("a Coinbase needs the block's context")]
+    NoBlockContext,
+    /// A Coinbase that is not the block's first transaction (or a second one).
+    #[error("the Coinbase must be the block's first and only one")]
+    CoinbaseNotFirst,
+    /// A Coinbase carried by someone other than the block's proposer.
+    #[error("Coinbase by {found:?}, the proposer is {proposer:?}")]
+    NotProposer {
+        /// Who carried it.
+        found: Address,
+        /// The block's proposer.
+        proposer: Address,
+    },
+    /// The Coinbase's credits are not the block's rewards, or the rewards cannot be
+    /// computed (bad checkpoint aggregate, …).
+    #[error("rewards: {0}")]
+    Reward(crate::rewards::RewardError),
+    /// The state a computation needs (the committee or checkpoint of `height`) is not
+    /// retained.
+    #[error("no retained state for height {height}")]
+    UnknownState {
+        /// The height.
+        height: u64,
+    },
     /// A Slash transaction's proposer is not a validator of the block's height.
     #[error("{proposer:?} is not a validator at height {height}")]
     NotValidator {

@@ -74,7 +74,7 @@ pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError
         _ => {}
     }
     match tx.tx_type() {
-        t @ (TxType::Coinbase | TxType::SplitRule | TxType::StakeRewardDistribution) => {
+        t @ (TxType::SplitRule | TxType::StakeRewardDistribution) => {
             Err(ExecError::NotEnabled { tx_type: t })
         }
         _ => Ok(()),
@@ -110,6 +110,8 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
             crate::pool::apply(view, cfg, height, tx)
         }
         Transaction::Slash(t) => slash(view, cfg, height, t, committees),
+        // Checked and applied by the ledger, which holds the block's context.
+        Transaction::Coinbase(_) => Err(ExecError::NoBlockContext),
         other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
     }
 }
@@ -593,4 +595,23 @@ fn take_stake<S: NodeStore + ?Sized>(
     }
     view.set_holder(STAKE_FOR_VALIDATOR, &rec)?;
     Ok(taken)
+}
+
+/// Credits a verified Coinbase's rewards (TFUEL) and adds them to `Supply::issued`.
+pub(crate) fn mint<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    rewards: &crate::rewards::BlockRewards,
+) -> Result<TxReceipt, ExecError> {
+    let mut minted = U256::zero();
+    for (address, amount) in &rewards.credits {
+        credit(view, address, &Coins::new(U256::zero(), *amount))?;
+        minted = minted.checked_add(*amount).ok_or(ExecError::Overflow { what: "minted" })?;
+    }
+    let mut s = view.supply()?;
+    s.issued = s
+        .issued
+        .checked_add(&Coins::new(U256::zero(), minted))
+        .ok_or(ExecError::Overflow { what: "issued supply" })?;
+    view.set_supply(&s);
+    Ok(TxReceipt { tx_type: TxType::Coinbase, fee: Coins::zero(), slashed: Coins::zero() })
 }

@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use bls_gossip::{Bls, GuardianSet};
-use mlbft_core::ValidatorSet;
+use mlbft_core::{Checkpoint, ValidatorSet};
 use mpt_refcount::{NodeStore, Retention, Trie};
-use primitives::{Address, H256};
+use primitives::{Address, H256, U256};
 
 use crate::config::LedgerConfig;
 use crate::error::ExecError;
 use crate::exec::{self, Committees, ReturnedStake, Sigs, TxReceipt};
 use crate::genesis::Genesis;
+use crate::rewards::{BlockRewards, CheckpointGuardians, RewardInput, VerifiedAggregate};
 use crate::sets::{self, Guardian, Validator};
 use crate::slashing::{Committee, MAX_SLASH_PROOF_LEN, SlashEvidence};
 use crate::state::{
@@ -64,6 +65,32 @@ struct OpenBlock {
     writes: Writes,
     receipts: Vec<TxReceipt>,
     returned: Vec<ReturnedStake>,
+    context: Option<BlockContext>,
+}
+
+/// What executing a block needs beyond its transactions: the consensus facts its Coinbase
+/// is checked against. A block executed without one ([`Ledger::execute_block`]) refuses
+/// a Coinbase ([`ExecError::NoBlockContext`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockContext {
+    /// The block's proposer: only it may carry the Coinbase.
+    pub proposer: Address,
+    /// Hash of the previous block (the guardian lottery's per-block input).
+    pub previous_block_hash: H256,
+    /// The last finalized checkpoint and the guardian aggregate the chain recorded for
+    /// it, or `None` before the first checkpoint (validators alone are rewarded).
+    pub finality: Option<Finality>,
+}
+
+/// A finalized checkpoint as the chain recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finality {
+    /// The checkpoint (height and block hash).
+    pub checkpoint: Checkpoint,
+    /// The guardian set hash the guardians signed with the checkpoint.
+    pub set_hash: [u8; 32],
+    /// The aggregate (a `bls_gossip::GossipMessage` encoding) that finalized it.
+    pub aggregate: Vec<u8>,
 }
 
 /// The ledger: its store, the committed state, an optional open block, and the
@@ -92,6 +119,9 @@ pub struct Ledger<S: NodeStore> {
     /// Finalized checkpoints, pinned.
     checkpoints: BTreeMap<u64, H256>,
     roots: BTreeMap<u64, H256>,
+    /// The last checkpoint aggregate verified for a Coinbase (verified once per
+    /// checkpoint, reused for every block until the next).
+    verified: Option<VerifiedAggregate>,
 }
 
 impl<S: NodeStore> std::fmt::Debug for Ledger<S> {
@@ -141,6 +171,7 @@ impl<S: NodeStore> Ledger<S> {
             unfinalized: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
             roots: BTreeMap::new(),
+            verified: None,
         };
         ledger.unfinalized.insert(0, root);
         ledger.roots.insert(0, root);
@@ -187,6 +218,7 @@ impl<S: NodeStore> Ledger<S> {
             unfinalized,
             checkpoints: BTreeMap::new(),
             roots,
+            verified: None,
         })
     }
 
@@ -282,6 +314,16 @@ impl<S: NodeStore> Ledger<S> {
     /// Opens block `height` (above the committed height) and returns the stakes due by
     /// then, the block's first changes.
     pub fn begin_block(&mut self, height: u64) -> Result<&[ReturnedStake], ExecError> {
+        self.begin_block_in(height, None)
+    }
+
+    /// [`Ledger::begin_block`] with the block's consensus context, so the block may carry
+    /// a Coinbase.
+    pub fn begin_block_in(
+        &mut self,
+        height: u64,
+        context: Option<BlockContext>,
+    ) -> Result<&[ReturnedStake], ExecError> {
         if self.block.is_some() {
             return Err(ExecError::BlockInProgress);
         }
@@ -289,7 +331,7 @@ impl<S: NodeStore> Ledger<S> {
             return Err(ExecError::HeightNotIncreasing { last: self.height, got: height });
         }
         let (writes, returned) = self.block_start(height)?;
-        let block = self.block.insert(OpenBlock { height, writes, receipts: Vec::new(), returned });
+        let block = self.block.insert(OpenBlock { height, writes, receipts: Vec::new(), returned, context });
         Ok(&block.returned)
     }
 
@@ -334,6 +376,9 @@ impl<S: NodeStore> Ledger<S> {
 
     fn apply_checked(&mut self, tx: &Transaction, sigs: Sigs) -> Result<&TxReceipt, ExecError> {
         let height = self.block.as_ref().ok_or(ExecError::NoBlockInProgress)?.height;
+        if let Transaction::Coinbase(t) = tx {
+            return self.apply_coinbase(t, sigs);
+        }
         let committees = self.slash_committees(height, tx)?;
         let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
         let mut view = View::new(&self.store, &self.trie, &block.writes);
@@ -416,11 +461,22 @@ impl<S: NodeStore> Ledger<S> {
     /// With the `parallel` feature the transactions' signatures are recovered on rayon's
     /// pool first; the rules then run in order on one thread.
     pub fn execute_block(&mut self, height: u64, txs: &[Transaction]) -> Result<BlockOutcome, ExecError> {
+        self.execute_block_in(height, None, txs)
+    }
+
+    /// [`Ledger::execute_block`] with the block's consensus context: the block may then
+    /// start with the proposer's Coinbase ([`Ledger::block_rewards`] gives its outputs).
+    pub fn execute_block_in(
+        &mut self,
+        height: u64,
+        context: Option<BlockContext>,
+        txs: &[Transaction],
+    ) -> Result<BlockOutcome, ExecError> {
         if self.block.is_some() {
             return Err(ExecError::BlockInProgress);
         }
         let checks = verify_batch(&self.config, txs);
-        self.begin_block(height)?;
+        self.begin_block_in(height, context)?;
         for (index, (tx, check)) in txs.iter().zip(checks).enumerate() {
             let result = match check {
                 Ok(()) => self.apply_checked(tx, Sigs::Checked).map(|_| ()),
@@ -480,6 +536,94 @@ impl<S: NodeStore> Ledger<S> {
     /// The committed state's validator set as `mlbft-core` takes it.
     pub fn validator_set(&self) -> Result<ValidatorSet<Bls>, ExecError> {
         sets::validator_set(&self.store, self.root, &self.config)
+    }
+
+    /// The rewards of block `height` under `context`: what its Coinbase must credit
+    /// (`BlockRewards::outputs`). Validators of the block's committee share their pool
+    /// by stake; the guardians of the finalized checkpoint's state who signed its
+    /// aggregate enter the lottery (the aggregate is verified here, once per
+    /// checkpoint). The supply is the TFUEL supply of the committed state (with no block
+    /// open) or of the open block so far.
+    pub fn block_rewards(&mut self, height: u64, context: &BlockContext) -> Result<BlockRewards, ExecError> {
+        let committee = self.committee_at(height)?.ok_or(ExecError::UnknownState { height })?;
+        let validators: Vec<(Address, U256)> = committee
+            .addresses
+            .iter()
+            .zip(0u32..)
+            .map(|(a, i)| (*a, committee.set.stake(i)))
+            .filter(|(_, s)| !s.is_zero())
+            .collect();
+        let supply =
+            self.view().supply()?.expected_total().ok_or(ExecError::Overflow { what: "supply" })?.tfuel_wei;
+        let rewards = &self.config.rewards;
+        let Some(f) = &context.finality else {
+            let input = RewardInput {
+                height,
+                supply,
+                previous_block_hash: context.previous_block_hash,
+                validators: &validators,
+                guardians: None,
+            };
+            return crate::rewards::block_rewards(rewards, &input).map_err(ExecError::Reward);
+        };
+        let root = self
+            .root_at(f.checkpoint.height)
+            .ok_or(ExecError::UnknownState { height: f.checkpoint.height })?;
+        let set = sets::guardian_set(&self.store, root)?;
+        let recipients: Vec<Address> =
+            sets::guardians(&self.store, root)?.into_iter().map(|g| g.holder).collect();
+        let view = CheckpointGuardians {
+            checkpoint: f.checkpoint,
+            set: &set,
+            set_hash: f.set_hash,
+            recipients: &recipients,
+            aggregate: &f.aggregate,
+        };
+        let input = RewardInput {
+            height,
+            supply,
+            previous_block_hash: context.previous_block_hash,
+            validators: &validators,
+            guardians: Some(view),
+        };
+        if let Some(v) = &self.verified
+            && let Ok(r) = crate::rewards::block_rewards_with(rewards, &input, v)
+        {
+            return Ok(r);
+        }
+        let verified = crate::rewards::verify_checkpoint_aggregate(&view).map_err(ExecError::Reward)?;
+        let out =
+            crate::rewards::block_rewards_with(rewards, &input, &verified).map_err(ExecError::Reward)?;
+        self.verified = Some(verified);
+        Ok(out)
+    }
+
+    /// A Coinbase in the open block: the block has a context, the Coinbase is its first
+    /// transaction, carried by the block's proposer (signature checked), and credits
+    /// exactly [`Ledger::block_rewards`]; the credits are minted (`Supply::issued`).
+    fn apply_coinbase(&mut self, tx: &crate::tx::CoinbaseTx, sigs: Sigs) -> Result<&TxReceipt, ExecError> {
+        let block = self.block.as_ref().ok_or(ExecError::NoBlockInProgress)?;
+        let context = block.context.clone().ok_or(ExecError::NoBlockContext)?;
+        if !block.receipts.is_empty() {
+            return Err(ExecError::CoinbaseNotFirst);
+        }
+        if tx.proposer.address != context.proposer {
+            return Err(ExecError::NotProposer { found: tx.proposer.address, proposer: context.proposer });
+        }
+        let height = block.height;
+        let as_tx = Transaction::Coinbase(tx.clone());
+        if sigs == Sigs::Check {
+            exec::verify_signatures(&self.config.chain_id, &as_tx)?;
+        }
+        let expected = self.block_rewards(height, &context)?;
+        crate::rewards::verify_coinbase(&expected, tx).map_err(ExecError::Reward)?;
+        let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
+        let mut view = View::new(&self.store, &self.trie, &block.writes);
+        let receipt = exec::mint(&mut view, &expected)?;
+        let writes = view.into_writes();
+        block.writes.extend(writes);
+        block.receipts.push(receipt);
+        block.receipts.last().ok_or(ExecError::NoBlockInProgress)
     }
 
     /// The committee that validated blocks at `height` under `mlbft-core`'s lag rule

@@ -15,9 +15,12 @@
 //!    policy ([`PruningPolicy`]); Slash, whose double-signing or overspend evidence
 //!    ([`slashing`]) is verified against the committee the ledger computes for the
 //!    offence's height ([`Ledger::committee_at`]) and then takes the offender's stake or
-//!    reserve. Coinbase (the credit list is [`rewards`]'; the executor does not yet
-//!    receive the block context it needs), SplitRule and StakeRewardDistribution are
-//!    refused with [`ExecError::NotEnabled`]; SmartContract with [`Error::Unsupported`].
+//!    reserve; Coinbase, in a block executed with its consensus context
+//!    ([`Ledger::execute_block_in`], [`BlockContext`]), crediting exactly
+//!    [`Ledger::block_rewards`] ([`rewards`]: supply-rate issuance, validators by stake,
+//!    the guardian lottery over the verified checkpoint aggregate). SplitRule and
+//!    StakeRewardDistribution are refused with [`ExecError::NotEnabled`]; SmartContract
+//!    with [`Error::Unsupported`].
 //!
 //! State sync is not built here; see `docs/ledger.md`.
 //!
@@ -165,7 +168,7 @@ pub use config::{
 pub use error::{Error, ExecError};
 pub use exec::{ReturnedStake, TxReceipt, check_shape, verify_signatures};
 pub use genesis::{Genesis, GenesisAccount, GenesisStake, MAX_GENESIS_BYTES};
-pub use ledger::{BlockOutcome, Ledger, PruningPolicy, verify_batch};
+pub use ledger::{BlockContext, BlockOutcome, Finality, Ledger, PruningPolicy, verify_batch};
 pub use rewards::{
     BlockRewards, CheckpointGuardians, RewardConfig, RewardError, RewardInput, VerifiedAggregate,
     block_rewards, block_rewards_with, verify_coinbase,
