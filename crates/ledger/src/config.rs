@@ -66,14 +66,17 @@ impl LedgerConfig {
 
     /// The rules a Slash transaction's evidence is verified under: the pool's rules for
     /// overspend, the two fractions above, and evidence at most
-    /// [`LedgerConfig::return_locking_period`] blocks old (so the offender's stake, even
-    /// withdrawn, cannot have left yet).
+    /// `return_locking_period − 2` blocks old, so the offender's stake, even withdrawn,
+    /// cannot have left yet: the committee of an offence at height `h` is read from the
+    /// state of `h − 2` (mlbft-core's lag rule), so the offender's stake counted there
+    /// and its earliest withdrawal is in block `h − 1`, returned at the start of block
+    /// `h − 1 + return_locking_period`.
     pub fn slash_config(&self) -> crate::slashing::SlashConfig {
         crate::slashing::SlashConfig {
             pool: self.pool.clone(),
             double_sign_slash_bps: self.double_sign_slash_bps,
             reporter_reward_bps: self.reporter_reward_bps,
-            max_evidence_age: self.return_locking_period.max(1),
+            max_evidence_age: self.return_locking_period.saturating_sub(mlbft_core::SET_CHANGE_LAG),
         }
     }
 

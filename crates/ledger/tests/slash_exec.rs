@@ -124,6 +124,27 @@ fn a_withdrawn_stake_is_still_slashed_and_its_return_pays_nothing() {
 }
 
 #[test]
+fn the_evidence_window_ends_before_the_earliest_withdrawal_returns() {
+    // Lock 5: the committee of height 4 is the state of 2; the earliest escape is a
+    // withdrawal in block 3, returned at the start of block 8. Evidence is accepted up
+    // to age 5 − 2 = 3 (block 7), when the stake is still held.
+    let mut l = chain();
+    advance(&mut l, 2);
+    let proof = double_vote(&l, 2, 4, 9, 2);
+    l.execute_block(3, &[withdraw(2, 1, 2, STAKE_FOR_VALIDATOR)]).unwrap();
+    advance(&mut l, 6);
+    let mut late = l.clone();
+    late.execute_block(7, &[]).unwrap();
+    assert!(matches!(
+        late.check_tx(&slash(1, 1, 2, 0, proof.clone())),
+        Err(ExecError::Slash(SlashError::EvidenceTooOld { age: 4, max_age: 3, .. }))
+    ));
+    let out = l.execute_block(7, &[slash(1, 1, 2, 0, proof)]).unwrap();
+    assert_eq!(out.slashed, coins(1_000, 0), "the whole stake, withdrawn but not yet returned");
+    conserved(&l);
+}
+
+#[test]
 fn a_reporter_reward_is_paid_in_theta_when_configured() {
     let mut cfg = config();
     cfg.reporter_reward_bps = 1_000;
