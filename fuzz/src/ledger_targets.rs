@@ -398,3 +398,86 @@ pub fn execution_seeds() -> Vec<Vec<u8>> {
         vec![7, 7, 7, 7, 7, 7, 7, 7],
     ]
 }
+
+/// The ledger whose finalized state the snapshot harness imports: five funded accounts.
+fn snapshot_source() -> &'static (ledger::Ledger<mpt_refcount::MemoryStore>, Vec<Vec<u8>>) {
+    use ledger::{Genesis, GenesisAccount, Ledger, PruningPolicy};
+    static SOURCE: std::sync::OnceLock<(Ledger<mpt_refcount::MemoryStore>, Vec<Vec<u8>>)> =
+        std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let genesis = Genesis {
+            chain_id: "privatenet".into(),
+            accounts: (1u8..=5)
+                .map(|i| GenesisAccount {
+                    address: primitives::codec::to_hex(Address::repeat_byte(i).as_bytes()),
+                    theta: format!("{}", u64::from(i) * 1_000),
+                    tfuel: "7".into(),
+                    sequence: 0,
+                })
+                .collect(),
+            validators: vec![],
+            guardians: vec![],
+        };
+        let l = Ledger::from_genesis(
+            mpt_refcount::MemoryStore::new(),
+            exec_config(),
+            &genesis,
+            PruningPolicy { keep_last: 2 },
+        )
+        .expect("genesis");
+        let records = ledger::snapshot::export(&l, 0, 2, 4096)
+            .expect("export")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("records");
+        (l, records)
+    })
+}
+
+/// A ledger snapshot stream from untrusted bytes: the ledger header decoder (canonical
+/// round trip), then the bytes split into records by 2-byte big-endian lengths and fed to
+/// an import of the harness ledger's checkpoint; a stream that imports must give exactly
+/// that ledger's root.
+pub fn ledger_snapshot(data: &[u8]) {
+    let _ = ledger_snapshot_imports(data);
+}
+
+/// [`ledger_snapshot`], returning whether the stream imported (for the smoke test).
+pub fn ledger_snapshot_imports(data: &[u8]) -> bool {
+    use ledger::snapshot::{SnapshotHeader, SnapshotImport, TrustedCheckpoint};
+    if let Ok(h) = SnapshotHeader::decode(data) {
+        assert_eq!(h.encode(), data, "snapshot header decoding must be canonical");
+    }
+    let (source, _) = snapshot_source();
+    let trusted = TrustedCheckpoint { chain_id: "privatenet".into(), height: 0, root: source.root() };
+    let mut import = SnapshotImport::new(trusted, mpt_refcount::SnapshotLimits::default());
+    let mut rest = data;
+    while let [hi, lo, tail @ ..] = rest {
+        let n = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
+        let (record, next) = tail.split_at(n);
+        let _ = import.push(record);
+        rest = next;
+    }
+    let mut store = mpt_refcount::MemoryStore::new();
+    match import.write(&mut store) {
+        Ok(root) => {
+            assert_eq!(root, source.root(), "an imported snapshot has the trusted root");
+            true
+        }
+        Err(_) => {
+            assert!(store.nodes().is_empty(), "a refused snapshot writes nothing");
+            false
+        }
+    }
+}
+
+/// Seeds: the harness ledger's whole snapshot, framed; and its header alone.
+pub fn ledger_snapshot_seeds() -> Vec<Vec<u8>> {
+    let (_, records) = snapshot_source();
+    let mut framed = Vec::new();
+    for r in records {
+        framed.extend_from_slice(&u16::try_from(r.len()).expect("small records").to_be_bytes());
+        framed.extend_from_slice(r);
+    }
+    let header = records.first().cloned().unwrap_or_default();
+    vec![framed, header]
+}

@@ -69,6 +69,15 @@ fn ledger_decoder_long_sweep_never_panics() {
 }
 
 #[test]
+fn ledger_snapshot_never_panics() {
+    let seeds = ledger_targets::ledger_snapshot_seeds();
+    // The framed stream imports; the header alone does not.
+    let imports: Vec<bool> = seeds.iter().map(|s| ledger_targets::ledger_snapshot_imports(s)).collect();
+    assert_eq!(imports, [true, false]);
+    assert!(smoke(ledger_targets::ledger_snapshot, &seeds, 1_000, 29) > 1_000);
+}
+
+#[test]
 fn ledger_slash_proof_never_panics() {
     let seeds = ledger_targets::slash_proof_seeds();
     assert_eq!(seeds.len(), 4);

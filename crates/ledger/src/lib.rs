@@ -22,7 +22,8 @@
 //!    StakeRewardDistribution are refused with [`ExecError::NotEnabled`]; SmartContract
 //!    with [`Error::Unsupported`].
 //!
-//! State sync is not built here; see `docs/ledger.md`.
+//! State sync: [`snapshot`] exports a retained state as bounded, range-proved records
+//! and imports it against a trusted checkpoint.
 //!
 //! ## Execution: the call order
 //!
@@ -158,6 +159,7 @@ pub mod rewards;
 mod sets;
 mod sign;
 pub mod slashing;
+pub mod snapshot;
 pub mod state;
 mod tx;
 
