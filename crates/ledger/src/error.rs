@@ -157,7 +157,7 @@ pub enum ExecError {
     #[error("{0}")]
     Tx(#[from] Error),
     /// The transaction type is decoded but its executor is built elsewhere and not wired
-    /// in yet (SplitRule and StakeRewardDistribution).
+    /// in yet (StakeRewardDistribution).
     #[error("{tx_type:?} transactions are not executable yet")]
     NotEnabled {
         /// The type refused.
@@ -167,6 +167,20 @@ pub enum ExecError {
     /// transaction's fields).
     #[error("slash: {0}")]
     Slash(#[from] crate::slashing::SlashError),
+    /// A SplitRule whose shares are not percentages summing to at most 100.
+    #[error("bad split: {reason}")]
+    BadSplit {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A SplitRule for a resource whose rule in force belongs to another initiator.
+    #[error("the split rule of {resource_id:?} belongs to {initiator:?}")]
+    SplitRuleTaken {
+        /// The resource.
+        resource_id: String,
+        /// The rule's initiator.
+        initiator: Address,
+    },
     /// A Coinbase in a block executed without its consensus context
     /// ([`crate::Ledger::execute_block_in`]), or submitted on its own.
     #[error("a Coinbase needs the block's context")]

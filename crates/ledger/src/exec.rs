@@ -12,11 +12,12 @@ use crate::config::LedgerConfig;
 use crate::error::{Error, ExecError};
 use crate::slashing::{Committee, MAX_SLASH_PROOF_LEN, Offence, SlashContext, SlashOrder, verify_slash_tx};
 use crate::state::{
-    Account, Stake, StakeHolder, View, bls_index_key, reserve_key, slashed_key, stake_return_key,
+    Account, SplitRule, Stake, StakeHolder, View, bls_index_key, reserve_key, slashed_key, split_rule_key,
+    stake_return_key,
 };
 use crate::tx::{
     Coins, DepositStakeV2Tx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,
-    SlashTx, StakeTx, Transaction, TxInput, TxType,
+    SlashTx, SplitRuleTx, StakeTx, Transaction, TxInput, TxType,
 };
 
 /// The validator committees a Slash transaction's verification reads, by block height
@@ -74,9 +75,7 @@ pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError
         _ => {}
     }
     match tx.tx_type() {
-        t @ (TxType::SplitRule | TxType::StakeRewardDistribution) => {
-            Err(ExecError::NotEnabled { tx_type: t })
-        }
+        t @ TxType::StakeRewardDistribution => Err(ExecError::NotEnabled { tx_type: t }),
         _ => Ok(()),
     }
 }
@@ -110,6 +109,7 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
             crate::pool::apply(view, cfg, height, tx)
         }
         Transaction::Slash(t) => slash(view, cfg, height, t, committees),
+        Transaction::SplitRule(t) => split_rule(view, cfg, height, t),
         // Checked and applied by the ledger, which holds the block's context.
         Transaction::Coinbase(_) => Err(ExecError::NoBlockContext),
         other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
@@ -614,4 +614,67 @@ pub(crate) fn mint<S: NodeStore + ?Sized>(
         .ok_or(ExecError::Overflow { what: "issued supply" })?;
     view.set_supply(&s);
     Ok(TxReceipt { tx_type: TxType::Coinbase, fee: Coins::zero(), slashed: Coins::zero() })
+}
+
+/// The split rule of `resource_id` in force at block `height`, if any. An expired rule
+/// is not in force (and does not block another initiator, where Theta keeps it until a
+/// later transaction deletes it).
+pub(crate) fn split_rule_at<S: NodeStore + ?Sized>(
+    view: &View<'_, S>,
+    resource_id: &str,
+    height: u64,
+) -> Result<Option<SplitRule>, ExecError> {
+    let key = split_rule_key(resource_id);
+    match view.get(&key)? {
+        Some(v) => Ok(Some(SplitRule::decode(&key, &v)?).filter(|r| r.in_force_at(height))),
+        None => Ok(None),
+    }
+}
+
+/// SplitRule (Theta's `SplitRuleTxExecutor`): the initiator signs with its next sequence
+/// and pays the fee (burned); at most `max_accounts_per_tx − 1` splits, each at most 100
+/// percent and all together at most 100; a rule in force set by someone else is
+/// refused; otherwise the rule of the resource is created or replaced, in force until
+/// `height − 1 + duration` (Theta's `EndBlockHeight`, from the parent height).
+fn split_rule<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    height: u64,
+    tx: &SplitRuleTx,
+) -> Result<TxReceipt, ExecError> {
+    check_fee(&tx.fee, cfg.min_fee)?;
+    let initiator = tx.initiator.address;
+    let acc = check_input(view, &tx.initiator, &tx.fee)?;
+    let count = tx.splits.len().saturating_add(1);
+    if count > cfg.max_accounts_per_tx {
+        return Err(ExecError::TooManyAccounts { count, max: cfg.max_accounts_per_tx });
+    }
+    let mut total = 0u64;
+    for s in &tx.splits {
+        if s.percentage > 100 {
+            return Err(ExecError::BadSplit { reason: format!("a share of {}%", s.percentage) });
+        }
+        total += s.percentage;
+    }
+    if total > 100 {
+        return Err(ExecError::BadSplit { reason: format!("shares summing to {total}%") });
+    }
+    if let Some(existing) = split_rule_at(view, &tx.resource_id, height)?
+        && existing.initiator != initiator
+    {
+        return Err(ExecError::SplitRuleTaken {
+            resource_id: tx.resource_id.clone(),
+            initiator: existing.initiator,
+        });
+    }
+    let end_height = height
+        .saturating_sub(1)
+        .checked_add(tx.duration)
+        .ok_or(ExecError::Overflow { what: "split rule end height" })?;
+    let rule =
+        SplitRule { initiator, resource_id: tx.resource_id.clone(), splits: tx.splits.clone(), end_height };
+    view.put(split_rule_key(&tx.resource_id), rule.encode());
+    debit_signer(view, &initiator, acc, &tx.fee)?;
+    view.burn(&tx.fee)?;
+    Ok(TxReceipt { tx_type: TxType::SplitRule, fee: tx.fee, slashed: Coins::zero() })
 }

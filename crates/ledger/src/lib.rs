@@ -18,8 +18,9 @@
 //!    reserve; Coinbase, in a block executed with its consensus context
 //!    ([`Ledger::execute_block_in`], [`BlockContext`]), crediting exactly
 //!    [`Ledger::block_rewards`] ([`rewards`]: supply-rate issuance, validators by stake,
-//!    the guardian lottery over the verified checkpoint aggregate). SplitRule and
-//!    StakeRewardDistribution are refused with [`ExecError::NotEnabled`]; SmartContract
+//!    the guardian lottery over the verified checkpoint aggregate); SplitRule, whose rule
+//!    splits later ServicePayments for its resource. StakeRewardDistribution is refused
+//!    with [`ExecError::NotEnabled`]; SmartContract
 //!    with [`Error::Unsupported`].
 //!
 //! State sync: [`snapshot`] exports a retained state as bounded, range-proved records
@@ -184,7 +185,7 @@ pub use sign::{
 pub use slashing::{
     Committee, Offence, SlashConfig, SlashContext, SlashError, SlashEvidence, SlashOrder, verify_slash_tx,
 };
-pub use state::{Account, Stake, StakeHolder, Supply};
+pub use state::{Account, SplitRule, Stake, StakeHolder, Supply};
 pub use tx::{
     BLS_POP_LEN, BLS_PUBKEY_LEN, CoinbaseTx, Coins, DepositStakeV2Tx, MAX_TX_SIZE, ReleaseFundTx,
     ReserveFundTx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,

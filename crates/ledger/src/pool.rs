@@ -244,6 +244,7 @@ fn payment<S: NodeStore + ?Sized>(
     let verified = Verified::checked_by_host(fields, cfg.pool.chain_id);
     let receipt = run(view, |s| micropool::settle_verified(s, &cfg.pool, height, &verified))?;
     bump(view, &tx.target.address)?;
+    split_payment(view, height, &tx.resource_id, &tx.target.address, receipt.paid)?;
     finish(view, TxType::ServicePayment, &receipt)
 }
 
@@ -266,4 +267,41 @@ fn release<S: NodeStore + ?Sized>(
     let receipt = run(view, |s| micropool::release_fund_verified(s, &cfg.pool, height, &verified))?;
     bump(view, &tx.source.address)?;
     finish(view, TxType::ReleaseFund, &receipt)
+}
+
+/// Theta's `splitPayment`: with a split rule in force for the resource, each split's
+/// `floor(paid · percentage / 100)` of what the payee was just paid goes to the split's
+/// address (the payee may be one of them); an expired rule is deleted, as Theta does.
+fn split_payment<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    height: u64,
+    resource_id: &str,
+    target: &Address,
+    paid: U256,
+) -> Result<(), ExecError> {
+    let key = crate::state::split_rule_key(resource_id);
+    let Some(rule) = crate::exec::split_rule_at(view, resource_id, height)? else {
+        if view.get(&key)?.is_some() {
+            view.delete(key);
+        }
+        return Ok(());
+    };
+    let mut moved = U256::zero();
+    for s in &rule.splits {
+        let share =
+            paid.checked_mul(U256::from(s.percentage)).ok_or(ExecError::Overflow { what: "split share" })?
+                / U256::from(100u64);
+        if share.is_zero() || s.address == *target {
+            continue;
+        }
+        crate::exec::credit(view, &s.address, &Coins::new(U256::zero(), share))?;
+        moved = moved.checked_add(share).ok_or(ExecError::Overflow { what: "split total" })?;
+    }
+    if !moved.is_zero() {
+        let mut acc = view.account(target)?;
+        acc.coins.tfuel_wei =
+            acc.coins.tfuel_wei.checked_sub(moved).ok_or(ExecError::Overflow { what: "split debit" })?;
+        view.set_account(target, &acc);
+    }
+    Ok(())
 }

@@ -49,6 +49,8 @@ pub const RESERVE_PREFIX: &[u8] = b"ls/rf/";
 pub const RESERVE_SEQ_PREFIX: &[u8] = b"ls/rs/";
 /// Key of the supply record.
 pub const SUPPLY_KEY: &[u8] = b"ls/supply";
+/// Split rules by resource id (`ls/ssc/split/<resource id>`, Theta's key).
+pub const SPLIT_RULE_PREFIX: &[u8] = b"ls/ssc/split/";
 /// Offences already slashed (`ls/sx/<evidence key>`), so evidence cannot slash twice.
 pub const SLASHED_PREFIX: &[u8] = b"ls/sx/";
 /// Key of the last executed height.
@@ -102,6 +104,11 @@ pub fn reserve_key(source: &Address, reserve_seq: u64) -> Vec<u8> {
 /// The key of `source`'s last reserve sequence.
 pub fn reserve_seq_key(source: &Address) -> Vec<u8> {
     concat(&[RESERVE_SEQ_PREFIX, source.as_bytes()])
+}
+
+/// The split rule of `resource_id`.
+pub fn split_rule_key(resource_id: &str) -> Vec<u8> {
+    concat(&[SPLIT_RULE_PREFIX, resource_id.as_bytes()])
 }
 
 /// The marker of an offence slashed under `evidence_key`
@@ -254,6 +261,70 @@ impl StakeHolder {
         let out = StakeHolder { holder, bls_pubkey, stakes };
         if out.encode() != bytes {
             return Err(corrupt(key, "stake holder: non-canonical encoding"));
+        }
+        Ok(out)
+    }
+}
+
+/// A split rule (Theta's `types.SplitRule`): payments for `resource_id` in blocks up to
+/// `end_height + 1` send each split's percentage to its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitRule {
+    /// Who set it (only it may change it while it is in force).
+    pub initiator: Address,
+    /// The resource.
+    pub resource_id: String,
+    /// The shares (percentages summing to at most 100).
+    pub splits: Vec<crate::tx::Split>,
+    /// Theta's `EndBlockHeight`: the parent height of the rule's block plus its duration.
+    pub end_height: u64,
+}
+
+impl SplitRule {
+    /// Whether the rule applies in block `height` (Theta: the parent height is at most
+    /// the end height).
+    pub fn in_force_at(&self, height: u64) -> bool {
+        height.saturating_sub(1) <= self.end_height
+    }
+
+    /// `RLP([initiator, resource_id, [[address, percentage], …], end_height])`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = RlpStream::new_list(4);
+        s.append(&self.initiator.as_bytes());
+        s.append(&self.resource_id.as_bytes());
+        s.begin_list(self.splits.len());
+        for sp in &self.splits {
+            s.begin_list(2);
+            s.append(&sp.address.as_bytes());
+            s.append(&sp.percentage);
+        }
+        s.append(&self.end_height);
+        s.out().to_vec()
+    }
+
+    /// Decodes a stored split rule.
+    pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Self, ExecError> {
+        let err = |e: primitives::rlp::DecoderError| corrupt(key, e.to_string());
+        let r = Rlp::new(bytes);
+        if r.item_count().map_err(err)? != 4 {
+            return Err(corrupt(key, "split rule: expected 4 items"));
+        }
+        let initiator = address_item(key, &r.at(0).map_err(err)?)?;
+        let resource_id = String::from_utf8(r.at(1).map_err(err)?.data().map_err(err)?.to_vec())
+            .map_err(|_| corrupt(key, "split rule: resource id not UTF-8"))?;
+        let mut splits = Vec::new();
+        for item in r.at(2).map_err(err)?.iter() {
+            if item.item_count().map_err(err)? != 2 {
+                return Err(corrupt(key, "split: expected 2 items"));
+            }
+            splits.push(crate::tx::Split {
+                address: address_item(key, &item.at(0).map_err(err)?)?,
+                percentage: item.val_at(1).map_err(err)?,
+            });
+        }
+        let out = SplitRule { initiator, resource_id, splits, end_height: r.val_at(3).map_err(err)? };
+        if out.encode() != bytes {
+            return Err(corrupt(key, "split rule: non-canonical encoding"));
         }
         Ok(out)
     }

@@ -377,7 +377,8 @@ fn types_not_executed_here_are_refused_with_their_type() {
         splits: vec![],
         duration: 10,
     });
-    assert_eq!(err_of(&l, &signed(split, &[1])), ExecError::NotEnabled { tx_type: TxType::SplitRule });
+    // SplitRule executes (tests/split_rule.rs).
+    assert_eq!(l.check_tx(&signed(split, &[1])).map(|r| r.tx_type), Ok(TxType::SplitRule));
     let srd = Transaction::StakeRewardDistribution(StakeRewardDistributionTx {
         fee: tfuel(100),
         holder: TxInput::new(addr(1), tfuel(100), 1),
