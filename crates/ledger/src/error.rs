@@ -157,7 +157,8 @@ pub enum ExecError {
     #[error("{0}")]
     Tx(#[from] Error),
     /// The transaction type is decoded but its executor is built elsewhere and not wired
-    /// in yet (StakeRewardDistribution).
+    /// in yet. No type returns it at present (all eleven non-contract types execute);
+    /// kept for types added later.
     #[error("{tx_type:?} transactions are not executable yet")]
     NotEnabled {
         /// The type refused.

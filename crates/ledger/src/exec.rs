@@ -12,12 +12,12 @@ use crate::config::LedgerConfig;
 use crate::error::{Error, ExecError};
 use crate::slashing::{Committee, MAX_SLASH_PROOF_LEN, Offence, SlashContext, SlashOrder, verify_slash_tx};
 use crate::state::{
-    Account, SplitRule, Stake, StakeHolder, View, bls_index_key, reserve_key, slashed_key, split_rule_key,
-    stake_return_key,
+    Account, RewardDistribution, SplitRule, Stake, StakeHolder, View, bls_index_key, reserve_key,
+    reward_distribution_key, slashed_key, split_rule_key, stake_return_key,
 };
 use crate::tx::{
     Coins, DepositStakeV2Tx, STAKE_FOR_ELITE_EDGE_NODE, STAKE_FOR_GUARDIAN, STAKE_FOR_VALIDATOR, SendTx,
-    SlashTx, SplitRuleTx, StakeTx, Transaction, TxInput, TxType,
+    SlashTx, SplitRuleTx, StakeRewardDistributionTx, StakeTx, Transaction, TxInput, TxType,
 };
 
 /// The validator committees a Slash transaction's verification reads, by block height
@@ -74,10 +74,7 @@ pub fn check_shape(cfg: &LedgerConfig, tx: &Transaction) -> Result<(), ExecError
         }
         _ => {}
     }
-    match tx.tx_type() {
-        t @ TxType::StakeRewardDistribution => Err(ExecError::NotEnabled { tx_type: t }),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 pub(crate) fn apply<S: NodeStore + ?Sized>(
@@ -110,6 +107,7 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
         }
         Transaction::Slash(t) => slash(view, cfg, height, t, committees),
         Transaction::SplitRule(t) => split_rule(view, cfg, height, t),
+        Transaction::StakeRewardDistribution(t) => reward_distribution(view, cfg, t),
         // Checked and applied by the ledger, which holds the block's context.
         Transaction::Coinbase(_) => Err(ExecError::NoBlockContext),
         other => Err(ExecError::NotEnabled { tx_type: other.tx_type() }),
@@ -677,4 +675,48 @@ fn split_rule<S: NodeStore + ?Sized>(
     debit_signer(view, &initiator, acc, &tx.fee)?;
     view.burn(&tx.fee)?;
     Ok(TxReceipt { tx_type: TxType::SplitRule, fee: tx.fee, slashed: Coins::zero() })
+}
+
+/// Theta's cap on a reward distribution (`SplitBasisPoint <= 1000`: 10 %).
+pub const MAX_REWARD_SPLIT_BPS: u64 = 1_000;
+
+/// StakeRewardDistribution (Theta's `StakeRewardDistributionTxExecutor`): the holder signs
+/// with its next sequence and pays the fee (burned); `split_basis_point` at most
+/// [`MAX_REWARD_SPLIT_BPS`]; 0 removes the holder's rule, anything else sets it. The
+/// rule then splits the holder's guardian rewards ([`crate::Ledger::block_rewards`]).
+fn reward_distribution<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    tx: &StakeRewardDistributionTx,
+) -> Result<TxReceipt, ExecError> {
+    check_fee(&tx.fee, cfg.min_fee)?;
+    let holder = tx.holder.address;
+    let acc = check_input(view, &tx.holder, &tx.fee)?;
+    if tx.split_basis_point > MAX_REWARD_SPLIT_BPS {
+        return Err(ExecError::BadSplit {
+            reason: format!("{} basis points, at most {MAX_REWARD_SPLIT_BPS}", tx.split_basis_point),
+        });
+    }
+    let key = reward_distribution_key(&holder);
+    if tx.split_basis_point == 0 {
+        view.delete(key);
+    } else {
+        let rule = RewardDistribution {
+            beneficiary: tx.beneficiary.address,
+            split_basis_point: tx.split_basis_point,
+        };
+        view.put(key, rule.encode());
+    }
+    debit_signer(view, &holder, acc, &tx.fee)?;
+    view.burn(&tx.fee)?;
+    Ok(TxReceipt { tx_type: TxType::StakeRewardDistribution, fee: tx.fee, slashed: Coins::zero() })
+}
+
+/// The reward distribution rule of `holder`, if any.
+pub(crate) fn reward_distribution_of<S: NodeStore + ?Sized>(
+    view: &View<'_, S>,
+    holder: &Address,
+) -> Result<Option<RewardDistribution>, ExecError> {
+    let key = reward_distribution_key(holder);
+    view.get(&key)?.map(|v| RewardDistribution::decode(&key, &v)).transpose()
 }

@@ -586,15 +586,53 @@ impl<S: NodeStore> Ledger<S> {
             validators: &validators,
             guardians: Some(view),
         };
-        if let Some(v) = &self.verified
-            && let Ok(r) = crate::rewards::block_rewards_with(rewards, &input, v)
-        {
-            return Ok(r);
+        let cached =
+            self.verified.as_ref().and_then(|v| crate::rewards::block_rewards_with(rewards, &input, v).ok());
+        let out = match cached {
+            Some(r) => r,
+            None => {
+                let verified =
+                    crate::rewards::verify_checkpoint_aggregate(&view).map_err(ExecError::Reward)?;
+                let out = crate::rewards::block_rewards_with(rewards, &input, &verified)
+                    .map_err(ExecError::Reward)?;
+                self.verified = Some(verified);
+                out
+            }
+        };
+        self.distribute_guardian_rewards(out, &recipients)
+    }
+
+    /// Applies StakeRewardDistribution rules to the lottery winners' credits (Theta's
+    /// `handleSplit`): a winner whose holder set a rule pays `floor(reward · bps /
+    /// 10 000)` of its guardian reward to the rule's beneficiary. Validator rewards are
+    /// not split (Theta: "not allowed for validators for now").
+    fn distribute_guardian_rewards(
+        &self,
+        mut out: BlockRewards,
+        recipients: &[Address],
+    ) -> Result<BlockRewards, ExecError> {
+        let n = u64::try_from(out.winners.len()).map_err(|_| ExecError::Overflow { what: "winners" })?;
+        if n == 0 {
+            return Ok(out);
         }
-        let verified = crate::rewards::verify_checkpoint_aggregate(&view).map_err(ExecError::Reward)?;
-        let out =
-            crate::rewards::block_rewards_with(rewards, &input, &verified).map_err(ExecError::Reward)?;
-        self.verified = Some(verified);
+        let each = out.guardian_pool / U256::from(n);
+        let view = self.view();
+        let mut credits: BTreeMap<Address, U256> = out.credits.iter().copied().collect();
+        for &i in &out.winners {
+            let Some(holder) = recipients.get(i) else { continue };
+            let Some(rule) = exec::reward_distribution_of(&view, holder)? else { continue };
+            let split =
+                crate::rewards::mul_div(each, U256::from(rule.split_basis_point), U256::from(10_000u64))
+                    .ok_or(ExecError::Overflow { what: "reward split" })?;
+            if split.is_zero() || rule.beneficiary == *holder {
+                continue;
+            }
+            let own = credits.entry(*holder).or_default();
+            *own = own.checked_sub(split).ok_or(ExecError::Overflow { what: "reward split" })?;
+            let b = credits.entry(rule.beneficiary).or_default();
+            *b = b.checked_add(split).ok_or(ExecError::Overflow { what: "reward split" })?;
+        }
+        out.credits = credits.into_iter().filter(|(_, v)| !v.is_zero()).collect();
         Ok(out)
     }
 

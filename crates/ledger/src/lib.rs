@@ -19,8 +19,8 @@
 //!    ([`Ledger::execute_block_in`], [`BlockContext`]), crediting exactly
 //!    [`Ledger::block_rewards`] ([`rewards`]: supply-rate issuance, validators by stake,
 //!    the guardian lottery over the verified checkpoint aggregate); SplitRule, whose rule
-//!    splits later ServicePayments for its resource. StakeRewardDistribution is refused
-//!    with [`ExecError::NotEnabled`]; SmartContract
+//!    splits later ServicePayments for its resource; StakeRewardDistribution, whose rule
+//!    splits the holder's guardian rewards. SmartContract
 //!    with [`Error::Unsupported`].
 //!
 //! State sync: [`snapshot`] exports a retained state as bounded, range-proved records

@@ -51,6 +51,8 @@ pub const RESERVE_SEQ_PREFIX: &[u8] = b"ls/rs/";
 pub const SUPPLY_KEY: &[u8] = b"ls/supply";
 /// Split rules by resource id (`ls/ssc/split/<resource id>`, Theta's key).
 pub const SPLIT_RULE_PREFIX: &[u8] = b"ls/ssc/split/";
+/// Stake reward distribution rules by stake holder (`ls/srd/<holder>`).
+pub const REWARD_DISTRIBUTION_PREFIX: &[u8] = b"ls/srd/";
 /// Offences already slashed (`ls/sx/<evidence key>`), so evidence cannot slash twice.
 pub const SLASHED_PREFIX: &[u8] = b"ls/sx/";
 /// Key of the last executed height.
@@ -109,6 +111,49 @@ pub fn reserve_seq_key(source: &Address) -> Vec<u8> {
 /// The split rule of `resource_id`.
 pub fn split_rule_key(resource_id: &str) -> Vec<u8> {
     concat(&[SPLIT_RULE_PREFIX, resource_id.as_bytes()])
+}
+
+/// The reward distribution rule of stake holder `holder`.
+pub fn reward_distribution_key(holder: &Address) -> Vec<u8> {
+    concat(&[REWARD_DISTRIBUTION_PREFIX, holder.as_bytes()])
+}
+
+/// A stake reward distribution rule (Theta's `core.RewardDistribution`): the part of the
+/// holder's guardian rewards, in basis points, paid to a beneficiary (the node
+/// operator's fee, for instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RewardDistribution {
+    /// The beneficiary.
+    pub beneficiary: Address,
+    /// Its share, basis points (1..=1 000 as set by a transaction).
+    pub split_basis_point: u64,
+}
+
+impl RewardDistribution {
+    /// `RLP([beneficiary, split_basis_point])`.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = RlpStream::new_list(2);
+        s.append(&self.beneficiary.as_bytes());
+        s.append(&self.split_basis_point);
+        s.out().to_vec()
+    }
+
+    /// Decodes a stored rule.
+    pub fn decode(key: &[u8], bytes: &[u8]) -> Result<Self, ExecError> {
+        let err = |e: primitives::rlp::DecoderError| corrupt(key, e.to_string());
+        let r = Rlp::new(bytes);
+        if r.item_count().map_err(err)? != 2 {
+            return Err(corrupt(key, "reward distribution: expected 2 items"));
+        }
+        let out = RewardDistribution {
+            beneficiary: address_item(key, &r.at(0).map_err(err)?)?,
+            split_basis_point: r.val_at(1).map_err(err)?,
+        };
+        if out.encode() != bytes {
+            return Err(corrupt(key, "reward distribution: non-canonical encoding"));
+        }
+        Ok(out)
+    }
 }
 
 /// The marker of an offence slashed under `evidence_key`

@@ -189,3 +189,43 @@ fn a_cheating_proposer_is_refused() {
     l.execute_block_in(4, Some(ctx), &[coinbase(1, 4, good)]).unwrap();
     conserved(&l);
 }
+
+fn distribution(holder: u8, seq: u64, beneficiary: u8, bps: u64) -> Transaction {
+    signed(
+        Transaction::StakeRewardDistribution(StakeRewardDistributionTx {
+            fee: tfuel(100),
+            holder: TxInput::new(addr(holder), tfuel(100), seq),
+            beneficiary: TxOutput::new(addr(beneficiary), Coins::zero()),
+            split_basis_point: bps,
+        }),
+        &[holder],
+    )
+}
+
+#[test]
+fn a_reward_distribution_rule_splits_the_holders_guardian_reward() {
+    let mut l = chain();
+    // Above Theta's 10% cap: refused.
+    assert!(matches!(l.check_tx(&distribution(5, 1, 8, 1_001)), Err(ExecError::BadSplit { .. })));
+    // Guardian 5 sends 10% of its guardian rewards to 8.
+    l.execute_block(4, &[distribution(5, 1, 8, 1_000)]).unwrap();
+    let ctx = context(aggregate(&l, &[4, 5, 6, 7], |n| n));
+    let r = l.block_rewards(5, &ctx).unwrap();
+    // Every signer wins here (100 expected winners among four equal stakes).
+    assert_eq!(r.winners.len(), 4);
+    let each = r.guardian_pool / U256::from(4u64);
+    let split = each * U256::from(1_000u64) / U256::from(10_000u64);
+    let credit = |n: u8| r.credits.iter().find(|(a, _)| *a == addr(n)).map(|(_, v)| *v).unwrap_or_default();
+    assert_eq!(credit(4), each);
+    assert_eq!(credit(5), each - split);
+    assert_eq!(credit(8), split);
+    assert!(r.minted() <= r.issuance);
+    l.execute_block_in(5, Some(ctx.clone()), &[coinbase(1, 5, r.outputs())]).unwrap();
+    conserved(&l);
+    // 0 removes the rule: the next block pays guardian 5 in full.
+    l.execute_block(6, &[distribution(5, 2, 8, 0)]).unwrap();
+    let r = l.block_rewards(7, &ctx).unwrap();
+    let each = r.guardian_pool / U256::from(4u64);
+    assert_eq!(r.credits.iter().find(|(a, _)| *a == addr(5)).map(|(_, v)| *v), Some(each));
+    assert!(r.credits.iter().all(|(a, _)| *a != addr(8)));
+}
