@@ -20,8 +20,8 @@
 //!    [`Ledger::block_rewards`] ([`rewards`]: supply-rate issuance, validators by stake,
 //!    the guardian lottery over the verified checkpoint aggregate); SplitRule, whose rule
 //!    splits later ServicePayments for its resource; StakeRewardDistribution, whose rule
-//!    splits the holder's guardian rewards. SmartContract
-//!    with [`Error::Unsupported`].
+//!    splits the holder's guardian rewards. SmartContract is refused with
+//!    [`Error::Unsupported`] until the EVM work.
 //!
 //! State sync: [`snapshot`] exports a retained state as bounded, range-proved records
 //! and imports it against a trusted checkpoint.
