@@ -481,3 +481,32 @@ pub fn ledger_snapshot_seeds() -> Vec<Vec<u8>> {
     let header = records.first().cloned().unwrap_or_default();
     vec![framed, header]
 }
+
+/// A state proof from untrusted bytes: the codec (canonical round trip), then
+/// verification against the snapshot harness ledger's root for two accounts and a
+/// reserve; whatever verifies must be what the ledger holds.
+pub fn state_proof(data: &[u8]) {
+    use ledger::proof::{StateProof, verify_account, verify_reserve};
+    let Ok(proof) = StateProof::decode(data) else { return };
+    assert_eq!(proof.encode(), data, "state proof decoding must be canonical");
+    let (source, _) = snapshot_source();
+    for i in [1u8, 9] {
+        let who = Address::repeat_byte(i);
+        if let Ok(found) = verify_account(source.root(), &who, &proof) {
+            let held = source.account(&who).expect("account");
+            assert_eq!(found.unwrap_or_default(), held, "a verified account is the ledger's");
+        }
+    }
+    if let Ok(found) = verify_reserve(source.root(), &Address::repeat_byte(1), 1, &proof) {
+        assert!(found.is_none(), "the harness ledger has no reserve");
+    }
+}
+
+/// Seeds: proofs of a funded and of an absent account in the harness ledger.
+pub fn state_proof_seeds() -> Vec<Vec<u8>> {
+    let (source, _) = snapshot_source();
+    [1u8, 9]
+        .iter()
+        .map(|i| source.prove_account(0, &Address::repeat_byte(*i)).expect("proof").encode())
+        .collect()
+}

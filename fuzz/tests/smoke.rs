@@ -69,6 +69,12 @@ fn ledger_decoder_long_sweep_never_panics() {
 }
 
 #[test]
+fn ledger_state_proof_never_panics() {
+    let seeds = ledger_targets::state_proof_seeds();
+    assert!(smoke(ledger_targets::state_proof, &seeds, 3_000, 31) > 3_000);
+}
+
+#[test]
 fn ledger_snapshot_never_panics() {
     let seeds = ledger_targets::ledger_snapshot_seeds();
     // The framed stream imports; the header alone does not.

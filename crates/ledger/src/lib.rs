@@ -23,6 +23,8 @@
 //!    splits the holder's guardian rewards. SmartContract is refused with
 //!    [`Error::Unsupported`] until the EVM work.
 //!
+//! Light clients: [`proof`] proves an account or a reserve against a state root.
+//!
 //! State sync: [`snapshot`] exports a retained state as bounded, range-proved records
 //! and imports it against a trusted checkpoint.
 //!
@@ -156,6 +158,7 @@ mod genesis;
 pub mod json;
 mod ledger;
 mod pool;
+pub mod proof;
 pub mod rewards;
 mod sets;
 mod sign;
