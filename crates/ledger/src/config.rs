@@ -44,13 +44,24 @@ pub struct LedgerConfig {
     pub reporter_reward_bps: u32,
     /// Issuance and its split (the Coinbase's rewards).
     pub rewards: crate::rewards::RewardConfig,
+    /// The chain id Ethereum transactions must be signed for (EIP-155 / EIP-1559):
+    /// Theta's eth-rpc-adaptor ids, 361 for `mainnet`, 365 for `testnet`, 366 for
+    /// `privatenet` and any other chain.
+    pub eth_chain_id: u64,
 }
 
 impl LedgerConfig {
     /// Theta main net's parameters on chain `chain_id`.
     pub fn theta(chain_id: impl Into<String>) -> Self {
+        let chain_id = chain_id.into();
+        let eth_chain_id = match chain_id.as_str() {
+            "mainnet" => 361,
+            "testnet" => 365,
+            _ => 366,
+        };
         LedgerConfig {
-            chain_id: chain_id.into(),
+            eth_chain_id,
+            chain_id,
             min_fee: U256::from(THETA_MIN_TX_FEE),
             max_accounts_per_tx: THETA_MAX_ACCOUNTS_PER_TX,
             min_validator_stake: TOKEN * U256::from(200_000u64),

@@ -168,6 +168,30 @@ pub enum ExecError {
     /// transaction's fields).
     #[error("slash: {0}")]
     Slash(#[from] crate::slashing::SlashError),
+    /// An Ethereum transaction signed for another chain, or for none (pre-EIP-155 legacy,
+    /// replayable on every chain: refused).
+    #[error("Ethereum transaction for chain {found:?}, this chain is {expected}")]
+    EthWrongChain {
+        /// This ledger's Ethereum chain id.
+        expected: u64,
+        /// The transaction's (`None`: unprotected).
+        found: Option<u64>,
+    },
+    /// An Ethereum transaction this ledger does not execute yet (contract creation or a
+    /// call with data: the EVM work).
+    #[error("unsupported Ethereum transaction: {reason}")]
+    EthUnsupported {
+        /// What it asks.
+        reason: &'static str,
+    },
+    /// An Ethereum transaction offering less than the ledger's fee.
+    #[error("the transaction offers at most {offered} wei of fee, the ledger charges {needed}")]
+    EthFeeTooLow {
+        /// `gas · max_fee_per_gas` (or `gas · gas_price`).
+        offered: U256,
+        /// The ledger's fee for a transfer.
+        needed: U256,
+    },
     /// A SplitRule whose shares are not percentages summing to at most 100.
     #[error("bad split: {reason}")]
     BadSplit {

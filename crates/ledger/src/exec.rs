@@ -720,3 +720,39 @@ pub(crate) fn reward_distribution_of<S: NodeStore + ?Sized>(
     let key = reward_distribution_key(holder);
     view.get(&key)?.map(|v| RewardDistribution::decode(&key, &v)).transpose()
 }
+
+/// An Ethereum transfer (issue 16's `eth_sendRawTransaction`; the mapping is documented in
+/// [`crate::eth`]): signed for this ledger's `eth_chain_id` (EIP-155 or EIP-1559; an
+/// unprotected legacy transaction is refused), to an address with no data (contracts come
+/// with the EVM work); the sender's Theta sequence is the nonce plus one; the ledger charges
+/// a two-account Send's fee, which must be within `gas · max_fee_per_gas`; `value` TFUEL
+/// moves to `to`, the fee is burned. It executes as a Send (its receipt's type).
+pub(crate) fn eth_transfer<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    tx: &crate::eth::EthTransaction,
+) -> Result<TxReceipt, ExecError> {
+    if tx.chain_id != Some(cfg.eth_chain_id) {
+        return Err(ExecError::EthWrongChain { expected: cfg.eth_chain_id, found: tx.chain_id });
+    }
+    let to = tx.to.ok_or(ExecError::EthUnsupported { reason: "contract creation" })?;
+    if !tx.data.is_empty() {
+        return Err(ExecError::EthUnsupported { reason: "call data" });
+    }
+    let fee = cfg.send_min_fee(2);
+    let offered = tx.max_fee().ok_or(ExecError::Overflow { what: "Ethereum max fee" })?;
+    if offered < fee {
+        return Err(ExecError::EthFeeTooLow { offered, needed: fee });
+    }
+    let sequence = tx.theta_sequence().ok_or(ExecError::Overflow { what: "sequence" })?;
+    let spent = Coins::new(
+        U256::zero(),
+        tx.value.checked_add(fee).ok_or(ExecError::Overflow { what: "value plus fee" })?,
+    );
+    let acc = check_input(view, &TxInput::new(tx.from, spent, sequence), &spent)?;
+    debit_signer(view, &tx.from, acc, &spent)?;
+    credit(view, &to, &Coins::new(U256::zero(), tx.value))?;
+    let fee = Coins::new(U256::zero(), fee);
+    view.burn(&fee)?;
+    Ok(TxReceipt { tx_type: TxType::Send, fee, slashed: Coins::zero() })
+}

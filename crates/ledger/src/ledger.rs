@@ -380,13 +380,42 @@ impl<S: NodeStore> Ledger<S> {
             return self.apply_coinbase(t, sigs);
         }
         let committees = self.slash_committees(height, tx)?;
+        self.in_block(|view, config| exec::apply(view, config, height, tx, sigs, &committees))
+    }
+
+    /// Runs one transaction's rule over the open block's state; keeps its writes and
+    /// receipt only if it succeeds.
+    fn in_block(
+        &mut self,
+        rule: impl FnOnce(&mut View<'_, S>, &LedgerConfig) -> Result<TxReceipt, ExecError>,
+    ) -> Result<&TxReceipt, ExecError> {
         let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
         let mut view = View::new(&self.store, &self.trie, &block.writes);
-        let receipt = exec::apply(&mut view, &self.config, block.height, tx, sigs, &committees)?;
+        let receipt = rule(&mut view, &self.config)?;
         let writes = view.into_writes();
         block.writes.extend(writes);
         block.receipts.push(receipt);
         block.receipts.last().ok_or(ExecError::NoBlockInProgress)
+    }
+
+    /// Applies an Ethereum transfer to the open block (atomic; see
+    /// [`crate::eth`] for the mapping): the sender was recovered when the raw bytes were
+    /// decoded ([`crate::eth::EthTransaction::decode`]).
+    pub fn apply_eth(&mut self, tx: &crate::eth::EthTransaction) -> Result<&TxReceipt, ExecError> {
+        self.in_block(|view, config| exec::eth_transfer(view, config, tx))
+    }
+
+    /// What a mempool asks of an Ethereum transfer ([`Ledger::check_tx`]'s twin): would it
+    /// execute now? Changes nothing.
+    pub fn check_eth(&self, tx: &crate::eth::EthTransaction) -> Result<TxReceipt, ExecError> {
+        match &self.block {
+            Some(_) => exec::eth_transfer(&mut self.view(), &self.config, tx),
+            None => {
+                let (writes, _) = self.block_start(self.next_height())?;
+                let mut view = View::new(&self.store, &self.trie, &writes);
+                exec::eth_transfer(&mut view, &self.config, tx)
+            }
+        }
     }
 
     /// Drops the open block and everything it wrote.
@@ -655,13 +684,7 @@ impl<S: NodeStore> Ledger<S> {
         }
         let expected = self.block_rewards(height, &context)?;
         crate::rewards::verify_coinbase(&expected, tx).map_err(ExecError::Reward)?;
-        let block = self.block.as_mut().ok_or(ExecError::NoBlockInProgress)?;
-        let mut view = View::new(&self.store, &self.trie, &block.writes);
-        let receipt = exec::mint(&mut view, &expected)?;
-        let writes = view.into_writes();
-        block.writes.extend(writes);
-        block.receipts.push(receipt);
-        block.receipts.last().ok_or(ExecError::NoBlockInProgress)
+        self.in_block(|view, _| exec::mint(view, &expected))
     }
 
     /// The committee that validated blocks at `height` under `mlbft-core`'s lag rule
