@@ -69,6 +69,21 @@ impl Block {
         BlockRef { height: self.height, epoch: self.epoch, hash: self.hash() }
     }
 
+    /// The block's RLP form `[height, epoch, parent, proposer, payload]`, as proposals and
+    /// block responses carry it (for embedders that store blocks).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = RlpStream::new();
+        self.rlp_append(&mut s);
+        s.out().to_vec()
+    }
+
+    /// Decodes [`Block::encode`]'s output from untrusted bytes: a payload of at most
+    /// `max_payload` bytes, no trailing bytes.
+    pub fn decode(bytes: &[u8], max_payload: usize) -> Result<Block, Error> {
+        let r = crate::certificate::bounded_rlp(bytes, max_payload.saturating_add(128))?;
+        Block::rlp_decode(&r, max_payload)
+    }
+
     pub(crate) fn rlp_append(&self, s: &mut RlpStream) {
         s.begin_list(5);
         s.append(&self.height);

@@ -36,8 +36,11 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod keys;
+pub mod localnet;
 pub mod mempool;
 pub mod metrics;
 pub mod rpc;
+pub mod service;
+pub mod simnet;
 pub mod storage;
 pub mod transport;
