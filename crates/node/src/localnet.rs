@@ -15,8 +15,8 @@
 //! ```
 
 use ledger::{
-    Coins, Genesis, GenesisAccount, GenesisStake, LedgerConfig, SendTx, SignerRole, Transaction, TxInput,
-    TxOutput,
+    Coins, Genesis, GenesisAccount, GenesisStake, LedgerConfig, ReserveFundTx, SendTx, ServicePaymentTx,
+    SignerRole, Transaction, TxInput, TxOutput,
 };
 use primitives::{Address, SecretKey, TOKEN, U256, keccak256};
 
@@ -137,6 +137,59 @@ impl Localnet {
         });
         // Signing a well-formed Send with its own input's key cannot fail.
         let _ = tx.sign(CHAIN_ID, SignerRole::Input(0), key);
+        tx.encode()
+    }
+
+    /// A signed ReserveFund of account `from` (sequence `sequence`): `deposit` TFUEL wei
+    /// reserved for `resource` for `duration` blocks, `collateral` wei locked.
+    pub fn reserve_fund(
+        &self,
+        from: usize,
+        sequence: u64,
+        deposit: U256,
+        collateral: U256,
+        duration: u64,
+        resource: &str,
+    ) -> Vec<u8> {
+        let cfg = Self::ledger_config();
+        let key = &self.accounts[from];
+        let mut tx = Transaction::ReserveFund(ReserveFundTx {
+            fee: Coins::new(U256::zero(), cfg.pool.min_fee),
+            source: TxInput::new(key.address(), Coins::new(U256::zero(), deposit), sequence),
+            collateral: Coins::new(U256::zero(), collateral),
+            resource_ids: vec![resource.into()],
+            duration,
+        });
+        let _ = tx.sign(CHAIN_ID, SignerRole::Source, key);
+        tx.encode()
+    }
+
+    /// A ServicePayment settling the cumulative `amount` of reserve `reserve_sequence` of
+    /// account `payer` to account `payee` (its sequence `payee_sequence`), payment
+    /// sequence `payment_sequence`, signed by both.
+    #[allow(clippy::too_many_arguments)]
+    pub fn service_payment(
+        &self,
+        payer: usize,
+        reserve_sequence: u64,
+        payee: usize,
+        payee_sequence: u64,
+        amount: U256,
+        payment_sequence: u64,
+        resource: &str,
+    ) -> Vec<u8> {
+        let cfg = Self::ledger_config();
+        let (src, dst) = (&self.accounts[payer], &self.accounts[payee]);
+        let mut tx = Transaction::ServicePayment(ServicePaymentTx {
+            fee: Coins::new(U256::zero(), cfg.pool.min_fee),
+            source: TxInput::new(src.address(), Coins::new(U256::zero(), amount), 0),
+            target: TxInput::new(dst.address(), Coins::zero(), payee_sequence),
+            payment_sequence,
+            reserve_sequence,
+            resource_id: resource.into(),
+        });
+        let signers: [&dyn primitives::Signer; 2] = [src, dst];
+        let _ = tx.sign_with_keys(CHAIN_ID, &signers);
         tx.encode()
     }
 

@@ -449,7 +449,7 @@ impl<S: Storage> NodeService<S> {
         let me_validator =
             set.keys().iter().position(|k| *k == my_pk).and_then(|i| ValidatorIndex::try_from(i).ok());
         let mut inner = StaticContext::new(set.clone(), me_validator.map(|i| (i, keys.bls.clone())));
-        let gset = ledger.guardian_set().ok().filter(|g| g.len() > 0).map(Arc::new);
+        let gset = ledger.guardian_set().ok().filter(|g| !g.is_empty()).map(Arc::new);
         let mut guardian = None;
         if let Some(g) = &gset {
             let set_hash = guardian_set_hash(g);

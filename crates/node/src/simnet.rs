@@ -44,6 +44,9 @@ pub struct SimnetConfig {
     pub max_block_txs: usize,
     /// Link latency range, ms.
     pub latency_ms: (u64, u64),
+    /// Also settle one micropayment on chain: a ReserveFund by an extra payer account,
+    /// then a ServicePayment of it to an extra payee account.
+    pub micropayment: bool,
 }
 
 impl Default for SimnetConfig {
@@ -57,6 +60,7 @@ impl Default for SimnetConfig {
             rate: 100,
             max_block_txs: 1_000,
             latency_ms: (30, 70),
+            micropayment: true,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct Report {
     pub submitted: u64,
     /// Nodes halted by an error.
     pub faults: usize,
+    /// The micropayment (reserve, then service payment) executed on every node.
+    pub micropayment_settled: bool,
     /// Simulated milliseconds.
     pub sim_ms: u64,
 }
@@ -120,6 +126,7 @@ impl Report {
             "balances_agree": self.balances_agree,
             "submitted": self.submitted,
             "faults": self.faults,
+            "micropayment_settled": self.micropayment_settled,
         })
         .to_string()
     }
@@ -139,6 +146,9 @@ pub struct Simnet<S: Storage> {
     submitted: BTreeMap<H256, Timestamp>,
     next_from: usize,
     carry: u64,
+    /// The micropayment's progress: reserve hash, then payment hash.
+    reserve: Option<H256>,
+    payment: Option<H256>,
 }
 
 impl<S: Storage> std::fmt::Debug for Simnet<S> {
@@ -157,7 +167,8 @@ impl<S: Storage> Simnet<S> {
         cfg: SimnetConfig,
         mut storage: impl FnMut(usize) -> Result<S, StorageError>,
     ) -> Result<Self, SimnetError> {
-        let net = Localnet::new(cfg.validators, cfg.guardians, cfg.accounts, cfg.seed)?;
+        let extra = if cfg.micropayment { 2 } else { 0 };
+        let net = Localnet::new(cfg.validators, cfg.guardians, cfg.accounts + extra, cfg.seed)?;
         let n = cfg.validators + cfg.guardians;
         let peers = Peers {
             validators: (0..cfg.validators).map(sim_peer).collect(),
@@ -186,7 +197,18 @@ impl<S: Storage> Simnet<S> {
         }
         let seqs = vec![1; cfg.accounts];
         let rng = cfg.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        Ok(Simnet { cfg, net, sim, seqs, rng, submitted: BTreeMap::new(), next_from: 0, carry: 0 })
+        Ok(Simnet {
+            cfg,
+            net,
+            sim,
+            seqs,
+            rng,
+            submitted: BTreeMap::new(),
+            next_from: 0,
+            carry: 0,
+            reserve: None,
+            payment: None,
+        })
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -256,10 +278,47 @@ impl<S: Storage> Simnet<S> {
                     self.submit_transfer(from, to, amount);
                 }
             }
+            self.micropayment_step();
             let t = (self.sim.now() + TICK_MS).min(end);
             self.sim.run_until(t)?;
         }
         Ok(())
+    }
+
+    /// The micropayment workload: reserve first; pay once the reserve executed on the
+    /// validator it goes to.
+    fn micropayment_step(&mut self) {
+        const RESOURCE: &str = "stream/simnet";
+        if !self.cfg.micropayment || self.cfg.validators == 0 {
+            return;
+        }
+        let (payer, payee) = (self.cfg.accounts, self.cfg.accounts + 1);
+        let now = self.sim.now();
+        match (self.reserve, self.payment) {
+            (None, _) => {
+                let deposit = primitives::TOKEN * U256::from(10u64);
+                let bytes = self.net.reserve_fund(payer, 1, deposit, deposit * 2, 300, RESOURCE);
+                if let Ok(h) = self.sim.node_mut(0).service_mut().submit_tx(bytes) {
+                    self.reserve = Some(h);
+                    self.submitted.insert(h, now);
+                }
+            }
+            (Some(r), None) if self.node(0).stats().tx_heights.contains_key(&r) => {
+                let amount = primitives::TOKEN * U256::from(3u64);
+                let bytes = self.net.service_payment(payer, 1, payee, 1, amount, 1, RESOURCE);
+                if let Ok(h) = self.sim.node_mut(0).service_mut().submit_tx(bytes) {
+                    self.payment = Some(h);
+                    self.submitted.insert(h, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the micropayment's ServicePayment executed on every node.
+    pub fn micropayment_settled(&self) -> bool {
+        self.payment
+            .is_some_and(|p| (0..self.len()).all(|i| self.node(i).stats().tx_heights.contains_key(&p)))
     }
 
     /// Runs `ms` simulated milliseconds without new transactions (to let the network
@@ -305,7 +364,7 @@ impl<S: Storage> Simnet<S> {
             let root = node.ledger().root_at(h)?;
             node.ledger().account_at(root, &self.net.address(a)).ok()
         };
-        (0..self.cfg.accounts).all(|a| {
+        (0..self.net.accounts.len()).all(|a| {
             let first = at(0, a);
             first.is_some() && (1..self.len()).all(|i| at(i, a) == first)
         })
@@ -345,6 +404,7 @@ impl<S: Storage> Simnet<S> {
             balances_agree: self.balances_agree(),
             submitted: self.submitted.len() as u64,
             faults: (0..self.len()).filter(|&i| self.node(i).fault().is_some()).count(),
+            micropayment_settled: self.micropayment_settled(),
             sim_ms,
         }
     }

@@ -56,6 +56,7 @@ fn memory_network_settles_finalizes_and_agrees() {
     assert!(r.blocks_finalized >= 5, "{r:?}");
     assert!(r.payments_settled > 0, "{r:?}");
     assert!(r.state_roots_agree && r.balances_agree, "{r:?}");
+    assert!(r.micropayment_settled, "{r:?}");
     assert_eq!(r.faults, 0);
     let f = net.node(0).ledger().last_finalized().unwrap();
     let root = net.node(0).stats().roots[&f];
