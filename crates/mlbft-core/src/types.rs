@@ -275,3 +275,21 @@ pub(crate) fn expect_list(r: &Rlp<'_>, items: usize, what: &'static str) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_encoding_round_trips_under_its_limit() {
+        let b =
+            Block { height: 3, epoch: 5, parent: H256::repeat_byte(1), proposer: 2, payload: vec![9; 40] };
+        let bytes = b.encode();
+        assert_eq!(Block::decode(&bytes, 40).unwrap(), b);
+        assert!(Block::decode(&bytes, 39).is_err(), "payload over the limit");
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(Block::decode(&trailing, 40).is_err());
+        assert!(Block::decode(&bytes[..bytes.len() - 1], 40).is_err());
+    }
+}

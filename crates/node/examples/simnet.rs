@@ -18,18 +18,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use meshcast_node::simnet::{Simnet, SimnetConfig};
-use meshcast_node::storage::RedbStorage;
+use meshcast_node::storage::{MemoryStorage, RedbStorage, Storage};
 
 struct Args {
     cfg: SimnetConfig,
     duration_s: u64,
     json: bool,
+    memory: bool,
 }
 
 fn parse() -> Result<Args, String> {
     let mut cfg = SimnetConfig::default();
     let mut duration_s = 20;
     let mut json = false;
+    let mut memory = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
@@ -44,10 +46,11 @@ fn parse() -> Result<Args, String> {
             "--seed" => cfg.seed = num("--seed")?,
             "--rate" => cfg.rate = num("--rate")?,
             "--json" => json = true,
+            "--memory" => memory = true,
             "-h" | "--help" => {
                 return Err(
                     "usage: simnet [--validators N] [--guardians N] [--accounts N] [--duration SECS] \
-                            [--checkpoint-interval T] [--seed S] [--rate TX/S] [--json]"
+                            [--checkpoint-interval T] [--seed S] [--rate TX/S] [--memory] [--json]"
                         .into(),
                 );
             }
@@ -57,7 +60,7 @@ fn parse() -> Result<Args, String> {
     if cfg.validators == 0 {
         return Err("--validators must be at least 1".into());
     }
-    Ok(Args { cfg, duration_s, json })
+    Ok(Args { cfg, duration_s, json, memory })
 }
 
 fn main() -> ExitCode {
@@ -77,14 +80,27 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let cfg = args.cfg.clone();
-    let result = Simnet::new(cfg.clone(), |i| RedbStorage::open(dir.path().join(format!("node-{i}.redb"))));
-    let mut net = match result {
-        Ok(n) => n,
-        Err(e) => {
-            eprintln!("building the network: {e}");
-            return ExitCode::FAILURE;
+    if args.memory {
+        match Simnet::new(cfg, |_| Ok(MemoryStorage::new())) {
+            Ok(net) => drive(net, &args, started),
+            Err(e) => {
+                eprintln!("building the network: {e}");
+                ExitCode::FAILURE
+            }
         }
-    };
+    } else {
+        match Simnet::new(cfg, |i| RedbStorage::open(dir.path().join(format!("node-{i}.redb")))) {
+            Ok(net) => drive(net, &args, started),
+            Err(e) => {
+                eprintln!("building the network: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn drive<S: Storage>(mut net: Simnet<S>, args: &Args, started: Instant) -> ExitCode {
+    let cfg = args.cfg.clone();
     eprintln!(
         "simnet: {} validators, {} guardians, {} accounts, {} tx/s for {} s (virtual), checkpoint every {} blocks, seed {}",
         cfg.validators,

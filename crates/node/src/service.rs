@@ -14,7 +14,11 @@
 //!
 //! # Wire
 //!
-//! * [`Topic::Consensus`]: `mlbft_core::Message` (RLP), the machine's broadcasts.
+//! * [`Topic::Consensus`]: `mlbft_core::Message` (RLP), the machine's broadcasts of
+//!   proposals and epoch changes. Votes go to the validators as direct messages:
+//!   observers settle blocks from the certificates that proposals carry (a block's CC
+//!   rides in its child's proposal), two signature checks per block instead of one per
+//!   validator.
 //! * [`Topic::Guardians`]: `Message::Finality` with a guardian aggregate.
 //! * [`Topic::Transactions`]: one Theta wire transaction.
 //! * Direct requests: a tag byte ([`FRAME_CONSENSUS`] or [`FRAME_GUARDIAN`]) and the
@@ -674,6 +678,21 @@ impl<S: Storage> NodeService<S> {
                     let bytes = encode_persisted(&state);
                     if let Err(e) = self.ledger.store().with_base_mut(|s| s.persist_consensus(&bytes)) {
                         self.fault = Some(e.into());
+                    }
+                }
+                Output::Broadcast(msg @ Message::Vote(_)) => {
+                    // Votes go to the validators only: observers settle from the
+                    // certificates that proposals carry (a block's CC rides in its
+                    // child's proposal), and so check two signatures per block, not one
+                    // per validator.
+                    let frame = Self::frame(FRAME_CONSENSUS, &msg.encode());
+                    let me = self.me_validator.map(|m| m as usize);
+                    let to: Vec<PeerId> = (0..self.peers.validators.len())
+                        .filter(|i| Some(*i) != me)
+                        .map(|i| self.peers.validators[i].clone())
+                        .collect();
+                    for peer in to {
+                        self.request(peer, frame.clone());
                     }
                 }
                 Output::Broadcast(msg) => {
