@@ -29,7 +29,7 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut cfg = SimnetConfig::default();
-    let mut duration_s = 20;
+    let mut duration_s = 15;
     let mut json = false;
     let mut memory = false;
     let mut it = std::env::args().skip(1);
@@ -131,7 +131,7 @@ fn drive<S: Storage>(mut net: Simnet<S>, args: &Args, started: Instant) -> ExitC
         );
     }
     // Let what waits settle, then compare every node.
-    let tail = 3_000 + cfg.checkpoint_interval * 300;
+    let tail = 4_000;
     if let Err(e) = net.idle_for(tail) {
         eprintln!("simulation failed: {e}");
         return ExitCode::FAILURE;
