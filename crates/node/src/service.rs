@@ -1092,3 +1092,102 @@ pub fn encode_persisted(state: &PersistedState<Bls>) -> Vec<u8> {
     s.append(&state.finalized.hash);
     s.out().to_vec()
 }
+
+/// Decodes [`encode_persisted`]'s output for a set of `validators` members, with block
+/// payloads of at most `max_payload` bytes; anything else is
+/// [`StorageError::Corrupt`].
+pub fn decode_persisted(
+    bytes: &[u8],
+    validators: usize,
+    max_payload: usize,
+) -> Result<PersistedState<Bls>, StorageError> {
+    let corrupt = |reason: &'static str| StorageError::Corrupt { what: "consensus state", reason };
+    let r = Rlp::new(bytes);
+    let info = r.payload_info().map_err(|_| corrupt("not RLP"))?;
+    if info.header_len + info.value_len != bytes.len() || !r.is_list() || r.item_count().ok() != Some(7) {
+        return Err(corrupt("not a 7-item list"));
+    }
+    let int = |i: usize| r.val_at::<u64>(i).map_err(|_| corrupt("bad integer"));
+    let lock = r.at(3).map_err(|_| corrupt("bad lock"))?;
+    if lock.item_count().ok() != Some(3) {
+        return Err(corrupt("bad lock"));
+    }
+    let lock = mlbft_core::BlockRef {
+        height: lock.val_at(0).map_err(|_| corrupt("bad lock"))?,
+        epoch: lock.val_at(1).map_err(|_| corrupt("bad lock"))?,
+        hash: lock.val_at(2).map_err(|_| corrupt("bad lock"))?,
+    };
+    let cc: Vec<u8> = r.val_at(4).map_err(|_| corrupt("bad lock certificate"))?;
+    let lock_cc = if cc.is_empty() {
+        None
+    } else {
+        Some(
+            mlbft_core::CommitCertificate::decode(&cc, validators, cc.len())
+                .map_err(|_| corrupt("bad lock certificate"))?,
+        )
+    };
+    let tip: Vec<u8> = r.val_at(5).map_err(|_| corrupt("bad settled tip"))?;
+    let settled_tip = mlbft_core::Block::decode(&tip, max_payload).map_err(|_| corrupt("bad settled tip"))?;
+    let fin = r.at(6).map_err(|_| corrupt("bad finalized checkpoint"))?;
+    if fin.item_count().ok() != Some(2) {
+        return Err(corrupt("bad finalized checkpoint"));
+    }
+    let finalized = Checkpoint {
+        height: fin.val_at(0).map_err(|_| corrupt("bad finalized checkpoint"))?,
+        hash: fin.val_at(1).map_err(|_| corrupt("bad finalized checkpoint"))?,
+    };
+    Ok(PersistedState {
+        epoch: int(0)?,
+        last_voted_epoch: int(1)?,
+        last_proposed_epoch: int(2)?,
+        lock,
+        lock_cc,
+        settled_tip,
+        finalized,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_length_checked() {
+        let txs = vec![vec![1u8, 2, 3], vec![4u8; 100]];
+        let p = encode_payload(&txs);
+        assert_eq!(decode_payload(&p, 2), Some(txs.clone()));
+        assert_eq!(decode_payload(&p, 1), None, "too many transactions");
+        let mut trailing = p.clone();
+        trailing.push(0);
+        assert_eq!(decode_payload(&trailing, 2), None);
+        assert_eq!(decode_payload(&p[..p.len() - 1], 2), None);
+        assert_eq!(decode_payload(b"junk", 2), None);
+        let big = encode_payload(&[vec![0u8; MAX_TX_BYTES + 1]]);
+        assert_eq!(decode_payload(&big, 2), None, "a transaction over the limit");
+        assert_eq!(decode_payload(&encode_payload(&[]), 2), Some(Vec::new()));
+    }
+
+    #[test]
+    fn persisted_state_round_trips() {
+        let genesis = mlbft_core::Block::genesis();
+        let state = PersistedState::<Bls> {
+            epoch: 9,
+            last_voted_epoch: 8,
+            last_proposed_epoch: 7,
+            lock: genesis.reference(),
+            lock_cc: None,
+            settled_tip: mlbft_core::Block {
+                height: 3,
+                epoch: 4,
+                parent: H256::repeat_byte(1),
+                proposer: 2,
+                payload: vec![5; 9],
+            },
+            finalized: Checkpoint { height: 0, hash: genesis.hash() },
+        };
+        let bytes = encode_persisted(&state);
+        assert_eq!(decode_persisted(&bytes, 4, 1 << 20).unwrap(), state);
+        assert!(decode_persisted(&bytes[..bytes.len() - 1], 4, 1 << 20).is_err());
+        assert!(decode_persisted(&bytes, 4, 8).is_err(), "tip payload over the limit");
+    }
+}

@@ -3,6 +3,7 @@
 //! effect, and a seed reproduces a run exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
+use meshcast_node::service::decode_persisted;
 use meshcast_node::simnet::{Simnet, SimnetConfig};
 use meshcast_node::storage::{MemoryStorage, RedbStorage, Storage};
 use meshcast_node::transport::Topic;
@@ -69,7 +70,12 @@ fn memory_network_settles_finalizes_and_agrees() {
             let b = s.block(f).unwrap().expect("finalized block stored");
             assert_eq!(b.state_root, root);
             assert!(b.certificate.is_some());
-            assert!(s.consensus().unwrap().is_some() || node.validator_index().is_none());
+            // Crash safety: every vote followed a persist of the state that produced it.
+            if node.validator_index().is_some() {
+                let raw = s.consensus().unwrap().expect("a validator persisted its state");
+                let state = decode_persisted(&raw, 4, 1 << 20).unwrap();
+                assert_eq!(state.last_voted_epoch, node.machine().last_voted_epoch(), "node {i}");
+            }
         });
     }
 }
