@@ -41,12 +41,14 @@
 //! `Event::Finalized` the ledger is told ([`Ledger::finalize`]) and the height is stored
 //! as metadata.
 //!
-//! # Crash safety
+//! # Crash safety and restart
 //!
 //! Outputs are carried out in the machine's order and `Output::Persist` is written with
 //! [`Storage::persist_consensus`] (durable when it returns) before any later output is
 //! queued for the network. If that write fails the service halts: it sends nothing more
-//! and reports the error in [`NodeService::fault`].
+//! and reports the error in [`NodeService::fault`]. [`NodeService::open`] restarts a node
+//! from its storage (ledger at the stored tip, machine restored from the persisted
+//! state).
 //!
 //! See `examples/simnet.rs` and `tests/simnet.rs` for whole networks on `netsim`, and
 //! [`crate::localnet`] for the genesis and keys they use.
@@ -448,6 +450,44 @@ impl<S: Storage> NodeService<S> {
             bytes: genesis_block.encode(),
             certificate: None,
         })?;
+        Self::assemble(config, keys, peers, ledger, None, now)
+    }
+
+    /// A node restarted from `storage`: the ledger reopened at the state of the stored
+    /// tip block, the consensus machine restored from the last persisted state (so it
+    /// never signs a vote or proposal that conflicts with one it sent before the crash).
+    /// Blocks settled while it was down are fetched by the machine and executed from
+    /// the stored tip on. A storage without blocks starts at `genesis` ([`Self::new`]).
+    pub fn open(
+        config: NodeConfig,
+        genesis: &Genesis,
+        keys: &NodeKeys,
+        peers: Peers,
+        storage: S,
+        now: Timestamp,
+    ) -> Result<Self, ServiceError> {
+        let Some((_, tip)) = storage.block_range()? else {
+            return Self::new(config, genesis, keys, peers, storage, now);
+        };
+        let record = storage.block(tip)?.ok_or(StorageError::NoSuchBlock { height: tip })?;
+        let persisted = storage.consensus()?;
+        let ledger =
+            Ledger::open(Buffered::new(storage), config.ledger.clone(), record.state_root, config.pruning)?;
+        let validators = ledger.validator_set()?.len();
+        let state = persisted
+            .map(|raw| decode_persisted(&raw, validators, config.consensus.max_payload))
+            .transpose()?;
+        Self::assemble(config, keys, peers, ledger, state, now)
+    }
+
+    fn assemble(
+        config: NodeConfig,
+        keys: &NodeKeys,
+        peers: Peers,
+        ledger: Ledger<Buffered<S>>,
+        persisted: Option<PersistedState<Bls>>,
+        now: Timestamp,
+    ) -> Result<Self, ServiceError> {
         let set = Arc::new(ledger.validator_set()?);
         let my_pk = keys.bls.public_key();
         let me_validator =
@@ -481,7 +521,10 @@ impl<S: Storage> NodeService<S> {
         }));
         let ctx = NodeContext { inner, pool: pool.clone() };
         let seed = keccak256(my_pk.to_bytes()).to_fixed_bytes();
-        let machine = Machine::new(config.consensus.clone(), ctx, now, seed);
+        let machine = match persisted {
+            Some(state) => Machine::restore(config.consensus.clone(), ctx, state, now, seed)?,
+            None => Machine::new(config.consensus.clone(), ctx, now, seed),
+        };
         let limits = mlbft_core::Limits {
             validators: set.len(),
             max_payload: config.consensus.max_payload,

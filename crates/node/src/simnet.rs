@@ -150,6 +150,8 @@ pub struct Simnet<S: Storage> {
     /// The micropayment's progress: reserve hash, then payment hash.
     reserve: Option<H256>,
     payment: Option<H256>,
+    node_cfg: NodeConfig,
+    peers: Peers,
 }
 
 impl<S: Storage> std::fmt::Debug for Simnet<S> {
@@ -209,6 +211,8 @@ impl<S: Storage> Simnet<S> {
             carry: 0,
             reserve: None,
             payment: None,
+            node_cfg,
+            peers,
         })
     }
 
@@ -320,6 +324,37 @@ impl<S: Storage> Simnet<S> {
     pub fn micropayment_settled(&self) -> bool {
         self.payment
             .is_some_and(|p| (0..self.len()).all(|i| self.node(i).stats().tx_heights.contains_key(&p)))
+    }
+
+    /// Crashes node `i` now and restarts it `down_ms` later from a copy of its storage
+    /// as it was at the crash ([`NodeService::open`]).
+    pub fn crash_and_restart(
+        &mut self,
+        i: usize,
+        down_ms: u64,
+        copy: impl FnOnce(&S) -> Result<S, StorageError>,
+    ) -> Result<(), SimnetError> {
+        let now = self.sim.now();
+        self.sim.schedule_crash(i, now);
+        self.sim.run_until(now)?;
+        let storage = self.node(i).with_storage(copy)?;
+        let back = now + down_ms;
+        let keys = if i < self.cfg.validators {
+            &self.net.validators[i]
+        } else {
+            &self.net.guardians[i - self.cfg.validators]
+        };
+        let service = NodeService::open(
+            self.node_cfg.clone(),
+            &self.net.genesis,
+            keys,
+            self.peers.clone(),
+            storage,
+            back,
+        )?;
+        let n = self.sim.len();
+        self.sim.schedule_restart(i, back, SimHost::new(i, n, Limits::default(), service));
+        Ok(())
     }
 
     /// Runs `ms` simulated milliseconds without new transactions (to let the network

@@ -135,3 +135,31 @@ fn redb_network_settles_and_agrees() {
     let h = net.node(0).height();
     net.node(0).with_storage(|s| assert_eq!(s.block_range().unwrap().map(|r| r.1), Some(h)));
 }
+
+#[test]
+fn a_validator_restarts_from_its_storage_and_catches_up() {
+    let mut net = memory_net(SimnetConfig { guardians: 2, ..small(21) });
+    net.run_for(2_000).unwrap();
+    let crashed_at = net.node(1).height();
+    assert!(crashed_at > 0);
+    net.crash_and_restart(1, 1_000, |s| Ok(s.clone())).unwrap();
+    assert!(!net.sim().is_up(1), "down from the moment its storage was copied");
+    net.run_for(2_000).unwrap();
+    let caught_up = net
+        .idle_until(10_000, |n| {
+            let h = n.node(0).height();
+            n.node(1).height() + 2 >= h && n.node(1).height() > crashed_at + 5
+        })
+        .unwrap();
+    let r = net.report();
+    assert!(caught_up, "restarted node at {} of {}: {r:?}", net.node(1).height(), net.node(0).height());
+    assert!(r.state_roots_agree && r.balances_agree && r.faults == 0, "{r:?}");
+    assert!(net.node(1).stats().blocks_executed > 0);
+    assert!(
+        net.node(1).stats().settled_at.keys().next().is_some_and(|h| *h > crashed_at),
+        "resumed above its tip"
+    );
+    for i in 0..net.len() {
+        assert_eq!(net.node(i).stats().misbehaviour, 0, "no equivocation after the restart (node {i})");
+    }
+}
