@@ -21,6 +21,8 @@
 //!   validator.
 //! * [`Topic::Guardians`]: `Message::Finality` with a guardian aggregate.
 //! * [`Topic::Transactions`]: one Theta wire transaction.
+//! * [`Topic::Blocks`]: unused so far (every node settles blocks itself); anything on it
+//!   is rejected.
 //! * Direct requests: a tag byte ([`FRAME_CONSENSUS`] or [`FRAME_GUARDIAN`]) and the
 //!   message. The response to a `BlockRequest` is an RLP list of the messages the
 //!   machine answers with; every other request gets an empty response.
@@ -614,15 +616,15 @@ impl<S: Storage> NodeService<S> {
     fn admit(&mut self, bytes: &[u8]) -> Result<H256, TxError> {
         let tx = Transaction::decode(bytes, MAX_TX_BYTES)?;
         let chain = &self.config.ledger.chain_id;
-        ledger::check_shape(&self.config.ledger, &tx).map_err(TxError::Invalid)?;
-        ledger::verify_signatures(chain, &tx).map_err(TxError::Invalid)?;
         let Some((sender, sequence)) = sequence_of(&tx) else {
             return Err(TxError::Invalid(ExecError::NoInputs));
         };
+        // `check_tx` checks shape and signatures before the sequence, so a sequence error
+        // means both passed.
         match self.ledger.check_tx(&tx) {
             Ok(_) => {}
             // A later sequence of a sender with transactions waiting: the mempool keeps
-            // each sender's queue contiguous; execution checks it in its block.
+            // each sender's queue contiguous; execution checks the rest in its block.
             Err(ExecError::BadSequence { expected, got, .. }) if got > expected => {}
             Err(e) => return Err(TxError::Invalid(e)),
         }

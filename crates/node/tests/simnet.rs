@@ -163,3 +163,30 @@ fn a_validator_restarts_from_its_storage_and_catches_up() {
         assert_eq!(net.node(i).stats().misbehaviour, 0, "no equivocation after the restart (node {i})");
     }
 }
+
+#[test]
+fn a_failing_transaction_in_a_settled_block_is_skipped_everywhere() {
+    let mut net = memory_net(SimnetConfig { guardians: 0, rate: 0, micropayment: false, ..small(13) });
+    net.idle_for(500).unwrap();
+    // Two transfers of 90 % of the balance each: both enter the mempool (the second's
+    // balance is checked only in its block), the second fails there and is skipped.
+    let big = TOKEN * U256::from(900_000u64);
+    let to = net.localnet().address(1);
+    let a = net.localnet().transfer(0, 1, to, big);
+    let b = net.localnet().transfer(0, 2, to, big);
+    let ha = net.sim_mut().node_mut(0).service_mut().submit_tx(a).unwrap();
+    let hb = net.sim_mut().node_mut(0).service_mut().submit_tx(b).unwrap();
+    let done = net
+        .idle_until(5_000, |n| (0..n.len()).all(|i| n.node(i).stats().tx_heights.contains_key(&ha)))
+        .unwrap();
+    assert!(done);
+    net.idle_for(1_000).unwrap();
+    for i in 0..net.len() {
+        let node = net.node(i);
+        assert!(!node.stats().tx_heights.contains_key(&hb), "node {i} did not execute the overdraft");
+        assert!(node.stats().txs_skipped >= 1, "node {i} skipped it");
+        assert_eq!(node.ledger().account(&net.localnet().address(0)).unwrap().sequence, 1);
+    }
+    assert_eq!(net.node(0).mempool_len(), 0, "the failed transaction left the mempool");
+    assert!(net.state_roots_agree() && net.balances_agree());
+}
