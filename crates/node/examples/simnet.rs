@@ -29,7 +29,7 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut cfg = SimnetConfig::default();
-    let mut duration_s = 15;
+    let mut duration_s = 10;
     let mut json = false;
     let mut memory = false;
     let mut it = std::env::args().skip(1);
