@@ -69,6 +69,21 @@ impl Block {
         BlockRef { height: self.height, epoch: self.epoch, hash: self.hash() }
     }
 
+    /// The block's RLP form `[height, epoch, parent, proposer, payload]`, as proposals and
+    /// block responses carry it (for embedders that store blocks).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = RlpStream::new();
+        self.rlp_append(&mut s);
+        s.out().to_vec()
+    }
+
+    /// Decodes [`Block::encode`]'s output from untrusted bytes: a payload of at most
+    /// `max_payload` bytes, no trailing bytes.
+    pub fn decode(bytes: &[u8], max_payload: usize) -> Result<Block, Error> {
+        let r = crate::certificate::bounded_rlp(bytes, max_payload.saturating_add(128))?;
+        Block::rlp_decode(&r, max_payload)
+    }
+
     pub(crate) fn rlp_append(&self, s: &mut RlpStream) {
         s.begin_list(5);
         s.append(&self.height);
@@ -259,4 +274,22 @@ pub(crate) fn expect_list(r: &Rlp<'_>, items: usize, what: &'static str) -> Resu
         return Err(Error::Malformed { what, reason: format!("{n} items, expected {items}") });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_encoding_round_trips_under_its_limit() {
+        let b =
+            Block { height: 3, epoch: 5, parent: H256::repeat_byte(1), proposer: 2, payload: vec![9; 40] };
+        let bytes = b.encode();
+        assert_eq!(Block::decode(&bytes, 40).unwrap(), b);
+        assert!(Block::decode(&bytes, 39).is_err(), "payload over the limit");
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(Block::decode(&trailing, 40).is_err());
+        assert!(Block::decode(&bytes[..bytes.len() - 1], 40).is_err());
+    }
 }

@@ -13,6 +13,12 @@
 //! * [`rpc`]: JSON-RPC 2.0 over HTTP with `/metrics` ([`metrics`]) on the same server.
 //! * [`transport`]: the [`transport::Service`] shape of the node's logic and the two
 //!   transports that carry it: in-memory over `netsim`, and libp2p.
+//! * [`service`]: [`service::NodeService`], the node's logic as one `Service`: the
+//!   `mlbft-core` consensus machine, the `ledger` over the node's storage, the mempool
+//!   and, on guardians, `bls-gossip` checkpoint finality.
+//! * [`localnet`]: a local network's genesis and deterministic keys from one seed.
+//! * [`simnet`]: a whole network of services on `netsim` with a transfer workload and
+//!   the cross-node agreement checks (`examples/simnet.rs`, `tests/simnet.rs`).
 //!
 //! ```
 //! use meshcast_node::storage::{BlockRecord, MemoryStorage, Storage};
@@ -36,8 +42,11 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod keys;
+pub mod localnet;
 pub mod mempool;
 pub mod metrics;
 pub mod rpc;
+pub mod service;
+pub mod simnet;
 pub mod storage;
 pub mod transport;

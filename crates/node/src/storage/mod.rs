@@ -19,10 +19,12 @@
 //! * Every write either lands whole or returns an error and changes nothing (a bad trie
 //!   batch aborts the whole transaction), as [`mpt_refcount::NodeStore`]'s contract asks.
 
+mod buffered;
 mod memory;
 mod redb_store;
 mod staged;
 
+pub use buffered::Buffered;
 pub use memory::MemoryStorage;
 pub use redb_store::RedbStorage;
 pub use staged::Staged;
