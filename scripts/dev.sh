@@ -38,7 +38,10 @@ case "${1:-}" in
   demo)
     setup
     shift
-    cargo run --release -p netsim --example broadcast_demo -- "$@"
+    # A local network of meshcast nodes (4 validators, 16 guardians) on the netsim
+    # simulated network, each on its own redb store: blocks settle and finalize,
+    # transfers and a micropayment settle on chain; ends with a JSON summary.
+    cargo run --release --locked -p meshcast-node --example simnet -- "$@"
     ;;
   test)
     setup
