@@ -449,24 +449,10 @@ impl<S: NodeStore + ?Sized> SlashContext for SlashView<'_, '_, S> {
         self.committees.get(&height)
     }
     fn reserve(&self, source: &Address, reserve_seq: u64) -> Option<ReservedFund> {
-        let key = reserve_key(source, reserve_seq);
-        match self.view.get(&key) {
-            Ok(Some(v)) => match ReservedFund::decode(&v) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.latch(ExecError::CorruptState {
-                        key: String::from_utf8_lossy(&key).into_owned(),
-                        reason: e.to_string(),
-                    });
-                    None
-                }
-            },
-            Ok(None) => None,
-            Err(e) => {
-                self.latch(e);
-                None
-            }
-        }
+        self.view.reserve(source, reserve_seq).unwrap_or_else(|e| {
+            self.latch(e);
+            None
+        })
     }
     fn evidence_used(&self, key: &H256) -> bool {
         match self.view.get(&slashed_key(key)) {

@@ -138,14 +138,7 @@ pub fn verify_reserve(
 ) -> Result<Option<ReservedFund>, ProofError> {
     let key = reserve_key(source, reserve_seq);
     verify(root, &key, proof)?
-        .map(|v| {
-            ReservedFund::decode(&v).map_err(|e| {
-                ProofError::Value(ExecError::CorruptState {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason: e.to_string(),
-                })
-            })
-        })
+        .map(|v| crate::state::decode_reserve(&key, &v).map_err(ProofError::from))
         .transpose()
 }
 

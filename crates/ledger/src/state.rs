@@ -162,6 +162,11 @@ pub fn slashed_key(evidence_key: &H256) -> Vec<u8> {
     concat(&[SLASHED_PREFIX, evidence_key.as_bytes()])
 }
 
+/// Decodes a stored reserve record (micropool's RLP) under `key`.
+pub(crate) fn decode_reserve(key: &[u8], bytes: &[u8]) -> Result<micropool::ReservedFund, ExecError> {
+    micropool::ReservedFund::decode(bytes).map_err(|e| corrupt(key, e.to_string()))
+}
+
 fn corrupt(key: &[u8], reason: impl Into<String>) -> ExecError {
     ExecError::CorruptState { key: String::from_utf8_lossy(key).into_owned(), reason: reason.into() }
 }
@@ -470,6 +475,16 @@ impl<'a, S: NodeStore + ?Sized> View<'a, S> {
 
     pub(crate) fn delete(&mut self, key: Vec<u8>) {
         self.tx.insert(key, None);
+    }
+
+    /// The reserve record `(source, reserve_seq)`, if any.
+    pub(crate) fn reserve(
+        &self,
+        source: &Address,
+        reserve_seq: u64,
+    ) -> Result<Option<micropool::ReservedFund>, ExecError> {
+        let key = reserve_key(source, reserve_seq);
+        self.get(&key)?.map(|v| decode_reserve(&key, &v)).transpose()
     }
 
     pub(crate) fn account(&self, address: &Address) -> Result<Account, ExecError> {
