@@ -12,20 +12,12 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 
-use mpt_refcount::{Error as TrieError, NodeStore, NodeWrite, WriteBatch};
+use mpt_refcount::{Error as TrieError, NodeStore, WriteBatch};
 use primitives::H256;
 
+use super::overlay::Overlay;
 use super::{BlockRecord, Storage, StorageError};
-
-type Pending = Option<(Vec<u8>, u32)>;
-
-#[derive(Debug, Default)]
-struct Overlay {
-    nodes: BTreeMap<H256, Pending>,
-    roots: BTreeMap<H256, u32>,
-}
 
 /// A write-buffering wrapper over a [`Storage`]. See the module docs.
 #[derive(Debug)]
@@ -52,8 +44,7 @@ impl<S: Storage> Buffered<S> {
 
     /// Whether trie writes wait for a [`Buffered::commit_block`].
     pub fn has_pending(&self) -> bool {
-        let o = self.overlay.borrow();
-        !o.nodes.is_empty() || !o.roots.is_empty()
+        !self.overlay.borrow().is_empty()
     }
 
     /// Drops the pending trie writes (after a failed ledger commit).
@@ -64,97 +55,39 @@ impl<S: Storage> Buffered<S> {
     /// Writes `block` and every pending trie write in one [`Storage::commit_block`]
     /// transaction. On an error nothing is written and the overlay is kept.
     pub fn commit_block(&self, block: BlockRecord) -> Result<(), StorageError> {
-        let batch = {
-            let o = self.overlay.borrow();
-            let base = self.base.borrow();
-            let mut batch = WriteBatch::default();
-            for (hash, fin) in &o.nodes {
-                let in_base = base.refcount(hash)? > 0;
-                match (fin, in_base) {
-                    (Some((_, rc)), true) => batch.nodes.push((*hash, NodeWrite::SetRefcount(*rc))),
-                    (Some((bytes, refcount)), false) => batch
-                        .nodes
-                        .push((*hash, NodeWrite::Put { bytes: bytes.clone(), refcount: *refcount })),
-                    (None, true) => batch.nodes.push((*hash, NodeWrite::Delete)),
-                    (None, false) => {}
-                }
-            }
-            batch.roots = o.roots.iter().map(|(r, c)| (*r, *c)).collect();
-            batch
-        };
+        let batch = self.overlay.borrow().batch(&*self.base.borrow())?;
         self.base.borrow_mut().commit_block(block, batch)?;
         self.discard();
         Ok(())
-    }
-
-    fn current(&self, hash: &H256) -> Result<Pending, TrieError> {
-        if let Some(p) = self.overlay.borrow().nodes.get(hash) {
-            return Ok(p.clone());
-        }
-        let base = self.base.borrow();
-        match base.node(hash)? {
-            Some(bytes) => Ok(Some((bytes, base.refcount(hash)?))),
-            None => Ok(None),
-        }
     }
 }
 
 impl<S: Storage> NodeStore for Buffered<S> {
     fn node(&self, hash: &H256) -> Result<Option<Vec<u8>>, TrieError> {
-        Ok(self.current(hash)?.map(|(b, _)| b))
+        let (overlay, base) = (self.overlay.borrow(), self.base.borrow());
+        Ok(overlay.current(&*base, hash)?.map(|(b, _)| b.into_owned()))
     }
 
     fn node_ref(&self, hash: &H256) -> Result<Option<Cow<'_, [u8]>>, TrieError> {
+        // The base sits behind a RefCell: the bytes cannot outlive its borrow.
         Ok(self.node(hash)?.map(Cow::Owned))
     }
 
     fn refcount(&self, hash: &H256) -> Result<u32, TrieError> {
-        if let Some(p) = self.overlay.borrow().nodes.get(hash) {
-            return Ok(p.as_ref().map_or(0, |(_, rc)| *rc));
-        }
-        self.base.borrow().refcount(hash)
+        let (overlay, base) = (self.overlay.borrow(), self.base.borrow());
+        Ok(overlay.current(&*base, hash)?.map_or(0, |(_, rc)| rc))
     }
 
     fn root_count(&self, root: &H256) -> Result<u32, TrieError> {
-        if let Some(c) = self.overlay.borrow().roots.get(root) {
-            return Ok(*c);
-        }
-        self.base.borrow().root_count(root)
+        self.overlay.borrow().root_count(&*self.base.borrow(), root)
     }
 
     fn roots(&self) -> Result<Vec<H256>, TrieError> {
-        let mut all: BTreeMap<H256, u32> = self.base.borrow().roots()?.into_iter().map(|r| (r, 1)).collect();
-        for (r, c) in &self.overlay.borrow().roots {
-            all.insert(*r, *c);
-        }
-        Ok(all.into_iter().filter(|(_, c)| *c > 0).map(|(r, _)| r).collect())
+        self.overlay.borrow().roots(&*self.base.borrow())
     }
 
     fn write(&mut self, batch: WriteBatch) -> Result<(), TrieError> {
-        // Validate the whole batch against the current view, then apply: a bad write
-        // leaves the overlay as it was (the NodeStore atomicity contract).
-        let mut updates: Vec<(H256, Pending)> = Vec::with_capacity(batch.nodes.len());
-        for (hash, w) in batch.nodes {
-            let fin = match w {
-                NodeWrite::Put { refcount: 0, .. } | NodeWrite::SetRefcount(0) => {
-                    return Err(TrieError::Inconsistent { hash, reason: "write of a zero refcount" });
-                }
-                NodeWrite::Put { bytes, refcount } => Some((bytes, refcount)),
-                NodeWrite::SetRefcount(rc) => match self.current(&hash)? {
-                    Some((bytes, _)) => Some((bytes, rc)),
-                    None => return Err(TrieError::Inconsistent { hash, reason: "update of an absent node" }),
-                },
-                NodeWrite::Delete => match self.current(&hash)? {
-                    Some(_) => None,
-                    None => return Err(TrieError::Inconsistent { hash, reason: "update of an absent node" }),
-                },
-            };
-            updates.push((hash, fin));
-        }
-        let o = self.overlay.get_mut();
-        o.nodes.extend(updates);
-        o.roots.extend(batch.roots);
-        Ok(())
+        self.overlay.get_mut().write(self.base.get_mut(), batch)
     }
 }
 
@@ -162,6 +95,7 @@ impl<S: Storage> NodeStore for Buffered<S> {
 mod tests {
     use super::*;
     use crate::storage::MemoryStorage;
+    use mpt_refcount::NodeWrite;
 
     #[test]
     fn writes_wait_for_the_block_commit() {

@@ -21,6 +21,7 @@
 
 mod buffered;
 mod memory;
+mod overlay;
 mod redb_store;
 mod staged;
 
