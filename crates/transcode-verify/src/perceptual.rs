@@ -149,6 +149,13 @@ pub struct Thresholds {
     /// Overlay: blocks anomalous in all sampled frames but one (and at least two) make the
     /// segment fail when there are this many or more.
     pub overlay_min_blocks: usize,
+    /// …and when they are at least this share of the anomalous blocks of the sampled frame
+    /// with the second fewest (persistence allows one frame off). An overlay *is* the
+    /// anomaly of every frame (share 0.9–1 in the evaluation); a stale or lagging picture
+    /// from a starved encoder departs from the reference over a large field that moves,
+    /// in which a few blocks stay anomalous by overlap (share ≤ 0.11 on the honest grain
+    /// rendition that was accused).
+    pub overlay_min_share: f64,
     /// Fine detail (upscaling, blur), with a local encode: checked on every this many
     /// frames from frame 0 — a fixed set, not the secret sample, so the verdict on a
     /// rendition tampered throughout does not depend on the secret. 0 disables the check.
@@ -226,6 +233,7 @@ impl Default for Thresholds {
             block_chroma_levels: 6.0,
             block_local_factor: 2.0,
             overlay_min_blocks: 3,
+            overlay_min_share: 0.25,
             fine_frame_stride: 4,
             fine_min_reference_energy: 0.05,
             fine_min_local_gain: 0.5,
@@ -873,7 +881,11 @@ pub fn perceptual_check(
     // persistent; an honest encoder's local failures move with the content).
     let needed = sampled_n.saturating_sub(1).max(2) as u32;
     let persistent = anomalies.iter().filter(|&&c| c >= needed).count();
+    let mut per_frame: Vec<u32> = report.features.iter().map(|f| f.anomalous_blocks).collect();
+    per_frame.sort_unstable();
+    let typical = per_frame.get(1).or(per_frame.first()).copied().unwrap_or(0);
     if persistent >= t.overlay_min_blocks
+        && persistent as f64 >= t.overlay_min_share * f64::from(typical)
         && let Some(fm) = overlay_frame
     {
         report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
