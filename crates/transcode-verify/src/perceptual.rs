@@ -98,6 +98,15 @@ pub struct Thresholds {
     pub max_coarse_psnr_deficit: f64,
     /// Coarse-scale luma PSNR (dB) above which the coarse check always passes.
     pub coarse_good_enough: f64,
+    /// With a local encode: low quality on sampled frames is a fault only when the whole
+    /// segment is low as well: its coarse-scale luma PSNR (from the mean coarse MSE over
+    /// every frame, each matched to the best reference frame within ±2) is more than this
+    /// many dB below the local encode's (`coarse_good_enough` caps the local encode's).
+    /// A rate controller allocates the segment's bits over its frames as it sees fit: a
+    /// one-pass ABR encoder without VBV spends most of them on the first frames of a
+    /// short segment and starves the last ones below the local encode's quality, while
+    /// starvation and other content are low on the whole segment.
+    pub max_segment_coarse_deficit: f64,
     /// With a local encode: the local encode's detail (at half resolution) must be at
     /// least this for the blur check to apply.
     pub min_local_detail: f64,
@@ -140,6 +149,13 @@ pub struct Thresholds {
     /// Overlay: blocks anomalous in all sampled frames but one (and at least two) make the
     /// segment fail when there are this many or more.
     pub overlay_min_blocks: usize,
+    /// …and when they are at least this share of the anomalous blocks of the sampled frame
+    /// with the second fewest (persistence allows one frame off). An overlay *is* the
+    /// anomaly of every frame (share 0.9–1 in the evaluation); a stale or lagging picture
+    /// from a starved encoder departs from the reference over a large field that moves,
+    /// in which a few blocks stay anomalous by overlap (share ≤ 0.11 on the honest grain
+    /// rendition that was accused).
+    pub overlay_min_share: f64,
     /// Fine detail (upscaling, blur), with a local encode: checked on every this many
     /// frames from frame 0 — a fixed set, not the secret sample, so the verdict on a
     /// rendition tampered throughout does not depend on the secret. 0 disables the check.
@@ -163,6 +179,14 @@ pub struct Thresholds {
     /// the local encode move (the per-frame rule of the frozen detector). 25 fps content
     /// re-timed to 30 repeats one frame in six (5 in a 1 s segment).
     pub frozen_min_repeats: usize,
+    /// With a local encode: the segment also fails as frozen when at least this many
+    /// frames repeat their predecessor *exactly* (≤ `frozen_exact_diff`) where the
+    /// reference moves and the local encode redraws by at least `redraw_min_local_motion`
+    /// (not excused). An honest encoder repeats a frame bit-exactly only where it skips
+    /// content it cannot afford, and there the local encode stands still as well; a
+    /// duplicate that a re-timing inserted is visible this way on the frames a front-loaded
+    /// encoder still spends bits on, while its starved frames hide the rest.
+    pub frozen_min_exact_repeats: usize,
 }
 
 impl Default for Thresholds {
@@ -195,6 +219,7 @@ impl Default for Thresholds {
             coarse_factor: 4,
             max_coarse_psnr_deficit: 4.0,
             coarse_good_enough: 40.0,
+            max_segment_coarse_deficit: 4.0,
             min_local_detail: 1.5,
             redraw_max_fraction: 0.25,
             redraw_min_local_motion: 2.0,
@@ -208,12 +233,14 @@ impl Default for Thresholds {
             block_chroma_levels: 6.0,
             block_local_factor: 2.0,
             overlay_min_blocks: 3,
+            overlay_min_share: 0.25,
             fine_frame_stride: 4,
             fine_min_reference_energy: 0.05,
             fine_min_local_gain: 0.5,
             fine_min_gain_ratio: 0.2,
             fine_min_energy_ratio: 0.35,
             frozen_min_repeats: 4,
+            frozen_min_exact_repeats: 2,
         }
     }
 }
@@ -253,6 +280,13 @@ pub struct PerceptualReport {
     /// Per frame checked for fine detail (with a local encode only): the frame and the
     /// rendition's fine detail relative to what the rule asks for (below 1 lacks it).
     pub fine_scores: Vec<(u32, f64)>,
+    /// Coarse-scale luma PSNR (dB) of the whole segment, of the rendition and of the local
+    /// encode (with a local encode, computed only when a sampled frame is low quality).
+    pub segment_coarse_psnr_y: Option<(f64, f64)>,
+    /// The rendition's half-resolution detail over the whole segment relative to the local
+    /// encode's (computed only when the sampled frames' median ratio is below the blur
+    /// threshold).
+    pub segment_detail_ratio: Option<f64>,
 }
 
 /// The features the relative (local-encode) decision rule uses on one sampled frame.
@@ -468,6 +502,51 @@ fn redrawn_freeze(
     Ok(rd >= t.frozen_min_reference_motion && coherent(thumbs_ref, rd, i, t)?)
 }
 
+/// The rendition's half-resolution detail summed over the frames `0..n` where the local
+/// encode's exceeds `min_local` (8-bit levels), over the local encode's sum there (1 when
+/// there is no such frame).
+fn segment_detail_ratio(local: &[Frame], rendition: &[Frame], n: usize, min_local: f64) -> f64 {
+    let (mut out, mut own) = (0.0, 0.0);
+    for i in 0..n {
+        let dl = detail(&thumbnail(&local[i].y, 2));
+        if dl > min_local {
+            own += dl;
+            out += detail(&thumbnail(&rendition[i].y, 2));
+        }
+    }
+    if own > 0.0 { out / own } else { 1.0 }
+}
+
+/// Coarse-scale (`factor`× box-filtered) luma PSNR over a whole segment, from the mean MSE
+/// over frames `0..n`: of the rendition, each frame matched to the reference frame within
+/// ±2 that fits best at full resolution (as the sampled-frame checks match), and of the
+/// local encode against the same-index reference frame.
+fn segment_coarse_psnr(
+    reference: &[Frame],
+    local: &[Frame],
+    rendition: &[Frame],
+    n: usize,
+    factor: usize,
+) -> Result<(f64, f64), Error> {
+    let thumbs: Vec<Plane> = reference[..n].iter().map(|f| thumbnail(&f.y, factor)).collect();
+    let (mut out, mut own) = (0.0, 0.0);
+    for i in 0..n {
+        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
+        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
+            if j < n {
+                let m = mse(&reference[j].y, &rendition[i].y)?;
+                if m < best.0 {
+                    best = (m, j);
+                }
+            }
+        }
+        out += mse(&thumbs[best.1], &thumbnail(&rendition[i].y, factor))?;
+        own += mse(&thumbs[i], &thumbnail(&local[i].y, factor))?;
+    }
+    let nf = n.max(1) as f64;
+    Ok((psnr_from_mse(out / nf), psnr_from_mse(own / nf)))
+}
+
 /// Median over the reference's frames that move (≥ `1.0`) of the coherence of their
 /// motion (8× thumbnail motion / full-resolution motion); 0 when nothing moves.
 fn motion_coherence(reference: &[Frame], thumbs_ref: &[Plane]) -> Result<f64, Error> {
@@ -536,8 +615,10 @@ pub fn perceptual_check(
     let mut stretch: Option<usize> = None; // start of the current static stretch
     let mut excused = false; // the local encode stood still where the stretch began
     let mut repeats: Option<(usize, usize)> = None; // (count, first) of frozen frames
+    let mut exact: Option<(usize, usize)> = None; // (count, first) of exact repeats of redrawn content
     for i in 1..n {
         let d = mean_abs_diff(&rendition[i].y, &rendition[i - 1].y, 2)?;
+        let mut redrawn_locally = false;
         let frozen = d <= t.frozen_max_diff && {
             let ld = match local {
                 Some(l) => Some(mean_abs_diff(&l[i].y, &l[i - 1].y, 2)?),
@@ -561,8 +642,19 @@ pub fn perceptual_check(
                 None => true,
                 Some(ld) => ld > need && coherent(&thumbs_ref, rd, i, t)?,
             };
-            rd >= t.frozen_min_reference_motion && !excused && (d <= t.frozen_exact_diff || local_moves)
+            let counts = rd >= t.frozen_min_reference_motion && !excused;
+            redrawn_locally =
+                counts && d <= t.frozen_exact_diff && ld.is_some_and(|ld| ld >= t.redraw_min_local_motion);
+            counts && (d <= t.frozen_exact_diff || local_moves)
         };
+        if redrawn_locally {
+            let (count, first) = exact.get_or_insert((0, i));
+            *count += 1;
+            if *count >= t.frozen_min_exact_repeats.max(1) {
+                report.faults.push(Fault::FrozenFrame { rendition: r, frame: *first as u32 });
+                break;
+            }
+        }
         if d > t.frozen_max_diff {
             stretch = None;
         }
@@ -606,14 +698,35 @@ pub fn perceptual_check(
                 best = (d, off);
             }
         }
-        let local_d0 = match &thumbs_local {
-            Some(tl) => mse(&tl[i], &thumbs_ref[i])?,
-            None => 0.0,
+        let (local_d0, local_off) = match &thumbs_local {
+            Some(tl) => {
+                let d = mse(&tl[i], &thumbs_ref[i])?;
+                let mut local_best = (d, 0i32);
+                if best.1 != 0 && best.0 < d0 * t.misalignment_ratio {
+                    for off in [-3i32, -2, -1, 1, 2, 3] {
+                        let j = i as i64 + i64::from(off);
+                        if j >= 0 && j < n as i64 {
+                            let dl = mse(&tl[i], &thumbs_ref[j as usize])?;
+                            if dl < local_best.0 {
+                                local_best = (dl, off);
+                            }
+                        }
+                    }
+                }
+                (d, local_best.1)
+            }
+            None => (0.0, 0),
         };
+        // Where the verifier's own encode also matches a reference frame on the same side
+        // better than the same-index one, it falls behind (or ahead) there itself: content
+        // that no encoder keeps up with at this bit rate (a starved encoder stops
+        // updating a slowly moving picture), not evidence of a shift.
+        let local_lags = local_off != 0 && (local_off > 0) == (best.1 > 0);
         if best.1 != 0
             && best.0 < d0 * t.misalignment_ratio
             && d0 > 4.0
             && d0 > t.misaligned_local_factor * local_d0
+            && !local_lags
         {
             misaligned += 1;
             first.get_or_insert((i as u32, best.1));
@@ -637,8 +750,10 @@ pub fn perceptual_check(
     let mut overlay_frame: Option<FrameMetrics> = None;
     let mut detail_ratios: Vec<f64> = Vec::new();
     let mut blur_frame: Option<FrameMetrics> = None;
-    let mut colour_frames = 0usize;
-    let mut colour_frame: Option<FrameMetrics> = None;
+    // Per sampled frame: its metrics, whether it is low quality, whether it shows a
+    // colour change (decided after the loop: low quality needs the segment-level
+    // confirmation).
+    let mut judged: Vec<(FrameMetrics, bool, bool)> = Vec::new();
     for &i in sampled.iter().filter(|&&i| i < n) {
         // Encoders may round frame-rate conversion differently: take the best match within
         // two frames (consistent shifts are the alignment and frozen detectors' job).
@@ -702,7 +817,23 @@ pub fn perceptual_check(
         // Colour: chroma error that one global colour map explains, beyond the local
         // encode's (an honest encoder's chroma lag is local, not a function of colour).
         let colour = f.colour_fit.0 > t.chroma_local_factor * f.colour_fit.1 + t.max_chroma_shift;
-        if fine_low && coarse_low {
+        judged.push((fm, fine_low && coarse_low, colour));
+    }
+    // Low quality: the sampled frames' deficits confirmed on the whole segment (a rate
+    // controller may starve some frames of a segment below the local encode and spend
+    // the bits on others; starvation and other content are low throughout).
+    let segment_low = match local {
+        Some(l) if judged.iter().any(|j| j.1) => {
+            let (out, own) = segment_coarse_psnr(reference, l, rendition, n, t.coarse_factor.max(1))?;
+            report.segment_coarse_psnr_y = Some((out, own));
+            out < own.min(t.coarse_good_enough) - t.max_segment_coarse_deficit
+        }
+        _ => false,
+    };
+    let mut colour_frames = 0usize;
+    let mut colour_frame: Option<FrameMetrics> = None;
+    for &(fm, low, colour) in &judged {
+        if low && segment_low {
             report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
         } else if colour {
             colour_frames += 1;
@@ -731,11 +862,18 @@ pub fn perceptual_check(
         } else {
             t.min_detail_ratio
         };
+        // Confirmed on the whole segment (as low quality is): a blur is on every frame,
+        // while a front-loaded honest encoder drops the grain only on the frames it starves.
         if median < min_ratio
             && let Some(fm) = blur_frame
             && !report.faults.iter().any(|f| matches!(f, Fault::LowQuality { .. }))
+            && let Some(l) = local
         {
-            report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
+            let segment = segment_detail_ratio(l, rendition, n, t.min_local_detail);
+            report.segment_detail_ratio = Some(segment);
+            if segment < min_ratio {
+                report.faults.push(Fault::LowQuality { rendition: r, metrics: fm });
+            }
         }
     }
     // Overlay: blocks whose mean departs from the reference far more than the local
@@ -743,7 +881,11 @@ pub fn perceptual_check(
     // persistent; an honest encoder's local failures move with the content).
     let needed = sampled_n.saturating_sub(1).max(2) as u32;
     let persistent = anomalies.iter().filter(|&&c| c >= needed).count();
+    let mut per_frame: Vec<u32> = report.features.iter().map(|f| f.anomalous_blocks).collect();
+    per_frame.sort_unstable();
+    let typical = per_frame.get(1).or(per_frame.first()).copied().unwrap_or(0);
     if persistent >= t.overlay_min_blocks
+        && persistent as f64 >= t.overlay_min_share * f64::from(typical)
         && let Some(fm) = overlay_frame
     {
         report.faults.push(Fault::LocalDistortion { rendition: r, metrics: fm });
