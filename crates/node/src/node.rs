@@ -182,8 +182,11 @@ fn write_json(path: &Path, v: &impl Serialize) -> Result<(), NodeError> {
 /// directories, validators first.
 pub fn init(dir: &Path, opts: &InitOptions) -> Result<Vec<PathBuf>, NodeError> {
     let n = opts.validators + opts.guardians;
-    if opts.validators == 0 {
-        return Err(NodeError::Config("at least one validator is needed".into()));
+    // A single validator recurses without bound in the consensus machine (it proposes,
+    // votes and settles inside one call, again and again); 3f+1 with f ≥ 1 is what is
+    // tested.
+    if opts.validators < 4 {
+        return Err(NodeError::Config(format!("{} validators: at least 4 are needed", opts.validators)));
     }
     if opts.p2p_ports.len() != n || opts.rpc_ports.len() != n {
         return Err(NodeError::Config(format!("{n} nodes need {n} p2p and RPC ports")));
@@ -596,7 +599,7 @@ mod tests {
     use primitives::U256;
 
     fn host() -> (Localnet, NodeHost<MemoryStorage>) {
-        let net = Localnet::new(1, 0, 2, 5).unwrap();
+        let net = Localnet::new(4, 0, 2, 5).unwrap();
         let svc = NodeService::new(
             NodeConfig::new(Localnet::ledger_config()),
             &net.genesis,
@@ -655,26 +658,31 @@ mod tests {
     #[test]
     fn init_writes_node_directories() {
         let dir = tempfile::tempdir().unwrap();
-        let opts = InitOptions {
-            validators: 2,
+        let mut opts = InitOptions {
+            validators: 1,
             guardians: 1,
             accounts: 3,
             seed: 9,
             checkpoint_interval: 5,
             block_ms: 100,
-            p2p_ports: vec![40001, 40002, 40003],
-            rpc_ports: vec![41001, 41002, 41003],
+            p2p_ports: vec![40001, 40002],
+            rpc_ports: vec![41001, 41002],
         };
+        assert!(init(dir.path(), &opts).is_err(), "too few validators");
+        opts.validators = 4;
+        assert!(init(dir.path(), &opts).is_err(), "a port per node");
+        opts.p2p_ports = (40001..40006).collect();
+        opts.rpc_ports = (41001..41006).collect();
         let dirs = init(dir.path(), &opts).unwrap();
-        assert_eq!(dirs.len(), 3);
-        let g = read_node_file(&dirs[2]).unwrap();
+        assert_eq!(dirs.len(), 5);
+        let g = read_node_file(&dirs[4]).unwrap();
         assert_eq!(g.role, Role::Guardian);
-        assert_eq!(g.peers.len(), 2);
-        assert_eq!(g.rpc_listen.port(), 41003);
+        assert_eq!(g.peers.len(), 4);
+        assert_eq!(g.rpc_listen.port(), 41005);
         let keys = NodeKeys::load(&dirs[0].join("node.key")).unwrap();
         assert_eq!(p2p_keypair(&keys).unwrap().public().to_peer_id().to_base58(), g.validator_peers[0]);
         let text = std::fs::read_to_string(dir.path().join(GENESIS_FILE)).unwrap();
-        assert_eq!(Genesis::from_json(&text).unwrap(), Localnet::new(2, 1, 3, 9).unwrap().genesis);
+        assert_eq!(Genesis::from_json(&text).unwrap(), Localnet::new(4, 1, 3, 9).unwrap().genesis);
         assert!(init(dir.path(), &opts).is_err(), "init never overwrites");
     }
 }
