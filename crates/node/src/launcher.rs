@@ -277,10 +277,14 @@ impl Network {
     pub fn check_alive(&mut self) -> Result<(), LocalnetError> {
         for (i, c) in self.children.0.iter_mut().enumerate() {
             if let Ok(Some(st)) = c.try_wait() {
+                let log = self.dirs[i].join("node.log");
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(5).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
                 return Err(LocalnetError::Node(format!(
-                    "node {} exited ({st}); see {}",
-                    i,
-                    self.dirs[i].join("node.log").display()
+                    "node {i} exited ({st}); {}:\n{}",
+                    log.display(),
+                    tail.join("\n")
                 )));
             }
         }
@@ -314,10 +318,13 @@ impl Network {
 /// `init` into `dir` and spawn every node.
 pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetError> {
     let n = opts.validators + opts.guardians;
-    let ports = |base: Option<u16>| -> std::io::Result<Vec<u16>> {
+    // Free ports for both kinds are drawn in one go so that they are all distinct.
+    let mut free = free_ports(2 * n)?;
+    let rpc_free = free.split_off(n);
+    let ports = |base: Option<u16>, free: Vec<u16>| -> Vec<u16> {
         match base {
-            Some(b) => Ok((0..n).map(|i| b.saturating_add(i as u16)).collect()),
-            None => free_ports(n),
+            Some(b) => (0..n).map(|i| b.saturating_add(i as u16)).collect(),
+            None => free,
         }
     };
     let init_opts = InitOptions {
@@ -327,8 +334,8 @@ pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetErro
         seed: opts.seed,
         checkpoint_interval: opts.checkpoint_interval,
         block_ms: opts.block_ms,
-        p2p_ports: ports(opts.base_port)?,
-        rpc_ports: ports(opts.rpc_port)?,
+        p2p_ports: ports(opts.base_port, free),
+        rpc_ports: ports(opts.rpc_port, rpc_free),
     };
     let dirs = init(dir, &init_opts)?;
     let rpc = dirs.iter().map(|d| read_node_file(d).map(|f| f.rpc_listen)).collect::<Result<Vec<_>, _>>()?;
@@ -385,6 +392,8 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
     let mut next_from = 0usize;
     let mut carry = 0u64;
     let mut last_print = Instant::now();
+    let mut last_tick = Instant::now();
+    let mut last_all = Instant::now();
     let (mut last_txs, mut last_t) = (txs0, Instant::now());
     let mut last = base.clone();
     let tick = Duration::from_millis(100);
@@ -397,7 +406,9 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         net.check_alive()?;
         let loading = now < load_end;
         if loading && opts.accounts >= 2 {
-            carry += opts.rate * 100;
+            // Transfers owed since the last tick (a slow tick owes more).
+            let ms = now.duration_since(last_tick).as_millis() as u64;
+            carry += opts.rate * ms.min(1_000);
             let batch = carry / 1000;
             carry %= 1000;
             let mut per_validator: BTreeMap<usize, Vec<(usize, Value)>> = BTreeMap::new();
@@ -458,8 +469,10 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
                 }
             }
         }
-        if let Ok(st) = net.statuses() {
-            let f0 = st[0].finalized;
+        last_tick = now;
+        // Validator 0 every tick (the samples' finality); every node once a second.
+        if let Ok(s0) = status(v0) {
+            let f0 = s0.finalized;
             samples.retain(|_, s| match s.1 {
                 Some((h, _)) if h <= f0 => {
                     fin.push(now.duration_since(s.0).as_millis() as u64);
@@ -467,7 +480,15 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
                 }
                 _ => true,
             });
-            last = st;
+            if let Some(l) = last.first_mut() {
+                *l = s0;
+            }
+        }
+        if last_all.elapsed() >= Duration::from_millis(900) || !loading {
+            if let Ok(st) = net.statuses() {
+                last = st;
+            }
+            last_all = Instant::now();
         }
         if opts.progress && last_print.elapsed() >= Duration::from_secs(1) {
             let settled = last.iter().map(|s| s.settled).min().unwrap_or(0);
