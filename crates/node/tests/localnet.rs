@@ -1,6 +1,7 @@
 //! The node on real sockets: `meshcast localnet` spawns every node as its own `meshcast
 //! run` process on loopback (libp2p between them, JSON-RPC to them), and a validator
-//! killed with SIGKILL restarts from its redb store and catches up.
+//! killed with SIGKILL restarts from its redb store and catches up, across checkpoints
+//! that finalized while it was down.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)]
 
@@ -59,9 +60,8 @@ fn a_killed_validator_restarts_from_its_store_and_catches_up() {
         seed: 3,
         duration_s: 0,
         rate: 0,
-        // No checkpoint finalizes while the validator is down: a node that restarts
-        // behind a finalized checkpoint needs block sync, which is not built (docs/node.md).
-        checkpoint_interval: 10_000,
+        // Checkpoints finalize while the validator is down: it restarts below them.
+        checkpoint_interval: 5,
         block_ms: 200,
         base_port: None,
         rpc_port: None,
@@ -97,5 +97,16 @@ fn a_killed_validator_restarts_from_its_store_and_catches_up() {
     }
     let st = rpc(net.rpc[v], "meshcast_status", json!([])).unwrap();
     assert_eq!(st["fault"], Value::Null, "{st}");
+    // It also follows finality again, with the others' state.
+    let f = status(net.rpc[0]).unwrap().finalized;
+    assert!(f > before, "a checkpoint above the crash finalized: {f}");
+    assert!(
+        wait_until(60, || status(net.rpc[v]).is_ok_and(|s| s.finalized >= f)),
+        "restarted node finalizes {f}"
+    );
+    assert_eq!(
+        rpc(net.rpc[v], "meshcast_stateRoot", json!([f])).unwrap(),
+        rpc(net.rpc[0], "meshcast_stateRoot", json!([f])).unwrap()
+    );
     net.check_alive().unwrap();
 }
