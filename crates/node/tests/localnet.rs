@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 use meshcast_node::launcher::{self, LocalnetOptions, rpc, spawn_node, status};
 use serde_json::{Value, json};
 
+/// Ports below the ephemeral range (32768 on Linux), so an outgoing connection cannot
+/// take one between the launcher choosing it and the node binding it; spread by process
+/// id and test so concurrent runs rarely meet. `slot` 0 or 1: 12 p2p and 12 RPC ports.
+fn base_port(slot: u16) -> u16 {
+    20_000 + (std::process::id() % 250) as u16 * 48 + slot * 24
+}
+
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_meshcast"))
 }
@@ -22,6 +29,7 @@ fn localnet_settles_and_finalizes_with_equal_roots() {
     let out = Command::new(exe())
         .args(["localnet", "--validators", "4", "--guardians", "2", "--duration", "8", "--drain", "40"])
         .args(["--rate", "20", "--checkpoint-interval", "5", "--block-ms", "200", "--json"])
+        .args(["--base-port", &base_port(0).to_string(), "--rpc-port", &(base_port(0) + 12).to_string()])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -63,8 +71,8 @@ fn a_killed_validator_restarts_from_its_store_and_catches_up() {
         // Checkpoints finalize while the validator is down: it restarts below them.
         checkpoint_interval: 5,
         block_ms: 200,
-        base_port: None,
-        rpc_port: None,
+        base_port: Some(base_port(1)),
+        rpc_port: Some(base_port(1) + 12),
         dir: Some(dir.path().to_owned()),
         exe: exe(),
         drain_s: 0,
