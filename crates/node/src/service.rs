@@ -50,7 +50,10 @@
 //! queued for the network. If that write fails the service halts: it sends nothing more
 //! and reports the error in [`NodeService::fault`]. [`NodeService::open`] restarts a node
 //! from its storage (ledger at the stored tip, machine restored from the persisted
-//! state).
+//! state). A finality message for a checkpoint above the executed height (a restarted
+//! or lagging node) is verified, held, and fed to the machine only once the ledger
+//! reached that height: the machine would otherwise anchor on the finalized block and
+//! never settle the blocks below it, which the ledger must execute.
 //!
 //! See `examples/simnet.rs` and `tests/simnet.rs` for whole networks on `netsim`, and
 //! [`crate::localnet`] for the genesis and keys they use.
