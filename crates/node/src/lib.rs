@@ -19,6 +19,10 @@
 //! * [`localnet`]: a local network's genesis and deterministic keys from one seed.
 //! * [`simnet`]: a whole network of services on `netsim` with a transfer workload and
 //!   the cross-node agreement checks (`examples/simnet.rs`, `tests/simnet.rs`).
+//! * [`node`]: a node as a process: node directories (`meshcast init`) and the node on
+//!   libp2p with its redb store and JSON-RPC methods (`meshcast run`).
+//! * [`launcher`]: a whole local network as child processes with a workload
+//!   (`meshcast localnet`); see `docs/node.md`.
 //!
 //! ```
 //! use meshcast_node::storage::{BlockRecord, MemoryStorage, Storage};
@@ -42,9 +46,11 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod keys;
+pub mod launcher;
 pub mod localnet;
 pub mod mempool;
 pub mod metrics;
+pub mod node;
 pub mod rpc;
 pub mod service;
 pub mod simnet;

@@ -50,7 +50,10 @@
 //! queued for the network. If that write fails the service halts: it sends nothing more
 //! and reports the error in [`NodeService::fault`]. [`NodeService::open`] restarts a node
 //! from its storage (ledger at the stored tip, machine restored from the persisted
-//! state).
+//! state). A finality message for a checkpoint above the executed height (a restarted
+//! or lagging node) is verified, held, and fed to the machine only once the ledger
+//! reached that height: the machine would otherwise anchor on the finalized block and
+//! never settle the blocks below it, which the ledger must execute.
 //!
 //! See `examples/simnet.rs` and `tests/simnet.rs` for whole networks on `netsim`, and
 //! [`crate::localnet`] for the genesis and keys they use.
@@ -414,6 +417,9 @@ pub struct NodeService<S: Storage> {
     fetches: BTreeSet<RequestId>,
     reply: Option<Vec<Vec<u8>>>,
     pending_finalize: Option<u64>,
+    /// A verified finality message for a checkpoint above the executed height, held
+    /// until the ledger reaches it (see `on_gossip`).
+    deferred_finality: Option<(u64, ValidatorIndex, Message<Bls>)>,
     stats: NodeStats,
     fault: Option<ServiceError>,
     rr: usize,
@@ -546,6 +552,7 @@ impl<S: Storage> NodeService<S> {
             fetches: BTreeSet::new(),
             reply: None,
             pending_finalize: None,
+            deferred_finality: None,
             stats: NodeStats::default(),
             fault: None,
             rr: 0,
@@ -788,6 +795,18 @@ impl<S: Storage> NodeService<S> {
         }
     }
 
+    /// Feeds the deferred finality message once the ledger executed its checkpoint.
+    fn release_finality(&mut self) {
+        if self.fault.is_some()
+            || self.deferred_finality.as_ref().is_none_or(|(h, _, _)| *h > self.ledger.height())
+        {
+            return;
+        }
+        if let Some((_, v, msg)) = self.deferred_finality.take() {
+            self.feed(v, msg);
+        }
+    }
+
     fn apply_finality(&mut self) {
         let Some(h) = self.pending_finalize else { return };
         if h > self.ledger.height() {
@@ -969,6 +988,23 @@ impl<S: Storage> NodeService<S> {
                     return false;
                 }
                 let v = self.validator_of(from);
+                if let Message::Finality { checkpoint, proof } = &msg
+                    && checkpoint.height > self.ledger.height()
+                {
+                    // A checkpoint above what this node executed (it restarted or lags):
+                    // the machine would adopt it as its anchor and never settle the
+                    // blocks below it, which the ledger must execute. Verify it now and
+                    // hand it over once the ledger reaches it.
+                    if !matches!(self.machine.context().verify_finality(checkpoint, proof), Ok(true)) {
+                        self.stats.refused_inputs += 1;
+                        return false;
+                    }
+                    let h = checkpoint.height;
+                    if self.deferred_finality.as_ref().is_none_or(|(d, _, _)| *d < h) {
+                        self.deferred_finality = Some((h, v, msg));
+                    }
+                    return true;
+                }
                 !self.feed(v, msg)
             }
             Topic::Transactions => match self.admit(data) {
@@ -1096,6 +1132,7 @@ impl<S: Storage> Service for NodeService<S> {
             }
             NetIn::Connected(_) | NetIn::Disconnected(_) => {}
         }
+        self.release_finality();
     }
 
     fn poll_net(&mut self) -> Option<NetOut> {
