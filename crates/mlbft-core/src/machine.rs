@@ -247,6 +247,11 @@ pub struct Machine<C: Context> {
     deadline: Timestamp,
     /// While the proposer waits for the others' highest CCs (see `propose_wait_ms`).
     propose_at: Option<Timestamp>,
+    /// Set while [`Machine::propose`] runs: a proposer whose own vote is a quorum (one
+    /// validator, or one holding more than 2/3 of the stake) certifies its block and
+    /// enters the next epoch inside that call; its next proposal then waits for a
+    /// timeout instead of recursing (epoch after epoch on one stack).
+    proposing: bool,
     /// The next loss-repair tick of this epoch (see `retransmit_ms`).
     retransmit_at: Timestamp,
     /// The lock epoch that the proposer of `epoch` reported in its `EpochChange(epoch)`
@@ -387,6 +392,7 @@ impl<C: Context> Machine<C> {
             pending_settle: None,
             deadline: now,
             propose_at: None,
+            proposing: false,
             retransmit_at: now + retransmit_ms,
             proposer_report: None,
             timeouts: 0,
@@ -700,7 +706,15 @@ impl<C: Context> Machine<C> {
             self.request(now, self.lock.hash, None);
             return;
         }
+        if self.proposing {
+            // Our own vote certified our last block (see `proposing`): propose from the
+            // next timeout, `propose_wait_ms` later, which also paces a lone validator.
+            self.propose_at = Some(now + self.config.propose_wait_ms);
+            return;
+        }
+        self.proposing = true;
         self.propose(now, epoch);
+        self.proposing = false;
     }
 
     fn check_window(&self, epoch: u64) -> Result<(), Error> {

@@ -894,3 +894,51 @@ fn votes_and_proposals_are_repeated_before_the_epoch_times_out() {
     drain(&mut quiet);
     assert_eq!(quiet.poll_timeout(), Some(deadline));
 }
+
+/// A proposer whose own vote is a quorum (a lone validator, or one with more than 2/3 of
+/// the stake) certifies its block inside its own proposal; it must not recurse into the
+/// next epochs on one stack (a stack overflow before), and it proposes again from the
+/// next timeout, paced by `propose_wait_ms`.
+#[test]
+fn a_self_certifying_proposer_settles_block_after_block_paced_by_timeouts() {
+    let fx = fx(1);
+    let config = Config::default();
+    let mut m = fx.machine(0, config.clone());
+    let mut chain = Vec::new();
+    let mut t = 0u64;
+    for _ in 0..200 {
+        t = m.poll_timeout().map_or(t + 50, |d| d.as_millis().max(t));
+        m.handle(Timestamp::from_millis(t), Input::Timeout).unwrap();
+        chain.extend(settled(&drain(&mut m)));
+    }
+    assert!(chain.len() >= 100, "{} blocks settled", chain.len());
+    assert!(chain.windows(2).all(|w| w[1].height == w[0].height + 1), "heights in order");
+    // Paced: no faster than one proposal per `propose_wait_ms`.
+    let last = chain.last().unwrap().height;
+    assert!(t >= last.saturating_sub(2) * config.propose_wait_ms, "{last} blocks by {t} ms");
+
+    // Two validators, one with 3 of 4 stake: the big one alone settles too.
+    let keys: Keys = (0..2).map(|i| S::keypair(&[i as u8 + 1; 32]).unwrap()).collect();
+    let set =
+        Arc::new(ValidatorSet::<S>::new(vec![(keys[0].1, 3u64.into()), (keys[1].1, 1u64.into())]).unwrap());
+    for me in 0..2u32 {
+        let mut m = Machine::new(
+            config.clone(),
+            StaticContext::new(set.clone(), Some((me, keys[me as usize].0))),
+            Timestamp::ZERO,
+            [0; 32],
+        );
+        let mut t = 0u64;
+        let mut n = 0;
+        for _ in 0..100 {
+            t = m.poll_timeout().map_or(t + 50, |d| d.as_millis().max(t));
+            m.handle(Timestamp::from_millis(t), Input::Timeout).unwrap();
+            n += settled(&drain(&mut m)).len();
+        }
+        if me == 0 {
+            assert!(n > 0, "the 3/4-stake validator settles alone");
+        } else {
+            assert_eq!(n, 0, "the 1/4-stake validator cannot settle alone");
+        }
+    }
+}
