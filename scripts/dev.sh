@@ -38,10 +38,10 @@ case "${1:-}" in
   demo)
     setup
     shift
-    # A local network of meshcast nodes (4 validators, 16 guardians) on the netsim
-    # simulated network, each on its own redb store: blocks settle and finalize,
-    # transfers and a micropayment settle on chain; ends with a JSON summary.
-    cargo run --release --locked -p meshcast-node --example simnet -- "$@"
+    # A local network: every validator and guardian a `meshcast run` process on
+    # loopback (libp2p, its own redb store); blocks settle and finalize, signed transfers
+    # move TFUEL; live progress, then a summary (`--json`: one JSON line).
+    cargo run --release --locked -p meshcast-node --bin meshcast -- localnet "$@"
     ;;
   test)
     setup
