@@ -209,6 +209,8 @@ pub struct NodeStats {
     pub reserves: u64,
     /// Gossip messages rejected.
     pub gossip_rejected: u64,
+    /// Gossip messages dropped unjudged because the node is halted.
+    pub gossip_ignored: u64,
     /// Peer inputs the machine refused (benign or not).
     pub refused_inputs: u64,
     /// Misbehaviour reports of the machine.
@@ -1110,12 +1112,17 @@ impl<S: Storage> Service for NodeService<S> {
         match input {
             NetIn::Start => self.drain(),
             NetIn::Timeout => self.on_timeout(),
+            NetIn::Gossip { id, .. } if self.fault.is_some() => {
+                // A halted node cannot judge gossip: it drops it without relaying and
+                // without blaming the (honest) forwarder.
+                self.stats.gossip_ignored += 1;
+                self.out.push_back(NetOut::Ignore { id });
+            }
             NetIn::Gossip { from, topic, data, id } => {
-                let accept = self.fault.is_none() && self.on_gossip(&from, topic, &data);
+                let accept = self.on_gossip(&from, topic, &data);
                 if !accept {
                     self.stats.gossip_rejected += 1;
                 }
-                // A halted node still answers gossip (without relaying anything).
                 self.out.push_back(NetOut::Verdict { id, accept });
             }
             NetIn::Request { from, data, id } => {

@@ -23,6 +23,7 @@ struct Toy {
     out: VecDeque<NetOut>,
     gossip: Vec<(PeerId, Topic, Vec<u8>)>,
     rejected: usize,
+    ignored: usize,
     responses: Vec<(RequestId, Result<Vec<u8>, String>)>,
     connected: Vec<PeerId>,
     disconnected: Vec<PeerId>,
@@ -31,6 +32,10 @@ struct Toy {
 impl Service for Toy {
     fn handle(&mut self, now: Timestamp, input: NetIn) {
         match input {
+            NetIn::Gossip { id, data, .. } if data.starts_with(b"ig") => {
+                self.ignored += 1;
+                self.out.push_back(NetOut::Ignore { id });
+            }
             NetIn::Gossip { from, topic, data, id } => {
                 let accept = data.starts_with(b"ok");
                 if accept {
@@ -102,6 +107,37 @@ fn sim_gossip_reaches_all_once_and_invalid_gossip_gets_its_sender_banned() {
         assert!(svc.disconnected.contains(&sim_peer(5)));
         assert!(!sim.node(i).scores().is_banned(&sim_peer(0)), "honest nodes are never blamed");
         assert_eq!(svc.connected.len(), n - 1);
+    }
+}
+
+#[test]
+fn sim_ignored_gossip_is_neither_relayed_nor_blamed() {
+    // Node 3 publishes messages every receiver ignores (as a halted node does): nobody
+    // scores it down, however many, and nothing is relayed.
+    let n = 4;
+    let mut sim = Sim::new(SimConfig::with_seed(5));
+    for i in 0..n {
+        let script = if i == 3 {
+            (0..10u8)
+                .map(|k| {
+                    (
+                        100 + u64::from(k) * 20,
+                        NetOut::Publish { topic: Topic::Consensus, data: vec![b'i', b'g', k] },
+                    )
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        sim.add_node(SimHost::new(i, n, Limits::default(), toy(script)));
+    }
+    sim.run_until(Timestamp::from_secs(3)).unwrap();
+    for i in 0..n - 1 {
+        let svc = sim.node(i).service();
+        assert_eq!(svc.ignored, 10, "node {i}: each message once (direct), none relayed to it again");
+        assert_eq!(svc.rejected, 0);
+        assert!(!sim.node(i).scores().is_banned(&sim_peer(3)));
+        assert!(svc.disconnected.is_empty());
     }
 }
 

@@ -155,6 +155,13 @@ pub enum NetOut {
         /// Whether it is valid.
         accept: bool,
     },
+    /// Drop a received gossip message without forwarding it and without blaming its
+    /// forwarder (gossipsub's `Ignore`): for messages the service cannot judge, e.g.
+    /// while it is halted, so honest peers are never scored down for its own state.
+    Ignore {
+        /// The message.
+        id: GossipId,
+    },
     /// Send a request to a peer.
     Request {
         /// The peer.

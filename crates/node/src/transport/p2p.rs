@@ -413,6 +413,15 @@ impl Task {
                     }
                 }
             }
+            NetOut::Ignore { id } => {
+                if let Some((msg_id, source)) = self.pending_gossip.remove(&id.0) {
+                    self.swarm.behaviour_mut().gossipsub.report_message_validation_result(
+                        &msg_id,
+                        &source,
+                        MessageAcceptance::Ignore,
+                    );
+                }
+            }
             NetOut::Request { to, id, data } => {
                 let target = to.0.parse::<libp2p::PeerId>().ok().filter(|p| self.swarm.is_connected(p));
                 match target {

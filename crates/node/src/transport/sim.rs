@@ -163,6 +163,9 @@ impl<S: Service> SimHost<S> {
                         }
                     }
                 }
+                NetOut::Ignore { id } => {
+                    self.pending_gossip.remove(&id);
+                }
                 NetOut::Request { to, id, data } => match parse_peer(&to) {
                     Some(n) if n < self.nodes && n != self.me && !self.scores.is_banned(&to) => {
                         self.outbound.insert(id.0, self.now.saturating_add_millis(Self::REQUEST_TIMEOUT_MS));
