@@ -78,6 +78,9 @@ pub struct Summary {
     pub compared_height: u64,
     /// Transfers the validators accepted.
     pub submitted: u64,
+    /// Micropayment settlements (ServicePayments of the caching peers, see
+    /// [`MICROPAYMENT_PEERS`]) executed on validator 0.
+    pub micropayments_settled: u64,
     /// Wall seconds of the whole run.
     pub wall_s: f64,
 }
@@ -97,6 +100,7 @@ impl Summary {
             "state_roots_agree": self.state_roots_agree,
             "compared_height": self.compared_height,
             "submitted": self.submitted,
+            "micropayments_settled": self.micropayments_settled,
             "wall_s": (self.wall_s * 10.0).round() / 10.0,
         })
         .to_string()
@@ -330,7 +334,7 @@ pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetErro
     let init_opts = InitOptions {
         validators: opts.validators,
         guardians: opts.guardians,
-        accounts: opts.accounts,
+        accounts: opts.accounts + 1 + MICROPAYMENT_PEERS,
         seed: opts.seed,
         checkpoint_interval: opts.checkpoint_interval,
         block_ms: opts.block_ms,
@@ -344,6 +348,90 @@ pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetErro
         children.0.push(spawn_node(&opts.exe, d)?);
     }
     Ok(Network { dirs, rpc, children, validators: opts.validators })
+}
+
+/// Caching peers paid through the micropayment pool in a localnet run.
+pub const MICROPAYMENT_PEERS: usize = 3;
+
+/// The micropayment workload (Theta's resource-oriented pool, settled on chain): a viewer
+/// account reserves a pool for a stream, then each of [`MICROPAYMENT_PEERS`] caching
+/// peers settles the viewer's cumulative cheque with a ServicePayment, twice (the second
+/// pays only the increase). Accounts `accounts` (viewer) and `accounts + 1 …` (peers),
+/// outside the transfer workload's.
+struct PoolLoad {
+    viewer: usize,
+    reserve: Option<String>,
+    reserved: bool,
+    /// Per peer: the payment submitted in the current round, and rounds done.
+    payments: Vec<(Option<String>, u64)>,
+    settled: u64,
+}
+
+impl PoolLoad {
+    const RESOURCE: &'static str = "stream/localnet";
+    const ROUNDS: u64 = 2;
+
+    fn new(viewer: usize) -> Self {
+        PoolLoad {
+            viewer,
+            reserve: None,
+            reserved: false,
+            payments: vec![(None, 0); MICROPAYMENT_PEERS],
+            settled: 0,
+        }
+    }
+
+    fn submit(addr: SocketAddr, tx: &[u8]) -> Option<String> {
+        rpc(addr, "meshcast_submitTx", json!([format!("0x{}", hex::encode(tx))]))
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+    }
+
+    fn executed(addr: SocketAddr, hash: &str) -> bool {
+        rpc(addr, "meshcast_tx", json!([hash]))
+            .is_ok_and(|v| v.get("height").and_then(Value::as_u64).is_some())
+    }
+
+    /// One workload tick against validator `addr` (one RPC round trip per open item).
+    fn step(&mut self, keys: &Localnet, addr: SocketAddr) {
+        let token = primitives::TOKEN;
+        match (&self.reserve, self.reserved) {
+            (None, _) => {
+                let deposit = token * U256::from(100u64);
+                let tx = keys.reserve_fund(self.viewer, 1, deposit, deposit * 2, 10_000, Self::RESOURCE);
+                self.reserve = Self::submit(addr, &tx);
+            }
+            (Some(h), false) => self.reserved = Self::executed(addr, h),
+            (Some(_), true) => {
+                for (k, (open, done)) in self.payments.iter_mut().enumerate() {
+                    match open {
+                        Some(h) if Self::executed(addr, h) => {
+                            *open = None;
+                            *done += 1;
+                            self.settled += 1;
+                        }
+                        Some(_) => {}
+                        None if *done < Self::ROUNDS => {
+                            // Cumulative: round r promises (k + 1) · r tokens to peer k.
+                            let amount = token * U256::from((k as u64 + 1) * (*done + 1));
+                            let peer = self.viewer + 1 + k;
+                            let tx = keys.service_payment(
+                                self.viewer,
+                                1,
+                                peer,
+                                *done + 1,
+                                amount,
+                                *done + 1,
+                                Self::RESOURCE,
+                            );
+                            *open = Self::submit(addr, &tx);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Runs a local network per `opts` and returns its summary. The children are gone when
@@ -370,7 +458,9 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         );
     }
     let keys =
-        Localnet::new(opts.validators, opts.guardians, opts.accounts, opts.seed).map_err(NodeError::from)?;
+        Localnet::new(opts.validators, opts.guardians, opts.accounts + 1 + MICROPAYMENT_PEERS, opts.seed)
+            .map_err(NodeError::from)?;
+    let mut pool = PoolLoad::new(opts.accounts);
     let mut seqs = vec![1u64; opts.accounts];
     let mut rng = opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut next_rand = move || {
@@ -443,6 +533,9 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
                     }
                 }
             }
+        }
+        if opts.validators > 0 && (loading || pool.settled < MICROPAYMENT_PEERS as u64 * PoolLoad::ROUNDS) {
+            pool.step(&keys, v0);
         }
         // Latency samples on validator 0: at most 20 open ones polled per tick.
         let open: Vec<String> =
@@ -540,6 +633,7 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         state_roots_agree: agree,
         compared_height: compared,
         submitted,
+        micropayments_settled: pool.settled,
         wall_s: t0.elapsed().as_secs_f64(),
     };
     drop(net);

@@ -215,13 +215,14 @@ fn main() -> ExitCode {
                 Ok(s) => {
                     eprintln!(
                         "localnet: settled {} finalized {} tps {:.1} settle p50 {} ms finalize p50 {} ms \
-                         payments {} state roots agree: {} (at {}) wall {:.1}s",
+                         payments {} (micropayment settlements {}) state roots agree: {} (at {}) wall {:.1}s",
                         s.blocks_settled,
                         s.blocks_finalized,
                         s.tps,
                         s.settle_ms_p50,
                         s.finalize_ms_p50,
                         s.payments_settled,
+                        s.micropayments_settled,
                         s.state_roots_agree,
                         s.compared_height,
                         s.wall_s

@@ -41,6 +41,8 @@ fn localnet_settles_and_finalizes_with_equal_roots() {
     assert!(s["blocks_finalized"].as_u64().unwrap() >= 5, "a checkpoint finalized: {s}");
     assert_eq!(s["state_roots_agree"], json!(true), "{s}");
     assert!(s["payments_settled"].as_u64().unwrap() > 0, "{s}");
+    // A viewer's pool: three caching peers each settle two cumulative cheques on chain.
+    assert_eq!(s["micropayments_settled"], json!(6), "{s}");
     for k in ["tps", "settle_ms_p50", "finalize_ms_p50", "tickets_won", "tickets_redeemed"] {
         assert!(s.get(k).is_some(), "{k} in {s}");
     }
