@@ -10,6 +10,9 @@ pub const THETA_MIN_TX_FEE: u64 = 300_000_000_000_000_000;
 pub const THETA_MAX_ACCOUNTS_PER_TX: usize = 512;
 /// Theta's `MaxValidatorCount`.
 pub const THETA_MAX_VALIDATORS: usize = 31;
+/// Payees per reserve ([`micropool::PoolConfig::max_payees`] of [`LedgerConfig::theta`]):
+/// the most whose worst-case records fit one trie value.
+pub const MAX_RESERVE_PAYEES: usize = 512;
 /// Theta's `ReturnLockingPeriod` (blocks, about two days at 6 s).
 pub const THETA_RETURN_LOCKING_PERIOD: u64 = 28_800;
 
@@ -68,7 +71,14 @@ impl LedgerConfig {
             min_guardian_stake: TOKEN * U256::from(1_000u64),
             max_validators: THETA_MAX_VALIDATORS,
             return_locking_period: THETA_RETURN_LOCKING_PERIOD,
-            pool: micropool::PoolConfig { min_fee: U256::from(THETA_MIN_TX_FEE), ..Default::default() },
+            // At most 512 payees per reserve: a record of 512 worst-case transfer records
+            // (98 bytes each) and 64 resource ids stays under the trie's 63 KiB value
+            // limit, so no settlement is ever refused for size (`ExecError::StateLimit`).
+            pool: micropool::PoolConfig {
+                min_fee: U256::from(THETA_MIN_TX_FEE),
+                max_payees: MAX_RESERVE_PAYEES,
+                ..Default::default()
+            },
             double_sign_slash_bps: crate::rewards::BASIS_POINTS,
             reporter_reward_bps: 0,
             rewards: crate::rewards::RewardConfig::default(),

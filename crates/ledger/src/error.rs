@@ -168,6 +168,19 @@ pub enum ExecError {
     /// transaction's fields).
     #[error("slash: {0}")]
     Slash(#[from] crate::slashing::SlashError),
+    /// A transaction whose state writes exceed the trie's limits (a record too large,
+    /// e.g. a reserve with too many payees, or a split rule with too many shares).
+    #[error(
+        "state write {key:?}…: key of {key_len} bytes, value of {value_len} bytes, over the trie's limits"
+    )]
+    StateLimit {
+        /// The key's first bytes.
+        key: String,
+        /// Its length.
+        key_len: usize,
+        /// The value's length.
+        value_len: usize,
+    },
     /// An Ethereum transaction signed for another chain, or for none (pre-EIP-155 legacy,
     /// replayable on every chain: refused).
     #[error("Ethereum transaction for chain {found:?}, this chain is {expected}")]

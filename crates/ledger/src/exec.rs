@@ -89,6 +89,18 @@ pub(crate) fn apply<S: NodeStore + ?Sized>(
     if sigs == Sigs::Check {
         verify_signatures(&cfg.chain_id, tx)?;
     }
+    let receipt = apply_rule(view, cfg, height, tx, committees)?;
+    view.check_limits()?;
+    Ok(receipt)
+}
+
+fn apply_rule<S: NodeStore + ?Sized>(
+    view: &mut View<'_, S>,
+    cfg: &LedgerConfig,
+    height: u64,
+    tx: &Transaction,
+    committees: &Committees,
+) -> Result<TxReceipt, ExecError> {
     match tx {
         Transaction::Send(t) => send(view, cfg, t),
         Transaction::DepositStake(t) => deposit(view, cfg, t, None),

@@ -168,7 +168,7 @@ pub mod state;
 mod tx;
 
 pub use config::{
-    LedgerConfig, THETA_MAX_ACCOUNTS_PER_TX, THETA_MAX_VALIDATORS, THETA_MIN_TX_FEE,
+    LedgerConfig, MAX_RESERVE_PAYEES, THETA_MAX_ACCOUNTS_PER_TX, THETA_MAX_VALIDATORS, THETA_MIN_TX_FEE,
     THETA_RETURN_LOCKING_PERIOD,
 };
 pub use error::{Error, ExecError};

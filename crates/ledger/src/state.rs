@@ -49,7 +49,7 @@ pub const RESERVE_PREFIX: &[u8] = b"ls/rf/";
 pub const RESERVE_SEQ_PREFIX: &[u8] = b"ls/rs/";
 /// Key of the supply record.
 pub const SUPPLY_KEY: &[u8] = b"ls/supply";
-/// Split rules by resource id (`ls/ssc/split/<resource id>`, Theta's key).
+/// Split rules by resource id (`ls/ssc/split/<keccak256(resource id)>`; Theta's prefix).
 pub const SPLIT_RULE_PREFIX: &[u8] = b"ls/ssc/split/";
 /// Stake reward distribution rules by stake holder (`ls/srd/<holder>`).
 pub const REWARD_DISTRIBUTION_PREFIX: &[u8] = b"ls/srd/";
@@ -108,9 +108,10 @@ pub fn reserve_seq_key(source: &Address) -> Vec<u8> {
     concat(&[RESERVE_SEQ_PREFIX, source.as_bytes()])
 }
 
-/// The split rule of `resource_id`.
+/// The split rule of `resource_id`: under `keccak256(resource_id)` (Theta keys it by the
+/// id itself; a trie key is at most `mpt_refcount::MAX_KEY_BYTES`, an id is any length).
 pub fn split_rule_key(resource_id: &str) -> Vec<u8> {
-    concat(&[SPLIT_RULE_PREFIX, resource_id.as_bytes()])
+    concat(&[SPLIT_RULE_PREFIX, primitives::keccak256(resource_id.as_bytes()).as_bytes()])
 }
 
 /// The reward distribution rule of stake holder `holder`.
@@ -538,6 +539,24 @@ impl<'a, S: NodeStore + ?Sized> View<'a, S> {
         let mut s = self.supply()?;
         s.burned = s.burned.checked_add(fee).ok_or(ExecError::Overflow { what: "burned supply" })?;
         self.set_supply(&s);
+        Ok(())
+    }
+
+    /// Refuses a transaction whose writes the trie could not commit (a key over
+    /// `mpt_refcount::MAX_KEY_BYTES` or a value over `MAX_VALUE_BYTES`): checked before
+    /// the writes join the block, so such a transaction fails alone instead of failing
+    /// the whole block at commit.
+    pub(crate) fn check_limits(&self) -> Result<(), ExecError> {
+        for (k, v) in &self.tx {
+            let value_len = v.as_ref().map_or(0, Vec::len);
+            if k.len() > mpt_refcount::MAX_KEY_BYTES || value_len > mpt_refcount::MAX_VALUE_BYTES {
+                return Err(ExecError::StateLimit {
+                    key: String::from_utf8_lossy(&k[..k.len().min(24)]).into_owned(),
+                    key_len: k.len(),
+                    value_len,
+                });
+            }
+        }
         Ok(())
     }
 

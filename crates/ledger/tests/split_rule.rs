@@ -140,3 +140,74 @@ fn bad_rules_are_refused_and_change_nothing() {
     assert_eq!(out.fees_burned, tfuel(100));
     conserved(&l);
 }
+
+#[test]
+fn a_long_resource_id_is_keyed_by_its_hash_and_splits_like_any_other() {
+    let mut l = ledger();
+    let long = "r".repeat(300);
+    let rule = signed(
+        Transaction::SplitRule(SplitRuleTx {
+            fee: tfuel(100),
+            resource_id: long.clone(),
+            initiator: TxInput::new(addr(6), tfuel(100), 1),
+            splits: vec![Split { address: addr(7), percentage: 10 }],
+            duration: 10,
+        }),
+        &[6],
+    );
+    l.execute_block(1, &[rule]).unwrap();
+    let key = ledger::state::split_rule_key(&long);
+    assert!(key.len() <= mpt_refcount::MAX_KEY_BYTES);
+    let trie = mpt_refcount::Trie::from_root(l.root());
+    let stored = SplitRule::decode(&key, &trie.get(l.store(), &key).unwrap().unwrap()).unwrap();
+    assert_eq!(stored.resource_id, long);
+    conserved(&l);
+}
+
+#[test]
+fn a_write_the_trie_cannot_hold_fails_its_transaction_not_the_block() {
+    // With the account limit raised, 5,000 shares make a record over the trie's value
+    // limit: refused when applied (a typed error), so the block around it still commits.
+    let mut cfg = config();
+    cfg.max_accounts_per_tx = 6_000;
+    let g = Genesis::from_json(&genesis_json(8, 1_000_000, 1_000_000, &[1], &[2])).unwrap();
+    let mut l = Ledger::from_genesis(MemoryStore::new(), cfg, &g, PruningPolicy { keep_last: 4 }).unwrap();
+    let shares: Vec<(u8, u64)> = (0..5_000).map(|i| ((i % 8 + 1) as u8, 0)).collect();
+    let huge = rule(6, 1, &shares, 5);
+    assert!(matches!(l.check_tx(&huge), Err(ExecError::StateLimit { .. })));
+    l.begin_block(1).unwrap();
+    assert!(matches!(l.apply_tx(&huge), Err(ExecError::StateLimit { .. })));
+    l.apply_tx(&rule(6, 1, &[(7, 10)], 5)).unwrap();
+    l.commit_block().unwrap();
+    conserved(&l);
+}
+
+#[test]
+fn a_full_reserve_record_fits_one_trie_value() {
+    // The worst case LedgerConfig::theta admits: MAX_RESERVE_PAYEES payees with 32-byte
+    // amounts and the most resource ids.
+    let cfg = LedgerConfig::theta(CHAIN);
+    assert_eq!(cfg.pool.max_payees, MAX_RESERVE_PAYEES);
+    let big = U256::MAX;
+    let fund = micropool::ReservedFund {
+        source: addr(1),
+        reserve_seq: u64::MAX,
+        resource_ids: vec![primitives::H256::repeat_byte(0xff); cfg.pool.max_resource_ids],
+        deposit: big,
+        collateral: big,
+        used: big,
+        end_height: u64::MAX,
+        slot_unit: big,
+        transfers: (0..cfg.pool.max_payees)
+            .map(|i| micropool::TransferRecord {
+                target: primitives::Address::from_low_u64_be(i as u64),
+                payment_seq: u64::MAX,
+                promised: big,
+                paid: big,
+            })
+            .collect(),
+        slashed: true,
+        reporter: addr(2),
+    };
+    assert!(fund.encode().len() <= mpt_refcount::MAX_VALUE_BYTES, "{} bytes", fund.encode().len());
+}
