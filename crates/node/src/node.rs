@@ -385,6 +385,67 @@ pub enum Call {
     /// `meshcast_tx [hash]`: the height that executed a transaction (since this process
     /// started), or null.
     Tx(H256),
+    /// `eth_chainId []` (hex), `net_version []` (decimal string): the ledger's Ethereum
+    /// chain id (361 / 365 / 366, Theta's eth-rpc-adaptor ids).
+    EthChainId {
+        /// `net_version`'s decimal form.
+        decimal: bool,
+    },
+    /// `web3_clientVersion []`.
+    ClientVersion,
+    /// `eth_blockNumber []`: the settled height.
+    BlockNumber,
+    /// `eth_syncing []`: false (the node follows by block fetches, not a sync phase).
+    Syncing,
+    /// `eth_gasPrice []`: the wei per gas at which a 21,000-gas transfer covers the
+    /// ledger's fee.
+    GasPrice,
+    /// `eth_estimateGas [call]`: 21,000 for a transfer (no contracts yet).
+    EstimateGas,
+    /// `eth_getBalance [address, block]`: TFUEL wei.
+    Balance(Address, BlockTag),
+    /// `eth_getTransactionCount [address, block]`: the next Ethereum nonce (the account's
+    /// Theta sequence: nonce n is sequence n + 1).
+    TransactionCount(Address, BlockTag),
+}
+
+/// The block an `eth_` state query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockTag {
+    /// `latest`, `pending`, `safe` (or no tag): the settled state.
+    Settled,
+    /// `finalized`: the last checkpoint guardians finalized.
+    Finalized,
+    /// A hex height (`earliest` is 0) whose state is retained.
+    Height(u64),
+}
+
+/// The gas of a plain transfer, as Ethereum counts it.
+pub const TRANSFER_GAS: u64 = 21_000;
+
+fn address_param(params: &Value, i: usize) -> Result<Address, RpcError> {
+    let b = hex_param(params, i, "address")?;
+    let a: [u8; 20] =
+        b.try_into().map_err(|_| RpcError::invalid_params("address: expected 20 bytes".to_string()))?;
+    Ok(Address::from(a))
+}
+
+fn block_param(params: &Value, i: usize) -> Result<BlockTag, RpcError> {
+    let Some(v) = params.as_array().and_then(|a| a.get(i)) else { return Ok(BlockTag::Settled) };
+    let s = v.as_str().ok_or_else(|| RpcError::invalid_params("block: expected a tag or a hex height"))?;
+    match s {
+        "latest" | "pending" | "safe" => Ok(BlockTag::Settled),
+        "finalized" => Ok(BlockTag::Finalized),
+        "earliest" => Ok(BlockTag::Height(0)),
+        h => {
+            let digits = h.strip_prefix("0x").ok_or_else(|| {
+                RpcError::invalid_params(format!("block: {h:?} is neither a tag nor a hex height"))
+            })?;
+            u64::from_str_radix(digits, 16)
+                .map(BlockTag::Height)
+                .map_err(|e| RpcError::invalid_params(format!("block: {h:?}: {e}")))
+        }
+    }
 }
 
 fn hex_param(params: &Value, i: usize, name: &str) -> Result<Vec<u8>, RpcError> {
@@ -429,8 +490,52 @@ pub fn parse_call(method: &str, params: &Value) -> Result<Call, RpcError> {
                 b.try_into().map_err(|_| RpcError::invalid_params("hash: expected 32 bytes".to_string()))?;
             Ok(Call::Tx(H256::from(a)))
         }
+        "eth_chainId" => Ok(Call::EthChainId { decimal: false }),
+        "net_version" => Ok(Call::EthChainId { decimal: true }),
+        "web3_clientVersion" => Ok(Call::ClientVersion),
+        "eth_blockNumber" => Ok(Call::BlockNumber),
+        "eth_syncing" => Ok(Call::Syncing),
+        "eth_gasPrice" => Ok(Call::GasPrice),
+        "eth_estimateGas" => {
+            let call = param(params, 0, "call")?;
+            let has_data = call
+                .get("data")
+                .or_else(|| call.get("input"))
+                .and_then(Value::as_str)
+                .is_some_and(|d| !d.is_empty() && d != "0x");
+            if has_data {
+                return Err(RpcError::invalid_params("call data: contracts are not supported yet"));
+            }
+            Ok(Call::EstimateGas)
+        }
+        "eth_getBalance" => Ok(Call::Balance(address_param(params, 0)?, block_param(params, 1)?)),
+        "eth_getTransactionCount" => {
+            Ok(Call::TransactionCount(address_param(params, 0)?, block_param(params, 1)?))
+        }
         m => Err(RpcError::method_not_found(m)),
     }
+}
+
+fn hex_u256(v: primitives::U256) -> String {
+    format!("{v:#x}")
+}
+
+/// The account `a` at `tag` on the node.
+fn account_at<S: Storage>(
+    svc: &crate::service::NodeService<S>,
+    a: &Address,
+    tag: BlockTag,
+) -> Result<ledger::Account, RpcError> {
+    let ledger = svc.ledger();
+    let root = match tag {
+        BlockTag::Settled => return ledger.account(a).map_err(|e| RpcError::internal(e.to_string())),
+        BlockTag::Finalized => ledger.last_finalized().unwrap_or(0),
+        BlockTag::Height(h) => h,
+    };
+    let r = ledger
+        .root_at(root)
+        .ok_or_else(|| RpcError::server(ERR_NOT_FOUND, format!("no state retained for height {root}")))?;
+    ledger.account_at(r, a).map_err(|e| RpcError::internal(e.to_string()))
 }
 
 /// JSON-RPC application error: a refused transaction.
@@ -487,6 +592,21 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
             }
         }
         Call::Tx(hash) => Ok(json!({"height": svc.stats().tx_heights.get(&hash)})),
+        Call::EthChainId { decimal } => {
+            let id = svc.ledger().config().eth_chain_id;
+            Ok(if decimal { json!(id.to_string()) } else { json!(format!("{id:#x}")) })
+        }
+        Call::ClientVersion => Ok(json!(concat!("meshcast/v", env!("CARGO_PKG_VERSION")))),
+        Call::BlockNumber => Ok(json!(format!("{:#x}", svc.height()))),
+        Call::Syncing => Ok(json!(false)),
+        Call::GasPrice => {
+            let fee = svc.ledger().config().send_min_fee(2);
+            let gas = primitives::U256::from(TRANSFER_GAS);
+            Ok(json!(hex_u256((fee + gas - 1) / gas)))
+        }
+        Call::EstimateGas => Ok(json!(format!("{TRANSFER_GAS:#x}"))),
+        Call::Balance(a, tag) => Ok(json!(hex_u256(account_at(svc, &a, tag)?.coins.tfuel_wei))),
+        Call::TransactionCount(a, tag) => Ok(json!(format!("{:#x}", account_at(svc, &a, tag)?.sequence))),
     }
 }
 
@@ -625,8 +745,49 @@ mod tests {
         assert_eq!(code("meshcast_stateRoot", json!([-1])), -32602);
         assert_eq!(code("meshcast_tx", json!(["0x00"])), -32602);
         assert_eq!(code("meshcast_nope", json!([])), -32601);
+        assert_eq!(code("eth_sendTransaction", json!([])), -32601, "no node-held keys");
+        assert_eq!(code("eth_getBalance", json!(["0x12"])), -32602);
+        assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "newest"])), -32602);
+        assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "0xzz"])), -32602);
+        assert_eq!(code("eth_estimateGas", json!([{"to": "0x00", "data": "0xa9059cbb"}])), -32602);
+        assert_eq!(
+            parse_call("eth_getTransactionCount", &json!([format!("0x{}", "ab".repeat(20)), "finalized"]))
+                .unwrap(),
+            Call::TransactionCount(Address::repeat_byte(0xab), BlockTag::Finalized)
+        );
+        assert_eq!(
+            parse_call("eth_getBalance", &json!([format!("0x{}", "ab".repeat(20)), "0x1f"])).unwrap(),
+            Call::Balance(Address::repeat_byte(0xab), BlockTag::Height(31))
+        );
         assert_eq!(parse_call("meshcast_stateRoot", &json!([3])).unwrap(), Call::StateRoot(3));
         assert_eq!(parse_call("meshcast_status", &json!([])).unwrap(), Call::Status);
+    }
+
+    #[test]
+    fn ethereum_reads_answer_as_wallets_expect() {
+        let (net, mut h) = host();
+        let id = h.service.ledger().config().eth_chain_id;
+        assert_eq!(execute(&mut h, Call::EthChainId { decimal: false }).unwrap(), json!(format!("{id:#x}")));
+        assert_eq!(execute(&mut h, Call::EthChainId { decimal: true }).unwrap(), json!(id.to_string()));
+        assert_eq!(execute(&mut h, Call::BlockNumber).unwrap(), json!("0x0"));
+        assert_eq!(execute(&mut h, Call::Syncing).unwrap(), json!(false));
+        assert_eq!(execute(&mut h, Call::EstimateGas).unwrap(), json!("0x5208"));
+        // A 21,000-gas transfer at the quoted price covers the ledger's transfer fee.
+        let price = execute(&mut h, Call::GasPrice).unwrap();
+        let price =
+            primitives::U256::from_str_radix(price.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let fee = h.service.ledger().config().send_min_fee(2);
+        assert!(price * primitives::U256::from(TRANSFER_GAS) >= fee);
+        assert!((price - 1) * primitives::U256::from(TRANSFER_GAS) < fee);
+        let acc = h.service.ledger().account(&net.address(0)).unwrap();
+        for tag in [BlockTag::Settled, BlockTag::Finalized, BlockTag::Height(0)] {
+            let b = execute(&mut h, Call::Balance(net.address(0), tag)).unwrap();
+            assert_eq!(b, json!(format!("{:#x}", acc.coins.tfuel_wei)), "{tag:?}");
+            let n = execute(&mut h, Call::TransactionCount(net.address(0), tag)).unwrap();
+            assert_eq!(n, json!("0x0"), "a fresh account's next nonce is 0");
+        }
+        let e = execute(&mut h, Call::Balance(net.address(0), BlockTag::Height(99))).unwrap_err();
+        assert_eq!(e.code, ERR_NOT_FOUND);
     }
 
     #[test]
