@@ -56,3 +56,4 @@ pub mod service;
 pub mod simnet;
 pub mod storage;
 pub mod transport;
+pub mod tx;

@@ -407,6 +407,12 @@ pub enum Call {
     /// `eth_getTransactionCount [address, block]`: the next Ethereum nonce (the account's
     /// Theta sequence: nonce n is sequence n + 1).
     TransactionCount(Address, BlockTag),
+    /// `eth_sendRawTransaction [hex]`: a signed EIP-155 or EIP-1559 transfer; its
+    /// Ethereum hash.
+    SendRaw(Vec<u8>),
+    /// `eth_getTransactionReceipt [hash]`: once executed on this node (since its process
+    /// started), a receipt; else null.
+    Receipt(H256),
 }
 
 /// The block an `eth_` state query reads.
@@ -512,6 +518,19 @@ pub fn parse_call(method: &str, params: &Value) -> Result<Call, RpcError> {
         "eth_getTransactionCount" => {
             Ok(Call::TransactionCount(address_param(params, 0)?, block_param(params, 1)?))
         }
+        "eth_sendRawTransaction" => {
+            let raw = hex_param(params, 0, "tx")?;
+            if raw.is_empty() || raw.len() >= crate::service::MAX_TX_BYTES {
+                return Err(RpcError::invalid_params(format!("tx: {} bytes", raw.len())));
+            }
+            Ok(Call::SendRaw(raw))
+        }
+        "eth_getTransactionReceipt" => {
+            let b = hex_param(params, 0, "hash")?;
+            let a: [u8; 32] =
+                b.try_into().map_err(|_| RpcError::invalid_params("hash: expected 32 bytes".to_string()))?;
+            Ok(Call::Receipt(H256::from(a)))
+        }
         m => Err(RpcError::method_not_found(m)),
     }
 }
@@ -607,6 +626,26 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
         Call::EstimateGas => Ok(json!(format!("{TRANSFER_GAS:#x}"))),
         Call::Balance(a, tag) => Ok(json!(hex_u256(account_at(svc, &a, tag)?.coins.tfuel_wei))),
         Call::TransactionCount(a, tag) => Ok(json!(format!("{:#x}", account_at(svc, &a, tag)?.sequence))),
+        Call::SendRaw(raw) => match svc.submit_tx(crate::tx::NodeTx::eth_body(&raw)) {
+            Ok(h) => Ok(json!(hex0x(h.as_bytes()))),
+            Err(e) => Err(RpcError::server(ERR_TX_REFUSED, e.to_string())),
+        },
+        Call::Receipt(hash) => {
+            let Some(height) = svc.stats().tx_heights.get(&hash).copied() else { return Ok(Value::Null) };
+            let block = svc.with_storage(|s| s.block(height).ok().flatten().map(|b| b.hash));
+            let fee = svc.ledger().config().send_min_fee(2);
+            let gas = primitives::U256::from(TRANSFER_GAS);
+            Ok(json!({
+                "transactionHash": hex0x(hash.as_bytes()),
+                "blockNumber": format!("{height:#x}"),
+                "blockHash": block.map(|b| hex0x(b.as_bytes())),
+                "status": "0x1",
+                "gasUsed": format!("{TRANSFER_GAS:#x}"),
+                "cumulativeGasUsed": format!("{TRANSFER_GAS:#x}"),
+                "effectiveGasPrice": hex_u256((fee + gas - 1) / gas),
+                "logs": [],
+            }))
+        }
     }
 }
 
@@ -746,6 +785,9 @@ mod tests {
         assert_eq!(code("meshcast_tx", json!(["0x00"])), -32602);
         assert_eq!(code("meshcast_nope", json!([])), -32601);
         assert_eq!(code("eth_sendTransaction", json!([])), -32601, "no node-held keys");
+        assert_eq!(code("eth_sendRawTransaction", json!([])), -32602);
+        assert_eq!(code("eth_sendRawTransaction", json!(["0x"])), -32602);
+        assert_eq!(code("eth_getTransactionReceipt", json!(["0x00"])), -32602);
         assert_eq!(code("eth_getBalance", json!(["0x12"])), -32602);
         assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "newest"])), -32602);
         assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "0xzz"])), -32602);
@@ -788,6 +830,10 @@ mod tests {
         }
         let e = execute(&mut h, Call::Balance(net.address(0), BlockTag::Height(99))).unwrap_err();
         assert_eq!(e.code, ERR_NOT_FOUND);
+        // Undecodable raw bytes are refused with the reason; an unknown hash has no receipt.
+        let e = execute(&mut h, Call::SendRaw(vec![0x02, 0x01])).unwrap_err();
+        assert_eq!(e.code, ERR_TX_REFUSED);
+        assert_eq!(execute(&mut h, Call::Receipt(H256::repeat_byte(1))).unwrap(), Value::Null);
     }
 
     #[test]

@@ -76,6 +76,7 @@ use crate::keys::NodeKeys;
 use crate::mempool::{Mempool, MempoolConfig, MempoolError, TxMeta};
 use crate::storage::{BlockRecord, Buffered, Storage, StorageError};
 use crate::transport::{InboundId, NetIn, NetOut, PeerId, RequestId, Service, Topic};
+use crate::tx::NodeTx;
 
 /// Tag of a direct consensus message (then `mlbft_core::Message` bytes).
 pub const FRAME_CONSENSUS: u8 = 0;
@@ -166,9 +167,9 @@ pub enum ServiceError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TxError {
-    /// It does not decode.
+    /// It does not decode (as a Theta or an Ethereum transaction, see [`crate::tx`]).
     #[error("undecodable: {0}")]
-    Decode(#[from] ledger::Error),
+    Decode(#[from] crate::tx::BodyError),
     /// Its shape or signatures are invalid, or it cannot execute on the settled state.
     #[error("refused: {0}")]
     Invalid(ExecError),
@@ -261,10 +262,10 @@ impl Pool {
         s.out().to_vec()
     }
 
-    fn note_proposal(&mut self, height: u64, txs: &[Transaction]) {
+    fn note_proposal(&mut self, height: u64, txs: &[NodeTx]) {
         let mut after = BTreeMap::new();
         for tx in txs {
-            if let Some((sender, seq)) = sequence_of(tx) {
+            if let Some((sender, seq)) = tx.sequence() {
                 let e = after.entry(sender).or_insert(0);
                 *e = (*e).max(seq + 1);
             }
@@ -291,7 +292,7 @@ pub fn sequence_of(tx: &Transaction) -> Option<(Address, u64)> {
     tx.input(role).ok().map(|i| (i.address, i.sequence))
 }
 
-fn fee_of(tx: &Transaction) -> U256 {
+pub(crate) fn fee_of(tx: &Transaction) -> U256 {
     match tx {
         Transaction::Send(t) => t.fee.tfuel_wei,
         Transaction::ReserveFund(t) => t.fee.tfuel_wei,
@@ -623,23 +624,24 @@ impl<S: Storage> NodeService<S> {
     }
 
     fn admit(&mut self, bytes: &[u8]) -> Result<H256, TxError> {
-        let tx = Transaction::decode(bytes, MAX_TX_BYTES)?;
+        let tx = NodeTx::decode(bytes, MAX_TX_BYTES)?;
         let chain = &self.config.ledger.chain_id;
-        let Some((sender, sequence)) = sequence_of(&tx) else {
+        let Some((sender, sequence)) = tx.sequence() else {
             return Err(TxError::Invalid(ExecError::NoInputs));
         };
         // `check_tx` checks shape and signatures before the sequence, so a sequence error
-        // means both passed.
-        match self.ledger.check_tx(&tx) {
+        // means both passed (an Ethereum sender was recovered at decode).
+        match tx.check(&self.ledger) {
             Ok(_) => {}
             // A later sequence of a sender with transactions waiting: the mempool keeps
             // each sender's queue contiguous; execution checks the rest in its block.
             Err(ExecError::BadSequence { expected, got, .. }) if got > expected => {}
             Err(e) => return Err(TxError::Invalid(e)),
         }
-        let hash = tx.id(chain).map_err(TxError::Decode)?;
+        let hash = tx.hash(chain).map_err(|e| TxError::Decode(e.into()))?;
         let next = self.ledger.account(&sender).map_err(TxError::Invalid)?.sequence + 1;
-        let meta = TxMeta { hash, sender, sequence, fee: fee_of(&tx), size: bytes.len() };
+        let fee = tx.fee(self.config.ledger.send_min_fee(2));
+        let meta = TxMeta { hash, sender, sequence, fee, size: bytes.len() };
         let mut pool = self.pool.borrow_mut();
         pool.next.insert(sender, next);
         let evicted = pool.mempool.insert(meta, next)?;
@@ -693,10 +695,10 @@ impl<S: Storage> NodeService<S> {
     /// invalid (bad signature or certificate, malformed).
     fn feed(&mut self, from: ValidatorIndex, msg: Message<Bls>) -> bool {
         if let Message::Proposal(p) = &msg {
-            let txs: Vec<Transaction> = decode_payload(&p.block.payload, self.config.max_block_txs)
+            let txs: Vec<NodeTx> = decode_payload(&p.block.payload, self.config.max_block_txs)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|b| Transaction::decode(b, MAX_TX_BYTES).ok())
+                .filter_map(|b| NodeTx::decode(b, MAX_TX_BYTES).ok())
                 .collect();
             if p.block.height > self.ledger.height() {
                 self.pool.borrow_mut().note_proposal(p.block.height, &txs);
@@ -848,21 +850,24 @@ impl<S: Storage> NodeService<S> {
         let mut executed = Vec::new();
         let mut skipped = Vec::new();
         for body in &bodies {
-            let Ok(tx) = Transaction::decode(body, MAX_TX_BYTES) else {
+            let Ok(tx) = NodeTx::decode(body, MAX_TX_BYTES) else {
                 self.stats.txs_skipped += 1;
                 continue;
             };
-            if let Some((s, _)) = sequence_of(&tx) {
+            if let Some((s, _)) = tx.sequence() {
                 senders.push(s);
             }
-            let id = tx.id(&self.config.ledger.chain_id).ok();
-            match self.ledger.apply_tx(&tx) {
+            let id = tx.hash(&self.config.ledger.chain_id).ok();
+            match tx.apply(&mut self.ledger) {
                 Ok(_) => {
-                    match tx {
-                        Transaction::Send(_) => self.stats.transfers += 1,
-                        Transaction::ServicePayment(_) => self.stats.service_payments += 1,
-                        Transaction::ReserveFund(_) => self.stats.reserves += 1,
-                        _ => {}
+                    match &tx {
+                        t if t.is_transfer() => self.stats.transfers += 1,
+                        NodeTx::Theta(t) => match **t {
+                            Transaction::ServicePayment(_) => self.stats.service_payments += 1,
+                            Transaction::ReserveFund(_) => self.stats.reserves += 1,
+                            _ => {}
+                        },
+                        NodeTx::Eth(_) => {}
                     }
                     self.stats.txs_executed += 1;
                     executed.extend(id);

@@ -190,3 +190,71 @@ fn a_failing_transaction_in_a_settled_block_is_skipped_everywhere() {
     assert_eq!(net.node(0).mempool_len(), 0, "the failed transaction left the mempool");
     assert!(net.state_roots_agree() && net.balances_agree());
 }
+
+/// An EIP-155 transfer as a wallet signs it (`RLP([nonce, gasPrice, gas, to, value, data,
+/// chainId, 0, 0])` hashed and signed, `v = 2·chainId + 35 + y`); the test's own minimal
+/// signer, checked by the ledger's decoder (itself checked against eth-account vectors).
+fn eip155_transfer(
+    key: &primitives::SecretKey,
+    chain: u64,
+    nonce: u64,
+    gas_price: U256,
+    to: Address,
+    value: U256,
+) -> Vec<u8> {
+    use primitives::rlp::RlpStream;
+    let fields = |s: &mut RlpStream| {
+        s.append(&nonce);
+        s.append(&gas_price);
+        s.append(&21_000u64);
+        s.append(&to.as_bytes());
+        s.append(&value);
+        s.append_empty_data();
+    };
+    let mut unsigned = RlpStream::new_list(9);
+    fields(&mut unsigned);
+    unsigned.append(&chain);
+    unsigned.append(&0u8);
+    unsigned.append(&0u8);
+    let sig = key.sign_prehash(&primitives::keccak256(unsigned.out())).to_bytes();
+    let mut signed = RlpStream::new_list(9);
+    fields(&mut signed);
+    signed.append(&(chain * 2 + 35 + u64::from(sig[64] - 27)));
+    signed.append(&U256::from_big_endian(&sig[..32]));
+    signed.append(&U256::from_big_endian(&sig[32..64]));
+    signed.out().to_vec()
+}
+
+#[test]
+fn an_ethereum_wallets_transfer_settles_on_every_node() {
+    use meshcast_node::tx::NodeTx;
+    let mut net = memory_net(SimnetConfig { guardians: 0, rate: 0, micropayment: false, ..small(21) });
+    net.idle_for(500).unwrap();
+    let chain = net.node(0).ledger().config().eth_chain_id;
+    let key = net.localnet().accounts[0].clone();
+    let fresh = Address::repeat_byte(0x5e);
+    let value = TOKEN * U256::from(7u64);
+    // 21,000 gas at 1.5·10^13 wei covers the ledger's 0.3 TFUEL transfer fee.
+    let price = U256::from(15_000_000_000_000u64);
+    let raw = eip155_transfer(&key, chain, 0, price, fresh, value);
+    let h = net.sim_mut().node_mut(0).service_mut().submit_tx(NodeTx::eth_body(&raw)).unwrap();
+    assert_eq!(h, primitives::keccak256(&raw), "the hash a wallet computes");
+    // Replayed, or for another chain: refused at admission.
+    assert!(net.sim_mut().node_mut(1).service_mut().submit_tx(NodeTx::eth_body(&raw)).is_ok_and(|x| x == h));
+    let other = eip155_transfer(&key, chain + 1, 0, price, fresh, value);
+    assert!(net.sim_mut().node_mut(0).service_mut().submit_tx(NodeTx::eth_body(&other)).is_err());
+    let cheap = eip155_transfer(&key, chain, 0, U256::from(1u64), fresh, value);
+    assert!(net.sim_mut().node_mut(0).service_mut().submit_tx(NodeTx::eth_body(&cheap)).is_err());
+    let done = net
+        .idle_until(5_000, |n| (0..n.len()).all(|i| n.node(i).stats().tx_heights.contains_key(&h)))
+        .unwrap();
+    assert!(done, "executed everywhere");
+    for i in 0..net.len() {
+        let node = net.node(i);
+        assert_eq!(node.ledger().account(&fresh).unwrap().coins.tfuel_wei, value, "node {i}");
+        assert_eq!(node.ledger().account(&key.address()).unwrap().sequence, 1, "nonce 0 is sequence 1");
+    }
+    // The same bytes again are a replay the ledger refuses (the nonce is used).
+    assert!(net.sim_mut().node_mut(0).service_mut().submit_tx(NodeTx::eth_body(&raw)).is_err());
+    assert!(net.state_roots_agree() && net.balances_agree());
+}
