@@ -460,6 +460,13 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
     let keys =
         Localnet::new(opts.validators, opts.guardians, opts.accounts + 1 + MICROPAYMENT_PEERS, opts.seed)
             .map_err(NodeError::from)?;
+    if opts.progress {
+        // As local Ethereum dev chains do: the funded dev accounts, keys included (public:
+        // keccak256("meshcast-dev-" ‖ i)), for wallets and scripts.
+        for (i, k) in keys.dev.iter().enumerate() {
+            eprintln!("dev account {i}: {:#x} key 0x{}", k.address(), hex::encode(k.to_bytes()));
+        }
+    }
     let mut pool = PoolLoad::new(opts.accounts);
     let mut seqs = vec![1u64; opts.accounts];
     let mut rng = opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

@@ -28,6 +28,16 @@ pub const CHAIN_ID: &str = "meshcast-localnet";
 /// THETA and TFUEL of each funded account at genesis (whole tokens).
 pub const ACCOUNT_TOKENS: u64 = 1_000_000;
 
+/// Dev accounts every local network funds, as local Ethereum dev chains do (issue 16).
+pub const DEV_ACCOUNTS: usize = 10;
+
+/// The key of dev account `i`: `keccak256("meshcast-dev-" ‖ i)` (ASCII, `i` in decimal),
+/// the same on every local network, so wallets and scripts can import it. `None` for
+/// the (astronomically unlikely) hash that is not a valid secp256k1 key.
+pub fn dev_key(i: usize) -> Option<SecretKey> {
+    SecretKey::from_bytes(keccak256(format!("meshcast-dev-{i}").as_bytes()).to_fixed_bytes()).ok()
+}
+
 /// A local network's genesis and every key in it. Validators and guardians are listed in
 /// their set order (holder address ascending), so index `i` here is index `i` of the
 /// ledger's validator or guardian set.
@@ -38,8 +48,10 @@ pub struct Localnet {
     pub validators: Vec<NodeKeys>,
     /// Guardian keys, in guardian-set order.
     pub guardians: Vec<NodeKeys>,
-    /// Funded account keys.
+    /// Funded account keys (the workload's).
     pub accounts: Vec<SecretKey>,
+    /// The [`DEV_ACCOUNTS`] dev account keys ([`dev_key`]), funded like the others.
+    pub dev: Vec<SecretKey>,
 }
 
 impl std::fmt::Debug for Localnet {
@@ -100,10 +112,12 @@ impl Localnet {
             bls_pubkey: hex(&k.bls.public_key().to_bytes()),
             bls_pop: hex(&k.bls.prove_possession().to_bytes()),
         };
+        let dev: Vec<SecretKey> = (0..DEV_ACCOUNTS).filter_map(dev_key).collect();
         let genesis = Genesis {
             chain_id: CHAIN_ID.into(),
             accounts: akeys
                 .iter()
+                .chain(&dev)
                 .map(|k| GenesisAccount {
                     address: hex(k.address().as_bytes()),
                     theta: amount.clone(),
@@ -114,7 +128,7 @@ impl Localnet {
             validators: vkeys.iter().map(|k| stake(k, cfg.min_validator_stake)).collect(),
             guardians: gkeys.iter().map(|k| stake(k, cfg.min_guardian_stake)).collect(),
         };
-        Ok(Localnet { genesis, validators: vkeys, guardians: gkeys, accounts: akeys })
+        Ok(Localnet { genesis, validators: vkeys, guardians: gkeys, accounts: akeys, dev })
     }
 
     /// The ledger rules of local networks: Theta's, on [`CHAIN_ID`].

@@ -258,3 +258,18 @@ fn an_ethereum_wallets_transfer_settles_on_every_node() {
     assert!(net.sim_mut().node_mut(0).service_mut().submit_tx(NodeTx::eth_body(&raw)).is_err());
     assert!(net.state_roots_agree() && net.balances_agree());
 }
+
+#[test]
+fn dev_accounts_are_the_wallet_known_keys_and_are_funded() {
+    use meshcast_node::localnet::{DEV_ACCOUNTS, dev_key};
+    // keccak256("meshcast-dev-0") is the key eth-account signed the ledger's Ethereum
+    // fixtures with (crates/ledger/tests/fixtures/gen_eth_vectors.py).
+    let expected: Address = "0x888dc41e01c3d9a2df805bce9cd5d8352e4dae81".parse().unwrap();
+    assert_eq!(dev_key(0).unwrap().address(), expected);
+    let net = memory_net(SimnetConfig { guardians: 0, rate: 0, micropayment: false, ..small(3) });
+    assert_eq!(net.localnet().dev.len(), DEV_ACCOUNTS);
+    for k in &net.localnet().dev {
+        let a = net.node(0).ledger().account(&k.address()).unwrap();
+        assert!(!a.coins.tfuel_wei.is_zero() && !a.coins.theta_wei.is_zero());
+    }
+}
