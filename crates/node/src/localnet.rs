@@ -1,16 +1,18 @@
 //! A local network's genesis and keys, derived from one seed: validators and guardians
-//! (staked at genesis, real BLS keys with proofs of possession) and funded accounts,
+//! (staked at genesis, real BLS keys with proofs of possession), funded accounts and the
+//! fixed dev accounts ([`dev_key`]),
 //! for simulations and tests ([`crate::service`], `examples/simnet.rs`).
 //!
 //! Keys are **deterministic and public** (anyone with the seed has them): for local
 //! networks only.
 //!
 //! ```
-//! use meshcast_node::localnet::Localnet;
+//! use meshcast_node::localnet::{DEV_ACCOUNTS, Localnet};
 //!
 //! let net = Localnet::new(4, 2, 10, 7)?;
 //! assert_eq!(net.validators.len(), 4);
-//! assert_eq!(net.genesis.accounts.len(), 10);
+//! // The workload's 10 accounts and the dev accounts.
+//! assert_eq!(net.genesis.accounts.len(), 10 + DEV_ACCOUNTS);
 //! # Ok::<(), ledger::ExecError>(())
 //! ```
 
