@@ -413,6 +413,13 @@ pub enum Call {
     /// `eth_getTransactionReceipt [hash]`: once executed on this node (since its process
     /// started), a receipt; else null.
     Receipt(H256),
+    /// `eth_getBlockByNumber [tag | hex, full]`: a stored block, or null.
+    BlockByNumber(BlockTag, bool),
+    /// `eth_getBlockByHash [hash, full]`: a stored block, or null.
+    BlockByHash(H256, bool),
+    /// `eth_getTransactionByHash [hash]`: a transaction executed on this node (since its
+    /// process started), or null.
+    TransactionByHash(H256),
 }
 
 /// The block an `eth_` state query reads.
@@ -434,6 +441,20 @@ fn address_param(params: &Value, i: usize) -> Result<Address, RpcError> {
     let a: [u8; 20] =
         b.try_into().map_err(|_| RpcError::invalid_params("address: expected 20 bytes".to_string()))?;
     Ok(Address::from(a))
+}
+
+fn hash_param(params: &Value, i: usize) -> Result<H256, RpcError> {
+    let b = hex_param(params, i, "hash")?;
+    let a: [u8; 32] =
+        b.try_into().map_err(|_| RpcError::invalid_params("hash: expected 32 bytes".to_string()))?;
+    Ok(H256::from(a))
+}
+
+fn full_param(params: &Value, i: usize) -> Result<bool, RpcError> {
+    match params.as_array().and_then(|a| a.get(i)) {
+        None => Ok(false),
+        Some(v) => v.as_bool().ok_or_else(|| RpcError::invalid_params("full: expected a boolean")),
+    }
 }
 
 fn block_param(params: &Value, i: usize) -> Result<BlockTag, RpcError> {
@@ -525,18 +546,104 @@ pub fn parse_call(method: &str, params: &Value) -> Result<Call, RpcError> {
             }
             Ok(Call::SendRaw(raw))
         }
-        "eth_getTransactionReceipt" => {
-            let b = hex_param(params, 0, "hash")?;
-            let a: [u8; 32] =
-                b.try_into().map_err(|_| RpcError::invalid_params("hash: expected 32 bytes".to_string()))?;
-            Ok(Call::Receipt(H256::from(a)))
+        "eth_getTransactionReceipt" => Ok(Call::Receipt(hash_param(params, 0)?)),
+        "eth_getTransactionByHash" => Ok(Call::TransactionByHash(hash_param(params, 0)?)),
+        "eth_getBlockByNumber" => {
+            if params.as_array().is_none_or(|a| a.is_empty()) {
+                return Err(RpcError::invalid_params("block: missing"));
+            }
+            Ok(Call::BlockByNumber(block_param(params, 0)?, full_param(params, 1)?))
         }
+        "eth_getBlockByHash" => Ok(Call::BlockByHash(hash_param(params, 0)?, full_param(params, 1)?)),
         m => Err(RpcError::method_not_found(m)),
     }
 }
 
 fn hex_u256(v: primitives::U256) -> String {
     format!("{v:#x}")
+}
+
+/// The transactions of a stored block: `(hash, decoded)` in payload order.
+fn block_txs<S: Storage>(
+    svc: &crate::service::NodeService<S>,
+    record: &crate::storage::BlockRecord,
+) -> (mlbft_core::Block, Vec<(H256, crate::tx::NodeTx)>) {
+    let cfg = svc.config();
+    let Ok(block) = mlbft_core::Block::decode(&record.bytes, cfg.consensus.max_payload) else {
+        return (mlbft_core::Block::genesis(), Vec::new());
+    };
+    let txs = crate::service::decode_payload(&block.payload, cfg.max_block_txs)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|b| crate::tx::NodeTx::decode(b, crate::service::MAX_TX_BYTES).ok())
+        .filter_map(|t| t.hash(&cfg.ledger.chain_id).ok().map(|h| (h, t)))
+        .collect();
+    (block, txs)
+}
+
+/// A transaction as Ethereum clients read it (Theta transactions with the fields they
+/// share: sender, nonce = sequence − 1).
+fn tx_json(hash: H256, tx: &crate::tx::NodeTx, at: Option<(u64, H256, usize)>) -> Value {
+    let mut v = match tx {
+        crate::tx::NodeTx::Eth(t) => json!({
+            "hash": hex0x(hash.as_bytes()),
+            "from": format!("{:#x}", t.from),
+            "to": t.to.map(|a| format!("{a:#x}")),
+            "nonce": format!("{:#x}", t.nonce),
+            "value": hex_u256(t.value),
+            "gas": format!("{:#x}", t.gas),
+            "gasPrice": hex_u256(t.max_fee_per_gas),
+            "input": hex0x(&t.data),
+            "chainId": t.chain_id.map(|c| format!("{c:#x}")),
+            "type": match t.kind { ledger::eth::EthTxKind::Eip1559 => "0x2", _ => "0x0" },
+        }),
+        crate::tx::NodeTx::Theta(_) => {
+            let (from, seq) = tx.sequence().unwrap_or_default();
+            json!({
+                "hash": hex0x(hash.as_bytes()),
+                "from": format!("{from:#x}"),
+                "nonce": format!("{:#x}", seq.saturating_sub(1)),
+                "input": "0x",
+                "theta": true,
+            })
+        }
+    };
+    if let (Some((height, block, index)), Some(o)) = (at, v.as_object_mut()) {
+        o.insert("blockNumber".into(), json!(format!("{height:#x}")));
+        o.insert("blockHash".into(), json!(hex0x(block.as_bytes())));
+        o.insert("transactionIndex".into(), json!(format!("{index:#x}")));
+    }
+    v
+}
+
+/// A stored block as Ethereum clients read it. Blocks carry no timestamp (consensus
+/// time is logical): `timestamp` is 0.
+fn block_json<S: Storage>(
+    svc: &crate::service::NodeService<S>,
+    record: &crate::storage::BlockRecord,
+    full: bool,
+) -> Value {
+    let (block, txs) = block_txs(svc, record);
+    let transactions: Vec<Value> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, (h, t))| {
+            if full {
+                tx_json(*h, t, Some((record.height, record.hash, i)))
+            } else {
+                json!(hex0x(h.as_bytes()))
+            }
+        })
+        .collect();
+    json!({
+        "number": format!("{:#x}", record.height),
+        "hash": hex0x(record.hash.as_bytes()),
+        "parentHash": hex0x(block.parent.as_bytes()),
+        "stateRoot": hex0x(record.state_root.as_bytes()),
+        "timestamp": "0x0",
+        "gasUsed": format!("{:#x}", TRANSFER_GAS * txs.len() as u64),
+        "transactions": transactions,
+    })
 }
 
 /// The account `a` at `tag` on the node.
@@ -645,6 +752,34 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
                 "effectiveGasPrice": hex_u256((fee + gas - 1) / gas),
                 "logs": [],
             }))
+        }
+        Call::BlockByNumber(tag, full) => {
+            let height = match tag {
+                BlockTag::Settled => svc.height(),
+                BlockTag::Finalized => svc.ledger().last_finalized().unwrap_or(0),
+                BlockTag::Height(h) => h,
+            };
+            let record =
+                svc.with_storage(|s| s.block(height)).map_err(|e| RpcError::internal(e.to_string()))?;
+            Ok(record.map_or(Value::Null, |r| block_json(svc, &r, full)))
+        }
+        Call::BlockByHash(hash, full) => {
+            let record = svc
+                .with_storage(|s| s.height_of(&hash).and_then(|h| h.map_or(Ok(None), |h| s.block(h))))
+                .map_err(|e| RpcError::internal(e.to_string()))?;
+            Ok(record.map_or(Value::Null, |r| block_json(svc, &r, full)))
+        }
+        Call::TransactionByHash(hash) => {
+            let Some(height) = svc.stats().tx_heights.get(&hash).copied() else { return Ok(Value::Null) };
+            let Some(record) = svc.with_storage(|s| s.block(height).ok().flatten()) else {
+                return Ok(Value::Null);
+            };
+            let (_, txs) = block_txs(svc, &record);
+            Ok(txs
+                .iter()
+                .enumerate()
+                .find(|(_, (h, _))| *h == hash)
+                .map_or(Value::Null, |(i, (h, t))| tx_json(*h, t, Some((height, record.hash, i)))))
         }
     }
 }
@@ -788,6 +923,13 @@ mod tests {
         assert_eq!(code("eth_sendRawTransaction", json!([])), -32602);
         assert_eq!(code("eth_sendRawTransaction", json!(["0x"])), -32602);
         assert_eq!(code("eth_getTransactionReceipt", json!(["0x00"])), -32602);
+        assert_eq!(code("eth_getBlockByNumber", json!([])), -32602);
+        assert_eq!(code("eth_getBlockByNumber", json!(["latest", "yes"])), -32602);
+        assert_eq!(code("eth_getBlockByHash", json!(["0x12", false])), -32602);
+        assert_eq!(
+            parse_call("eth_getBlockByNumber", &json!(["0x2", true])).unwrap(),
+            Call::BlockByNumber(BlockTag::Height(2), true)
+        );
         assert_eq!(code("eth_getBalance", json!(["0x12"])), -32602);
         assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "newest"])), -32602);
         assert_eq!(code("eth_getBalance", json!([format!("0x{}", "ab".repeat(20)), "0xzz"])), -32602);
@@ -834,6 +976,21 @@ mod tests {
         let e = execute(&mut h, Call::SendRaw(vec![0x02, 0x01])).unwrap_err();
         assert_eq!(e.code, ERR_TX_REFUSED);
         assert_eq!(execute(&mut h, Call::Receipt(H256::repeat_byte(1))).unwrap(), Value::Null);
+        assert_eq!(execute(&mut h, Call::TransactionByHash(H256::repeat_byte(1))).unwrap(), Value::Null);
+        // The genesis block, by number and by hash; an unknown one is null.
+        let g = execute(&mut h, Call::BlockByNumber(BlockTag::Height(0), true)).unwrap();
+        assert_eq!(g["number"], json!("0x0"));
+        assert_eq!(g["transactions"], json!([]));
+        assert_eq!(g["stateRoot"], json!(hex0x(h.service.ledger().root().as_bytes())));
+        let hash = mlbft_core::Block::genesis().hash();
+        assert_eq!(g["hash"], json!(hex0x(hash.as_bytes())));
+        assert_eq!(execute(&mut h, Call::BlockByHash(hash, false)).unwrap(), g);
+        assert_eq!(
+            execute(&mut h, Call::BlockByNumber(BlockTag::Settled, false)).unwrap()["number"],
+            json!("0x0")
+        );
+        assert_eq!(execute(&mut h, Call::BlockByNumber(BlockTag::Height(99), false)).unwrap(), Value::Null);
+        assert_eq!(execute(&mut h, Call::BlockByHash(H256::repeat_byte(7), false)).unwrap(), Value::Null);
     }
 
     #[test]

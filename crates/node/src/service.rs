@@ -608,6 +608,11 @@ impl<S: Storage> NodeService<S> {
         self.machine.finalized().height
     }
 
+    /// The node's configuration.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
     /// Reads the node's storage (blocks, consensus state, metadata).
     pub fn with_storage<R>(&self, f: impl FnOnce(&S) -> R) -> R {
         self.ledger.store().with_base(f)
