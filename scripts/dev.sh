@@ -12,7 +12,25 @@ APT_PACKAGES=(
   build-essential pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavfilter-dev ffmpeg
   libfontconfig1-dev fonts-dejavu-core
+  python3-pip
 )
+
+# The Ethereum client libraries of the node's web3 test (crates/node/tests/eth_client.rs),
+# pinned, under the cache directory (not the system's Python). If they cannot be
+# installed (no network), that one test says so and skips; the rest runs.
+eth_client_setup() {
+  local dir="$HOME/.cache/meshcast/pyeth"
+  local check=(python3 -c "import web3, eth_account")
+  if ! PYTHONPATH="$dir" "${check[@]}" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check --no-warn-conflicts \
+      --target "$dir" eth-account==0.14.0 web3==7.6.0 >/dev/null 2>&1 || true
+  fi
+  if PYTHONPATH="$dir" "${check[@]}" 2>/dev/null; then
+    export MESHCAST_PYETH="$dir" MESHCAST_REQUIRE_ETH_CLIENT=1
+  else
+    echo "note: web3 / eth-account not installed: the web3 client test will skip" >&2
+  fi
+}
 
 setup() {
   local missing=()
@@ -45,6 +63,7 @@ case "${1:-}" in
     ;;
   test)
     setup
+    eth_client_setup
     cargo test --workspace --locked
     ;;
   *)
