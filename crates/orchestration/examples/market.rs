@@ -12,6 +12,7 @@
 //! `tampered_accepted`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "market/scenario.rs"]
 mod scenario;
 
 use scenario::{FailPick, Kind, Params, SelectorKind};
