@@ -531,15 +531,7 @@ fn segment_coarse_psnr(
     let thumbs: Vec<Plane> = reference[..n].iter().map(|f| thumbnail(&f.y, factor)).collect();
     let (mut out, mut own) = (0.0, 0.0);
     for i in 0..n {
-        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
-        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
-            if j < n {
-                let m = mse(&reference[j].y, &rendition[i].y)?;
-                if m < best.0 {
-                    best = (m, j);
-                }
-            }
-        }
+        let best = best_match(reference, &rendition[i].y, i, n)?;
         out += mse(&thumbs[best.1], &thumbnail(&rendition[i].y, factor))?;
         own += mse(&thumbs[i], &thumbnail(&local[i].y, factor))?;
     }
@@ -759,15 +751,7 @@ pub fn perceptual_check(
         // two frames (consistent shifts are the alignment and frozen detectors' job).
         // The match is decided on luma MSE alone (the PSNR order); the full quality
         // measures are computed once, for the matched frame.
-        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
-        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
-            if j < n {
-                let m = mse(&reference[j].y, &rendition[i].y)?;
-                if m < best.0 {
-                    best = (m, j);
-                }
-            }
-        }
+        let best = best_match(reference, &rendition[i].y, i, n)?;
         let matched = best.1;
         let q = quality(&reference[matched], &rendition[i], t)?;
         let fm = FrameMetrics {
@@ -919,15 +903,7 @@ fn fine_detail_check(
         if rendition[i].y.width != reference[i].y.width || rendition[i].y.height != reference[i].y.height {
             continue;
         }
-        let mut best = (mse(&reference[i].y, &rendition[i].y)?, i);
-        for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
-            if j < n {
-                let m = mse(&reference[j].y, &rendition[i].y)?;
-                if m < best.0 {
-                    best = (m, j);
-                }
-            }
-        }
+        let best = best_match(reference, &rendition[i].y, i, n)?;
         let band_ref = fine_band(&reference[best.1].y);
         if fine_energy(&band_ref) < t.fine_min_reference_energy {
             continue;
@@ -966,4 +942,21 @@ fn fine_detail_check(
         report.faults.push(Fault::FineDetailLoss { rendition: r, frame, score_e4 });
     }
     Ok(())
+}
+
+/// The reference frame within two of `i` (of the first `n`) whose luma is closest to
+/// `frame` (the lowest MSE; `i` itself on ties): encoders may round frame-rate conversion
+/// differently, and consistent shifts are the alignment and frozen detectors' job.
+/// Returns `(mse, index)`.
+fn best_match(reference: &[Frame], frame: &Plane, i: usize, n: usize) -> Result<(f64, usize), Error> {
+    let mut best = (mse(&reference[i].y, frame)?, i);
+    for j in [i.wrapping_sub(2), i.wrapping_sub(1), i + 1, i + 2] {
+        if j < n {
+            let m = mse(&reference[j].y, frame)?;
+            if m < best.0 {
+                best = (m, j);
+            }
+        }
+    }
+    Ok(best)
 }
