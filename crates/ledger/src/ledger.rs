@@ -294,19 +294,22 @@ impl<S: NodeStore> Ledger<S> {
     /// With no block open, it checks against the start of the next block (the committed
     /// state plus the stakes returned at `height + 1`).
     pub fn check_tx(&self, tx: &Transaction) -> Result<TxReceipt, ExecError> {
+        let committees = self.slash_committees(self.next_height(), tx)?;
+        self.dry_run(|view, height| exec::apply(view, &self.config, height, tx, Sigs::Check, &committees))
+    }
+
+    /// Runs `rule` for the next transaction without keeping anything: over the open
+    /// block, or, with none open, over the start of the next block.
+    fn dry_run(
+        &self,
+        rule: impl FnOnce(&mut View<'_, S>, u64) -> Result<TxReceipt, ExecError>,
+    ) -> Result<TxReceipt, ExecError> {
+        let height = self.next_height();
         match &self.block {
-            Some(_) => {
-                let height = self.next_height();
-                let committees = self.slash_committees(height, tx)?;
-                let mut view = self.view();
-                exec::apply(&mut view, &self.config, height, tx, Sigs::Check, &committees)
-            }
+            Some(_) => rule(&mut self.view(), height),
             None => {
-                let height = self.next_height();
                 let (writes, _) = self.block_start(height)?;
-                let committees = self.slash_committees(height, tx)?;
-                let mut view = View::new(&self.store, &self.trie, &writes);
-                exec::apply(&mut view, &self.config, height, tx, Sigs::Check, &committees)
+                rule(&mut View::new(&self.store, &self.trie, &writes), height)
             }
         }
     }
@@ -408,14 +411,7 @@ impl<S: NodeStore> Ledger<S> {
     /// What a mempool asks of an Ethereum transfer ([`Ledger::check_tx`]'s twin): would it
     /// execute now? Changes nothing.
     pub fn check_eth(&self, tx: &crate::eth::EthTransaction) -> Result<TxReceipt, ExecError> {
-        match &self.block {
-            Some(_) => exec::eth_transfer(&mut self.view(), &self.config, tx),
-            None => {
-                let (writes, _) = self.block_start(self.next_height())?;
-                let mut view = View::new(&self.store, &self.trie, &writes);
-                exec::eth_transfer(&mut view, &self.config, tx)
-            }
-        }
+        self.dry_run(|view, _| exec::eth_transfer(view, &self.config, tx))
     }
 
     /// Drops the open block and everything it wrote.
