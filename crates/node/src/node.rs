@@ -559,6 +559,13 @@ pub fn parse_call(method: &str, params: &Value) -> Result<Call, RpcError> {
     }
 }
 
+/// The wei per gas at which a 21,000-gas transfer covers the ledger's transfer fee
+/// (rounded up).
+fn gas_price(config: &ledger::LedgerConfig) -> primitives::U256 {
+    let gas = primitives::U256::from(TRANSFER_GAS);
+    (config.send_min_fee(2) + gas - 1) / gas
+}
+
 fn hex_u256(v: primitives::U256) -> String {
     format!("{v:#x}")
 }
@@ -725,11 +732,7 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
         Call::ClientVersion => Ok(json!(concat!("meshcast/v", env!("CARGO_PKG_VERSION")))),
         Call::BlockNumber => Ok(json!(format!("{:#x}", svc.height()))),
         Call::Syncing => Ok(json!(false)),
-        Call::GasPrice => {
-            let fee = svc.ledger().config().send_min_fee(2);
-            let gas = primitives::U256::from(TRANSFER_GAS);
-            Ok(json!(hex_u256((fee + gas - 1) / gas)))
-        }
+        Call::GasPrice => Ok(json!(hex_u256(gas_price(svc.ledger().config())))),
         Call::EstimateGas => Ok(json!(format!("{TRANSFER_GAS:#x}"))),
         Call::Balance(a, tag) => Ok(json!(hex_u256(account_at(svc, &a, tag)?.coins.tfuel_wei))),
         Call::TransactionCount(a, tag) => Ok(json!(format!("{:#x}", account_at(svc, &a, tag)?.sequence))),
@@ -740,8 +743,6 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
         Call::Receipt(hash) => {
             let Some(height) = svc.stats().tx_heights.get(&hash).copied() else { return Ok(Value::Null) };
             let block = svc.with_storage(|s| s.block(height).ok().flatten().map(|b| b.hash));
-            let fee = svc.ledger().config().send_min_fee(2);
-            let gas = primitives::U256::from(TRANSFER_GAS);
             Ok(json!({
                 "transactionHash": hex0x(hash.as_bytes()),
                 "blockNumber": format!("{height:#x}"),
@@ -749,7 +750,7 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
                 "status": "0x1",
                 "gasUsed": format!("{TRANSFER_GAS:#x}"),
                 "cumulativeGasUsed": format!("{TRANSFER_GAS:#x}"),
-                "effectiveGasPrice": hex_u256((fee + gas - 1) / gas),
+                "effectiveGasPrice": hex_u256(gas_price(svc.ledger().config())),
                 "logs": [],
             }))
         }
