@@ -13,6 +13,7 @@ pub mod ledger_targets;
 pub mod micropool_targets;
 pub mod mlbft_targets;
 pub mod mpt_refcount_targets;
+pub mod node_targets;
 pub mod orchestration_targets;
 pub mod pm_tickets_targets;
 pub mod primitives_targets;

@@ -3,7 +3,7 @@
 
 use meshcast_fuzz::{
     bls_gossip_targets, ledger_eth_targets, ledger_targets, micropool_targets, mlbft_targets,
-    mpt_refcount_targets, orchestration_targets, pm_tickets_targets, primitives_targets, smoke,
+    mpt_refcount_targets, node_targets, orchestration_targets, pm_tickets_targets, primitives_targets, smoke,
     tracker_geo_targets, transcode_verify_targets,
 };
 
@@ -162,4 +162,10 @@ fn orchestration_messages_never_panic() {
     let seeds = orchestration_targets::seeds();
     assert_eq!(seeds.len(), 5);
     assert!(smoke(orchestration_targets::message, &seeds, 3_000, 41) > 3_000);
+}
+
+#[test]
+fn node_gossip_intake_never_panics_and_answers_every_message() {
+    let seeds = node_targets::seeds();
+    assert!(smoke(node_targets::gossip, &seeds, 1_000, 37) > 1_000);
 }

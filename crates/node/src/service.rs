@@ -312,7 +312,7 @@ pub fn encode_payload(txs: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Decodes a block payload into transaction byte strings: at most `max_txs`, each at
-/// most [`MAX_TX_BYTES`]; `None` if it is not such a list.
+/// most [`MAX_TX_BYTES`], in the canonical encoding; `None` if it is not such a list.
 pub fn decode_payload(payload: &[u8], max_txs: usize) -> Option<Vec<Vec<u8>>> {
     let r = Rlp::new(payload);
     let info = r.payload_info().ok()?;
@@ -324,7 +324,9 @@ pub fn decode_payload(payload: &[u8], max_txs: usize) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     let mut out = Vec::with_capacity(n);
-    for item in r.iter() {
+    for i in 0..n {
+        // `at`, not `iter`: the iterator ends quietly at a malformed item.
+        let item = r.at(i).ok()?;
         if !item.is_data() {
             return None;
         }
@@ -334,7 +336,8 @@ pub fn decode_payload(payload: &[u8], max_txs: usize) -> Option<Vec<Vec<u8>>> {
         }
         out.push(b.to_vec());
     }
-    Some(out)
+    // One encoding per payload: a proposer cannot make the same block in two forms.
+    (encode_payload(&out) == payload).then_some(out)
 }
 
 /// The node's consensus [`Context`]: the genesis sets and our key (a
@@ -1264,6 +1267,10 @@ mod tests {
         let big = encode_payload(&[vec![0u8; MAX_TX_BYTES + 1]]);
         assert_eq!(decode_payload(&big, 2), None, "a transaction over the limit");
         assert_eq!(decode_payload(&encode_payload(&[]), 2), Some(Vec::new()));
+        // A list whose item overruns it (found by the node_gossip fuzz target: it used to
+        // decode as an empty block), and a non-minimal length prefix.
+        assert_eq!(decode_payload(&[0xc3, 0x84, 1, 2], 2), None);
+        assert_eq!(decode_payload(&[0xf8, 0x02, 0x81, 0x05], 2), None);
     }
 
     #[test]
