@@ -510,3 +510,54 @@ pub fn state_proof_seeds() -> Vec<Vec<u8>> {
         .map(|i| source.prove_account(0, &Address::repeat_byte(*i)).expect("proof").encode())
         .collect()
 }
+
+/// A ticket broker transaction (`ledger::tickets`) from untrusted bytes: canonical round
+/// trip, then the signature check and the id.
+pub fn ticket_transaction(data: &[u8]) {
+    use ledger::tickets::{MAX_TICKET_TX_BYTES, TicketTx};
+    if let Ok(tx) = TicketTx::decode(data, MAX_TICKET_TX_BYTES) {
+        assert_eq!(tx.encode(), data, "ticket transaction decoding must be canonical");
+        let _ = tx.verify("privatenet");
+        assert_eq!(tx.id("privatenet"), primitives::keccak256(tx.sign_bytes("privatenet")));
+    }
+}
+
+/// Seeds: one signed ticket transaction of every operation (the redemption carries a
+/// signed winning ticket).
+pub fn ticket_seeds() -> Vec<Vec<u8>> {
+    use ledger::tickets::{TicketOp, TicketTx};
+    let a = SecretKey::from_bytes([5u8; 32]).expect("valid key");
+    let b = SecretKey::from_bytes([6u8; 32]).expect("valid key");
+    let fee = Coins::new(U256::zero(), U256::from(300_000_000_000_000_000u64));
+    let rand = primitives::H256::repeat_byte(3);
+    let ticket = pm_tickets::Ticket {
+        recipient: b.address(),
+        sender: a.address(),
+        face_value: U256::from(10u64).pow(U256::from(18u64)),
+        win_prob: U256::MAX,
+        sender_nonce: 1,
+        recipient_rand_hash: pm_tickets::rand_hash(&rand),
+        expiration_params: pm_tickets::TicketExpirationParams {
+            creation_round: 4,
+            creation_round_block_hash: primitives::H256::repeat_byte(8),
+        },
+    };
+    let sig = ticket.sign(&a).expect("sender key");
+    let redeem = TicketOp::Redeem(Box::new(pm_tickets::SignedTicket { ticket, sig, recipient_rand: rand }));
+    let deposit = U256::from(5u64) * fee.tfuel_wei;
+    let ops = [
+        (&a, Coins::new(U256::zero(), deposit), TicketOp::Fund { deposit }),
+        (&a, Coins::zero(), TicketOp::Unlock),
+        (&a, Coins::zero(), TicketOp::CancelUnlock),
+        (&a, Coins::zero(), TicketOp::Withdraw),
+        (&b, Coins::zero(), redeem),
+    ];
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, (key, coins, op))| {
+            let mut tx = TicketTx { fee, input: TxInput::new(key.address(), coins, i as u64 + 1), op };
+            tx.sign("privatenet", key).expect("own key");
+            tx.encode()
+        })
+        .collect()
+}

@@ -51,6 +51,14 @@ fn ledger_decoders_never_panic() {
 }
 
 #[test]
+fn ledger_ticket_decoder_never_panics() {
+    let seeds = ledger_targets::ticket_seeds();
+    let limit = ledger::tickets::MAX_TICKET_TX_BYTES;
+    assert!(seeds.iter().all(|s| ledger::tickets::TicketTx::decode(s, limit).is_ok()));
+    assert!(smoke(ledger_targets::ticket_transaction, &seeds, 3_000, 24) > 3_000);
+}
+
+#[test]
 fn ledger_execution_keeps_its_invariants() {
     let seeds = ledger_targets::execution_seeds();
     // The seeds get past the signatures: every seed transaction is accepted.

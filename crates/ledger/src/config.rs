@@ -51,6 +51,8 @@ pub struct LedgerConfig {
     /// Theta's eth-rpc-adaptor ids, 361 for `mainnet`, 365 for `testnet`, 366 for
     /// `privatenet` and any other chain.
     pub eth_chain_id: u64,
+    /// The ticket broker's rounds and periods ([`crate::tickets`]).
+    pub tickets: crate::tickets::TicketConfig,
 }
 
 impl LedgerConfig {
@@ -82,6 +84,7 @@ impl LedgerConfig {
             double_sign_slash_bps: crate::rewards::BASIS_POINTS,
             reporter_reward_bps: 0,
             rewards: crate::rewards::RewardConfig::default(),
+            tickets: crate::tickets::TicketConfig::default(),
         }
     }
 

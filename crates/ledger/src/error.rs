@@ -181,6 +181,19 @@ pub enum ExecError {
         /// The value's length.
         value_len: usize,
     },
+    /// A ticket broker rule refused the transaction (module `tickets`): the broker's
+    /// own error, as `pm-tickets` names it.
+    #[error("ticket broker: {0}")]
+    Ticket(pm_tickets::Error),
+    /// A ticket transaction whose input names other coins than the operation moves
+    /// (a Fund's deposit; none for the others).
+    #[error("ticket transaction input coins {got:?}, the operation moves {expected} TFUEL wei")]
+    TicketInputCoins {
+        /// TFUEL wei the operation moves from the signer (no THETA).
+        expected: U256,
+        /// What the input names.
+        got: Box<crate::tx::Coins>,
+    },
     /// An Ethereum transaction signed for another chain, or for none (pre-EIP-155 legacy,
     /// replayable on every chain: refused).
     #[error("Ethereum transaction for chain {found:?}, this chain is {expected}")]

@@ -25,11 +25,43 @@ use crate::tx::{
 /// ledger computed them from its retained states. Empty for other transactions.
 pub(crate) type Committees = BTreeMap<u64, Committee>;
 
+/// What kind of transaction a receipt is for: a Theta type, or one of meshcast's ticket
+/// broker operations ([`crate::tickets`]), which have no Theta type number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TxKind {
+    /// A Theta wire transaction (an Ethereum transfer executes as a Send).
+    Theta(TxType),
+    /// A ticket broker operation.
+    Ticket(crate::tickets::TicketOpKind),
+}
+
+impl TxKind {
+    /// The snake_case name (`"send"`, `"ticket_redeem"`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            TxKind::Theta(t) => t.name(),
+            TxKind::Ticket(t) => t.name(),
+        }
+    }
+}
+
+impl From<TxType> for TxKind {
+    fn from(t: TxType) -> Self {
+        TxKind::Theta(t)
+    }
+}
+
+impl PartialEq<TxType> for TxKind {
+    fn eq(&self, other: &TxType) -> bool {
+        *self == TxKind::Theta(*other)
+    }
+}
+
 /// What one executed transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxReceipt {
-    /// The transaction's type.
-    pub tx_type: TxType,
+    /// The transaction's kind.
+    pub tx_type: TxKind,
     /// The fee, burned.
     pub fee: Coins,
     /// Burned by a slash the transaction proved (micropool overspend).
@@ -256,7 +288,7 @@ fn send<S: NodeStore + ?Sized>(
         credit(view, &o.address, &o.coins)?;
     }
     view.burn(&tx.fee)?;
-    Ok(TxReceipt { tx_type: TxType::Send, fee: tx.fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::Send.into(), fee: tx.fee, slashed: Coins::zero() })
 }
 
 fn check_purpose(purpose: u8) -> Result<(), ExecError> {
@@ -354,7 +386,7 @@ fn deposit<S: NodeStore + ?Sized>(
     debit_signer(view, &source, acc, &needed)?;
     view.burn(&tx.fee)?;
     let tx_type = if v2.is_some() { TxType::DepositStakeV2 } else { TxType::DepositStake };
-    Ok(TxReceipt { tx_type, fee: tx.fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: tx_type.into(), fee: tx.fee, slashed: Coins::zero() })
 }
 
 /// WithdrawStake (Theta's `WithdrawStakeExecutor`): fee, sequence, a balance covering
@@ -390,7 +422,7 @@ fn withdraw<S: NodeStore + ?Sized>(
     view.put(stake_return_key(return_height, tx.purpose, &holder, &source), vec![1]);
     debit_signer(view, &source, acc, &tx.fee)?;
     view.burn(&tx.fee)?;
-    Ok(TxReceipt { tx_type: TxType::WithdrawStake, fee: tx.fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::WithdrawStake.into(), fee: tx.fee, slashed: Coins::zero() })
 }
 
 /// A stake returned to its source at the start of a block.
@@ -519,7 +551,7 @@ fn slash<S: NodeStore + ?Sized>(
     debit_signer(view, &proposer, acc, &Coins::zero())?;
     let slashed = apply_order(view, &order)?;
     view.put(slashed_key(&order.evidence_key), vec![1]);
-    Ok(TxReceipt { tx_type: TxType::Slash, fee: Coins::zero(), slashed })
+    Ok(TxReceipt { tx_type: TxType::Slash.into(), fee: Coins::zero(), slashed })
 }
 
 /// Applies a verified order; returns what it burned.
@@ -609,7 +641,7 @@ pub(crate) fn mint<S: NodeStore + ?Sized>(
         .checked_add(&Coins::new(U256::zero(), minted))
         .ok_or(ExecError::Overflow { what: "issued supply" })?;
     view.set_supply(&s);
-    Ok(TxReceipt { tx_type: TxType::Coinbase, fee: Coins::zero(), slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::Coinbase.into(), fee: Coins::zero(), slashed: Coins::zero() })
 }
 
 /// The split rule of `resource_id` in force at block `height`, if any. An expired rule
@@ -672,7 +704,7 @@ fn split_rule<S: NodeStore + ?Sized>(
     view.put(split_rule_key(&tx.resource_id), rule.encode());
     debit_signer(view, &initiator, acc, &tx.fee)?;
     view.burn(&tx.fee)?;
-    Ok(TxReceipt { tx_type: TxType::SplitRule, fee: tx.fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::SplitRule.into(), fee: tx.fee, slashed: Coins::zero() })
 }
 
 /// Theta's cap on a reward distribution (`SplitBasisPoint <= 1000`: 10 %).
@@ -707,7 +739,7 @@ fn reward_distribution<S: NodeStore + ?Sized>(
     }
     debit_signer(view, &holder, acc, &tx.fee)?;
     view.burn(&tx.fee)?;
-    Ok(TxReceipt { tx_type: TxType::StakeRewardDistribution, fee: tx.fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::StakeRewardDistribution.into(), fee: tx.fee, slashed: Coins::zero() })
 }
 
 /// The reward distribution rule of `holder`, if any.
@@ -752,5 +784,5 @@ pub(crate) fn eth_transfer<S: NodeStore + ?Sized>(
     credit(view, &to, &Coins::new(U256::zero(), tx.value))?;
     let fee = Coins::new(U256::zero(), fee);
     view.burn(&fee)?;
-    Ok(TxReceipt { tx_type: TxType::Send, fee, slashed: Coins::zero() })
+    Ok(TxReceipt { tx_type: TxType::Send.into(), fee, slashed: Coins::zero() })
 }

@@ -369,6 +369,7 @@ impl<S: NodeStore> Ledger<S> {
             returned.push(exec::return_stake(&mut view, &key)?);
         }
         view.put(HEIGHT_KEY.to_vec(), height.to_be_bytes().to_vec());
+        crate::tickets::begin_block(&mut view, &self.store, self.root, &self.config.tickets, height)?;
         Ok((view.into_writes(), returned))
     }
 
@@ -412,6 +413,33 @@ impl<S: NodeStore> Ledger<S> {
     /// execute now? Changes nothing.
     pub fn check_eth(&self, tx: &crate::eth::EthTransaction) -> Result<TxReceipt, ExecError> {
         self.dry_run(|view, _| exec::eth_transfer(view, &self.config, tx))
+    }
+
+    /// Applies a ticket broker transaction to the open block (atomic; see
+    /// [`crate::tickets`]).
+    pub fn apply_ticket(&mut self, tx: &crate::tickets::TicketTx) -> Result<&TxReceipt, ExecError> {
+        let height = self.block.as_ref().ok_or(ExecError::NoBlockInProgress)?.height;
+        self.in_block(|view, config| crate::tickets::apply(view, config, height, tx))
+    }
+
+    /// What a mempool asks of a ticket transaction: would it execute now? Changes
+    /// nothing.
+    pub fn check_ticket(&self, tx: &crate::tickets::TicketTx) -> Result<TxReceipt, ExecError> {
+        self.dry_run(|view, height| crate::tickets::apply(view, &self.config, height, tx))
+    }
+
+    /// A sender's ticket broker account in the committed state plus the open block's
+    /// writes.
+    pub fn ticket_sender(&self, sender: &Address) -> Result<crate::tickets::TicketSender, ExecError> {
+        crate::tickets::sender(&self.view(), sender)
+    }
+
+    /// The ticket broker's round at the committed height and its recorded block hash
+    /// (what a recipient puts in its tickets' expiration params); `None` before the
+    /// round's first block.
+    pub fn ticket_round(&self) -> Result<(u64, Option<H256>), ExecError> {
+        let round = self.config.tickets.round_of(self.height);
+        Ok((round, crate::tickets::round_hash(&self.view(), round)?))
     }
 
     /// Drops the open block and everything it wrote.

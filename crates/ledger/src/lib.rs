@@ -165,6 +165,7 @@ mod sign;
 pub mod slashing;
 pub mod snapshot;
 pub mod state;
+pub mod tickets;
 mod tx;
 
 pub use config::{
@@ -172,7 +173,7 @@ pub use config::{
     THETA_RETURN_LOCKING_PERIOD,
 };
 pub use error::{Error, ExecError};
-pub use exec::{ReturnedStake, TxReceipt, check_shape, verify_signatures};
+pub use exec::{ReturnedStake, TxKind, TxReceipt, check_shape, verify_signatures};
 pub use genesis::{Genesis, GenesisAccount, GenesisStake, MAX_GENESIS_BYTES};
 pub use ledger::{BlockContext, BlockOutcome, Finality, Ledger, PruningPolicy, verify_batch};
 pub use rewards::{

@@ -153,7 +153,7 @@ fn finish<S: NodeStore + ?Sized>(
         s.slashed = s.slashed.checked_add(&slashed).ok_or(ExecError::Overflow { what: "slashed supply" })?;
         view.set_supply(&s);
     }
-    Ok(TxReceipt { tx_type, fee, slashed })
+    Ok(TxReceipt { tx_type: tx_type.into(), fee, slashed })
 }
 
 pub(crate) fn apply<S: NodeStore + ?Sized>(

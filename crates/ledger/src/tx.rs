@@ -553,7 +553,7 @@ impl Transaction {
     }
 }
 
-fn put_coins(s: &mut RlpStream, c: &Coins) {
+pub(crate) fn put_coins(s: &mut RlpStream, c: &Coins) {
     s.begin_list(2);
     s.append(&c.theta_wei);
     s.append(&c.tfuel_wei);
@@ -566,7 +566,7 @@ pub(crate) fn put_signature(s: &mut RlpStream, sig: Option<&Signature>) {
     };
 }
 
-fn put_input(s: &mut RlpStream, i: &TxInput) {
+pub(crate) fn put_input(s: &mut RlpStream, i: &TxInput) {
     s.begin_list(4);
     s.append(&i.address.as_bytes());
     put_coins(s, &i.coins);
@@ -596,7 +596,7 @@ pub(crate) fn put_stake(s: &mut RlpStream, t: &StakeTx) {
 }
 
 /// Header plus payload length of the first item of `bytes`, checked against `bytes`.
-fn item_len(bytes: &[u8], field: &str) -> Result<usize, Error> {
+pub(crate) fn item_len(bytes: &[u8], field: &str) -> Result<usize, Error> {
     let info = Rlp::new(bytes).payload_info().map_err(|e| Error::rlp(field, e))?;
     let total = info
         .header_len
@@ -611,7 +611,7 @@ fn item_len(bytes: &[u8], field: &str) -> Result<usize, Error> {
     Ok(total)
 }
 
-fn list<'a>(r: &Rlp<'a>, expected: usize, field: &str) -> Result<Vec<Rlp<'a>>, Error> {
+pub(crate) fn list<'a>(r: &Rlp<'a>, expected: usize, field: &str) -> Result<Vec<Rlp<'a>>, Error> {
     let items = any_list(r, field)?;
     if items.len() != expected {
         return Err(Error::WrongItemCount { field: field.to_owned(), expected, got: items.len() });
@@ -635,14 +635,14 @@ fn any_list<'a>(r: &Rlp<'a>, field: &str) -> Result<Vec<Rlp<'a>>, Error> {
     Ok(out)
 }
 
-fn data<'a>(r: &Rlp<'a>, field: &str) -> Result<&'a [u8], Error> {
+pub(crate) fn data<'a>(r: &Rlp<'a>, field: &str) -> Result<&'a [u8], Error> {
     if !r.is_data() {
         return Err(Error::Rlp { field: field.to_owned(), reason: "expected a byte string".into() });
     }
     r.data().map_err(|e| Error::rlp(field, e))
 }
 
-fn uint(r: &Rlp<'_>, field: &str) -> Result<u64, Error> {
+pub(crate) fn uint(r: &Rlp<'_>, field: &str) -> Result<u64, Error> {
     let d = data(r, field)?;
     if d.len() > 8 {
         return Err(Error::IntegerOverflow { field: field.to_owned() });
@@ -657,7 +657,7 @@ fn u8_field(r: &Rlp<'_>, field: &str) -> Result<u8, Error> {
     u8::try_from(uint(r, field)?).map_err(|_| Error::IntegerOverflow { field: field.to_owned() })
 }
 
-fn u256(r: &Rlp<'_>, field: &str) -> Result<U256, Error> {
+pub(crate) fn u256(r: &Rlp<'_>, field: &str) -> Result<U256, Error> {
     let d = data(r, field)?;
     if d.len() > 32 {
         return Err(Error::IntegerOverflow { field: field.to_owned() });
@@ -703,12 +703,12 @@ fn signature(r: &Rlp<'_>, field: &str) -> Result<Option<Signature>, Error> {
         .map_err(|e| Error::BadSignature { field: field.to_owned(), reason: e.to_string() })
 }
 
-fn coins(r: &Rlp<'_>, field: &str) -> Result<Coins, Error> {
+pub(crate) fn coins(r: &Rlp<'_>, field: &str) -> Result<Coins, Error> {
     let f = list(r, 2, field)?;
     Ok(Coins { theta_wei: u256(&f[0], field)?, tfuel_wei: u256(&f[1], field)? })
 }
 
-fn input(r: &Rlp<'_>, field: &str) -> Result<TxInput, Error> {
+pub(crate) fn input(r: &Rlp<'_>, field: &str) -> Result<TxInput, Error> {
     let f = list(r, 4, field)?;
     Ok(TxInput {
         address: address(&f[0], field)?,

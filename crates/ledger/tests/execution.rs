@@ -378,7 +378,7 @@ fn every_type_is_routed_to_its_rule_and_smart_contracts_are_refused() {
         duration: 10,
     });
     // SplitRule executes (tests/split_rule.rs).
-    assert_eq!(l.check_tx(&signed(split, &[1])).map(|r| r.tx_type), Ok(TxType::SplitRule));
+    assert_eq!(l.check_tx(&signed(split, &[1])).map(|r| r.tx_type), Ok(TxType::SplitRule.into()));
     let srd = Transaction::StakeRewardDistribution(StakeRewardDistributionTx {
         fee: tfuel(100),
         holder: TxInput::new(addr(1), tfuel(100), 1),
@@ -386,7 +386,7 @@ fn every_type_is_routed_to_its_rule_and_smart_contracts_are_refused() {
         split_basis_point: 10,
     });
     // StakeRewardDistribution executes (tests/coinbase.rs).
-    assert_eq!(l.check_tx(&signed(srd, &[1])).map(|r| r.tx_type), Ok(TxType::StakeRewardDistribution));
+    assert_eq!(l.check_tx(&signed(srd, &[1])).map(|r| r.tx_type), Ok(TxType::StakeRewardDistribution.into()));
     let sc = Transaction::SmartContract(SmartContractTx {
         from: TxInput::new(addr(1), Coins::zero(), 1),
         to: TxOutput::new(addr(2), Coins::zero()),

@@ -81,12 +81,18 @@ pub struct Summary {
     /// Micropayment settlements (ServicePayments of the caching peers, see
     /// [`MICROPAYMENT_PEERS`]) executed on validator 0.
     pub micropayments_settled: u64,
+    /// Tickets the broadcaster sent the orchestrators.
+    pub tickets_sent: u64,
+    /// Winning tickets the orchestrators received.
+    pub tickets_won: u64,
+    /// Winning tickets redeemed on chain (validator 0 executed the redemption).
+    pub tickets_redeemed: u64,
     /// Wall seconds of the whole run.
     pub wall_s: f64,
 }
 
 impl Summary {
-    /// The one-line JSON object (`tickets_*` are not measured yet: always 0).
+    /// The one-line JSON object.
     pub fn to_json(&self) -> String {
         json!({
             "blocks_settled": self.blocks_settled,
@@ -95,8 +101,9 @@ impl Summary {
             "settle_ms_p50": self.settle_ms_p50,
             "finalize_ms_p50": self.finalize_ms_p50,
             "payments_settled": self.payments_settled,
-            "tickets_won": 0,
-            "tickets_redeemed": 0,
+            "tickets_won": self.tickets_won,
+            "tickets_redeemed": self.tickets_redeemed,
+            "tickets_sent": self.tickets_sent,
             "state_roots_agree": self.state_roots_agree,
             "compared_height": self.compared_height,
             "submitted": self.submitted,
@@ -244,6 +251,8 @@ pub struct NodeStatus {
     pub txs: u64,
     /// Transfers and service payments executed.
     pub payments: u64,
+    /// Winning tickets redeemed.
+    pub tickets_redeemed: u64,
 }
 
 /// `meshcast_status` of `addr`.
@@ -255,6 +264,7 @@ pub fn status(addr: SocketAddr) -> Result<NodeStatus, String> {
         finalized: n("finalized_height"),
         txs: n("txs_executed"),
         payments: n("transfers") + n("service_payments"),
+        tickets_redeemed: n("tickets_redeemed"),
     })
 }
 
@@ -334,7 +344,7 @@ pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetErro
     let init_opts = InitOptions {
         validators: opts.validators,
         guardians: opts.guardians,
-        accounts: opts.accounts + 1 + MICROPAYMENT_PEERS,
+        accounts: workload_accounts(opts.accounts),
         seed: opts.seed,
         checkpoint_interval: opts.checkpoint_interval,
         block_ms: opts.block_ms,
@@ -352,6 +362,12 @@ pub fn start(opts: &LocalnetOptions, dir: &Path) -> Result<Network, LocalnetErro
 
 /// Caching peers paid through the micropayment pool in a localnet run.
 pub const MICROPAYMENT_PEERS: usize = 3;
+
+/// Funded accounts of a run with `accounts` transfer accounts: then the pool's viewer
+/// and caching peers, then the ticket broadcaster and its orchestrators.
+fn workload_accounts(accounts: usize) -> usize {
+    accounts + 1 + MICROPAYMENT_PEERS + 1 + crate::ticket_load::TICKET_ORCHESTRATORS
+}
 
 /// The micropayment workload (Theta's resource-oriented pool, settled on chain): a viewer
 /// account reserves a pool for a stream, then each of [`MICROPAYMENT_PEERS`] caching
@@ -457,9 +473,8 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
             dir.display()
         );
     }
-    let keys =
-        Localnet::new(opts.validators, opts.guardians, opts.accounts + 1 + MICROPAYMENT_PEERS, opts.seed)
-            .map_err(NodeError::from)?;
+    let keys = Localnet::new(opts.validators, opts.guardians, workload_accounts(opts.accounts), opts.seed)
+        .map_err(NodeError::from)?;
     if opts.progress {
         // As local Ethereum dev chains do: the funded dev accounts, keys included (public:
         // keccak256("meshcast-dev-" ‖ i)), for wallets and scripts.
@@ -468,6 +483,8 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         }
     }
     let mut pool = PoolLoad::new(opts.accounts);
+    let mut tickets =
+        crate::ticket_load::TicketLoad::new(&keys, opts.accounts + 1 + MICROPAYMENT_PEERS, opts.seed);
     let mut seqs = vec![1u64; opts.accounts];
     let mut rng = opts.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
     let mut next_rand = move || {
@@ -544,6 +561,9 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         if opts.validators > 0 && (loading || pool.settled < MICROPAYMENT_PEERS as u64 * PoolLoad::ROUNDS) {
             pool.step(&keys, v0);
         }
+        if opts.validators > 0 && (loading || !tickets.idle()) {
+            tickets.step(v0, loading);
+        }
         // Latency samples on validator 0: at most 20 open ones polled per tick.
         let open: Vec<String> =
             samples.iter().filter(|(_, s)| s.1.is_none()).map(|(h, _)| h.clone()).take(20).collect();
@@ -606,7 +626,7 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         if !loading {
             let finalized = last.iter().map(|s| s.finalized).min().unwrap_or(0);
             let drained = last.iter().all(|s| s.txs.saturating_sub(txs0) >= submitted);
-            if (finalized > 0 && drained && samples.is_empty()) || now >= drain_end {
+            if (finalized > 0 && drained && samples.is_empty() && tickets.idle()) || now >= drain_end {
                 break;
             }
         }
@@ -641,6 +661,9 @@ pub fn run(opts: &LocalnetOptions) -> Result<Summary, LocalnetError> {
         compared_height: compared,
         submitted,
         micropayments_settled: pool.settled,
+        tickets_sent: tickets.sent,
+        tickets_won: tickets.won,
+        tickets_redeemed: st[0].tickets_redeemed,
         wall_s: t0.elapsed().as_secs_f64(),
     };
     drop(net);

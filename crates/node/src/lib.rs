@@ -22,7 +22,8 @@
 //! * [`node`]: a node as a process: node directories (`meshcast init`) and the node on
 //!   libp2p with its redb store and JSON-RPC methods (`meshcast run`).
 //! * [`launcher`]: a whole local network as child processes with a workload
-//!   (`meshcast localnet`); see `docs/node.md`.
+//!   (`meshcast localnet`), transfers, a micropayment pool and a broadcaster paying
+//!   orchestrators with tickets redeemed on chain; see `docs/node.md`.
 //!
 //! ```
 //! use meshcast_node::storage::{BlockRecord, MemoryStorage, Storage};
@@ -55,5 +56,6 @@ pub mod rpc;
 pub mod service;
 pub mod simnet;
 pub mod storage;
+mod ticket_load;
 pub mod transport;
 pub mod tx;

@@ -133,9 +133,12 @@ impl Localnet {
         Ok(Localnet { genesis, validators: vkeys, guardians: gkeys, accounts: akeys, dev })
     }
 
-    /// The ledger rules of local networks: Theta's, on [`CHAIN_ID`].
+    /// The ledger rules of local networks: Theta's, on [`CHAIN_ID`], with ticket broker
+    /// rounds of 20 blocks (a few seconds), so a short run sees several.
     pub fn ledger_config() -> LedgerConfig {
-        LedgerConfig::theta(CHAIN_ID)
+        let mut cfg = LedgerConfig::theta(CHAIN_ID);
+        cfg.tickets.round_blocks = 20;
+        cfg
     }
 
     /// A signed Send of `tfuel_wei` TFUEL wei from account `from` (its sequence

@@ -385,6 +385,13 @@ pub enum Call {
     /// `meshcast_tx [hash]`: the height that executed a transaction (since this process
     /// started), or null.
     Tx(H256),
+    /// `meshcast_ticketRound []`: the ticket broker's round at the settled height and its
+    /// recorded block hash (what a ticket's expiration params name), with the broker's
+    /// periods.
+    TicketRound,
+    /// `meshcast_ticketSender [address]`: a sender's ticket broker deposit and withdraw
+    /// round.
+    TicketSender(Address),
     /// `eth_chainId []` (hex), `net_version []` (decimal string): the ledger's Ethereum
     /// chain id (361 / 365 / 366, Theta's eth-rpc-adaptor ids).
     EthChainId {
@@ -498,6 +505,8 @@ pub fn parse_call(method: &str, params: &Value) -> Result<Call, RpcError> {
             Ok(Call::SubmitTx(bytes))
         }
         "meshcast_status" => Ok(Call::Status),
+        "meshcast_ticketRound" => Ok(Call::TicketRound),
+        "meshcast_ticketSender" => Ok(Call::TicketSender(address_param(params, 0)?)),
         "meshcast_account" => {
             let b = hex_param(params, 0, "address")?;
             let a: [u8; 20] = b
@@ -604,7 +613,7 @@ fn tx_json(hash: H256, tx: &crate::tx::NodeTx, at: Option<(u64, H256, usize)>) -
             "chainId": t.chain_id.map(|c| format!("{c:#x}")),
             "type": match t.kind { ledger::eth::EthTxKind::Eip1559 => "0x2", _ => "0x0" },
         }),
-        crate::tx::NodeTx::Theta(_) => {
+        crate::tx::NodeTx::Theta(_) | crate::tx::NodeTx::Ticket(_) => {
             let (from, seq) = tx.sequence().unwrap_or_default();
             json!({
                 "hash": hex0x(hash.as_bytes()),
@@ -698,10 +707,28 @@ pub fn execute<S: Storage>(host: &mut NodeHost<S>, call: Call) -> Result<Value, 
             "txs_executed": svc.stats().txs_executed,
             "transfers": svc.stats().transfers,
             "service_payments": svc.stats().service_payments,
+            "tickets_redeemed": svc.stats().tickets_redeemed,
+            "ticket_funds": svc.stats().ticket_funds,
             "validator": svc.validator_index(),
             "guardian": svc.guardian_index(),
             "fault": svc.fault().map(|f| f.to_string()),
         })),
+        Call::TicketRound => {
+            let (round, hash) = svc.ledger().ticket_round().map_err(|e| RpcError::internal(e.to_string()))?;
+            let t = svc.ledger().config().tickets;
+            Ok(json!({
+                "round": round,
+                "block_hash": hash.map(|h| hex0x(h.as_bytes())),
+                "settled_height": svc.height(),
+                "round_blocks": t.round_blocks,
+                "ticket_validity_rounds": t.ticket_validity_rounds,
+                "unlock_rounds": t.unlock_rounds,
+            }))
+        }
+        Call::TicketSender(a) => {
+            let s = svc.ledger().ticket_sender(&a).map_err(|e| RpcError::internal(e.to_string()))?;
+            Ok(json!({ "deposit": s.deposit.to_string(), "withdraw_round": s.withdraw_round }))
+        }
         Call::Account(a) => {
             let acc = svc.ledger().account(&a).map_err(|e| RpcError::internal(e.to_string()))?;
             Ok(json!({
@@ -920,6 +947,8 @@ mod tests {
         assert_eq!(code("meshcast_stateRoot", json!([-1])), -32602);
         assert_eq!(code("meshcast_tx", json!(["0x00"])), -32602);
         assert_eq!(code("meshcast_nope", json!([])), -32601);
+        assert_eq!(code("meshcast_ticketSender", json!([])), -32602);
+        assert_eq!(code("meshcast_ticketSender", json!(["0x12"])), -32602);
         assert_eq!(code("eth_sendTransaction", json!([])), -32601, "no node-held keys");
         assert_eq!(code("eth_sendRawTransaction", json!([])), -32602);
         assert_eq!(code("eth_sendRawTransaction", json!(["0x"])), -32602);

@@ -208,6 +208,10 @@ pub struct NodeStats {
     pub service_payments: u64,
     /// ReserveFund transactions executed.
     pub reserves: u64,
+    /// Winning tickets redeemed (ticket broker Redeem transactions executed).
+    pub tickets_redeemed: u64,
+    /// Ticket broker deposits funded.
+    pub ticket_funds: u64,
     /// Gossip messages rejected.
     pub gossip_rejected: u64,
     /// Gossip messages dropped unjudged because the node is halted.
@@ -873,6 +877,11 @@ impl<S: Storage> NodeService<S> {
                         NodeTx::Theta(t) => match **t {
                             Transaction::ServicePayment(_) => self.stats.service_payments += 1,
                             Transaction::ReserveFund(_) => self.stats.reserves += 1,
+                            _ => {}
+                        },
+                        NodeTx::Ticket(t) => match t.op {
+                            ledger::tickets::TicketOp::Redeem(_) => self.stats.tickets_redeemed += 1,
+                            ledger::tickets::TicketOp::Fund { .. } => self.stats.ticket_funds += 1,
                             _ => {}
                         },
                         NodeTx::Eth(_) => {}

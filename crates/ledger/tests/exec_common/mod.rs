@@ -144,7 +144,8 @@ pub fn withdraw(source: u8, seq: u64, holder: u8, purpose: u8) -> Transaction {
     signed(Transaction::WithdrawStake(stake_tx(source, seq, holder, purpose, 0, 100)), &[source])
 }
 
-/// Σ balances + Σ stakes (withdrawn or not) + Σ reserve funds, from a committed root.
+/// Σ balances + Σ stakes (withdrawn or not) + Σ reserve funds + Σ ticket deposits, from
+/// a committed root.
 pub fn total_holdings(l: &Ledger<MemoryStore>) -> Coins {
     let mut total = Coins::zero();
     let trie = mpt_refcount::Trie::from_root(l.root());
@@ -160,6 +161,8 @@ pub fn total_holdings(l: &Ledger<MemoryStore>) -> Coins {
         } else if k.starts_with(ledger::state::RESERVE_PREFIX) {
             let r = micropool::ReservedFund::decode(&v).unwrap();
             total.tfuel_wei += r.locked();
+        } else if k.starts_with(ledger::tickets::TICKET_SENDER_PREFIX) {
+            total.tfuel_wei += ledger::tickets::TicketSender::decode(&k, &v).unwrap().deposit;
         }
     }
     total
